@@ -1,0 +1,143 @@
+"""AMI event -> domain event, as a pure lookup table.
+
+Correlation: every attempt is originated with ``ChannelId = ActionID = attempt UUID``. Asterisk
+makes that the ``Uniqueid`` and ``Linkedid`` of the originated channel, ``DestUniqueid`` in the
+Dial events, and echoes it in ``OriginateResponse``. Channels a dialplan creates later share the
+``Linkedid``. Anything without one of our UUIDs is someone else's call and is ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dispatcher import events as ev
+from dispatcher.ami.protocol import AMIMessage
+
+# Events worth keeping in a call's event log; the rest (CEL, Newexten, RTCP, ...) is noise.
+RECORDED_EVENTS = frozenset({
+    "Newchannel", "VarSet", "Newstate", "DialBegin", "DialState", "DialEnd", "HangupRequest",
+    "SoftHangupRequest", "Hangup", "OriginateResponse", "Cdr",
+})
+
+
+@dataclass(frozen=True)
+class Translated:
+    attempt_id: uuid.UUID
+    name: str
+    at: datetime
+    event: ev.CallEvent | None
+
+
+def event_time(message: AMIMessage, default: datetime | None = None) -> datetime:
+    """The PBX's own clock when ``timestampevents`` is on, else the time we read it."""
+    raw = message.get("Timestamp")
+    if raw:
+        try:
+            return datetime.fromtimestamp(float(raw), tz=UTC)
+        except ValueError:
+            pass
+    return default or datetime.now(tz=UTC)
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def correlate(message: AMIMessage) -> tuple[uuid.UUID | None, bool]:
+    """Return (attempt id, whether the event is about the originated channel itself)."""
+    name = message.name
+    if name == "OriginateResponse":
+        key = _uuid(message.get("ActionID")) or _uuid(message.get("Uniqueid"))
+        return key, True
+    if name in ("DialBegin", "DialState", "DialEnd"):
+        key = _uuid(message.get("DestLinkedid"))
+        return key, key is not None and _uuid(message.get("DestUniqueid")) == key
+    if name == "Cdr":
+        key = _uuid(message.get("UniqueID"))
+        return key, key is not None
+    key = _uuid(message.get("Linkedid"))
+    return key, key is not None and _uuid(message.get("Uniqueid")) == key
+
+
+def _newchannel(m: AMIMessage, at: datetime) -> ev.CallEvent:
+    return ev.ChannelCreated(at, channel=m.get("Channel") or "")
+
+
+def _newstate(m: AMIMessage, at: datetime) -> ev.CallEvent | None:
+    state = m.get("ChannelState")
+    if state == "5":
+        return ev.CallRinging(at)
+    if state == "6":
+        return ev.CallAnswered(at)
+    return None
+
+
+def _dialstate(m: AMIMessage, at: datetime) -> ev.CallEvent | None:
+    return ev.CallRinging(at) if m.get("DialStatus") == "RINGING" else None
+
+
+def _dialend(m: AMIMessage, at: datetime) -> ev.CallEvent | None:
+    return ev.CallAnswered(at) if m.get("DialStatus") == "ANSWER" else None
+
+
+def _originate_response(m: AMIMessage, at: datetime) -> ev.CallEvent:
+    if (m.get("Response") or "").lower() == "success":
+        return ev.CallAnswered(at)
+    return ev.OriginateFailed(at, reason=_int(m.get("Reason")) or 0)
+
+
+def _hangup_request(m: AMIMessage, at: datetime) -> ev.CallEvent:
+    return ev.HangupRequested(at, cause=_int(m.get("Cause")), tech_cause=_int(m.get("TechCause")))
+
+
+def _hangup(m: AMIMessage, at: datetime) -> ev.CallEvent:
+    return ev.ChannelHungUp(
+        at, cause=_int(m.get("Cause")) or 0, cause_txt=m.get("Cause-txt"),
+        tech_cause=_int(m.get("TechCause")),
+    )
+
+
+def _cdr(m: AMIMessage, at: datetime) -> ev.CallEvent:
+    return ev.CdrRecorded(at, disposition=m.get("Disposition") or "")
+
+
+_HANDLERS: dict[str, Callable[[AMIMessage, datetime], ev.CallEvent | None]] = {
+    "Newchannel": _newchannel,
+    "Newstate": _newstate,
+    "DialState": _dialstate,
+    "DialEnd": _dialend,
+    "OriginateResponse": _originate_response,
+    "HangupRequest": _hangup_request,
+    "Hangup": _hangup,
+    "Cdr": _cdr,
+}
+
+
+def translate(message: AMIMessage, received_at: datetime | None = None) -> Translated | None:
+    """Map one AMI event to our attempt id and domain event, or None if it is not ours."""
+    if message.kind != "event" or message.name not in RECORDED_EVENTS:
+        return None
+    attempt_id, primary = correlate(message)
+    if attempt_id is None:
+        return None
+    if message.name == "VarSet" and (message.get("Variable") or "").lstrip("_") != "CALL_ID":
+        return None
+    at = event_time(message, received_at)
+    handler = _HANDLERS.get(message.name)
+    domain_event = handler(message, at) if handler and primary else None
+    return Translated(attempt_id, message.name, at, domain_event)

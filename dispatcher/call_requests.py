@@ -1,0 +1,112 @@
+"""Validation of a client's call request into a :class:`CallRequest` the core trusts.
+
+This is the gate that keeps client text away from the AMI socket: the number becomes a dial
+string through :mod:`dispatcher.numbers`, variable names and values are restricted to what can't
+change an AMI action or a dialplan, and metadata is stored but never sent to Asterisk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dispatcher.errors import ValidationFailed
+from dispatcher.numbers import InvalidNumber, NumberPolicy, parse_caller_id
+
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+VARIABLE_VALUE = re.compile(r"^[A-Za-z0-9 _.:@+\-/]{0,128}$")
+RESERVED_VARIABLES = frozenset({"CALL_ID"})
+MAX_VARIABLES = 32
+MAX_METADATA_BYTES = 16384
+TIMEOUT_RANGE = (5, 120)
+FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata"})
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    to: str
+    dial_string: str
+    caller_id: str | None
+    timeout: int
+    variables: dict[str, str] = field(default_factory=dict)
+    metadata: Any = None
+
+    def fingerprint(self) -> str:
+        """What an idempotent replay must match: the same request, not just the same key."""
+        body = json.dumps(
+            {"to": self.to, "from": self.caller_id, "timeout": self.timeout,
+             "variables": self.variables, "metadata": self.metadata},
+            sort_keys=True, separators=(",", ":"),
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _timeout(value: object) -> int:
+    if value is None:
+        return 30
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed("timeout must be an integer number of seconds", field="timeout")
+    low, high = TIMEOUT_RANGE
+    if not low <= value <= high:
+        raise ValidationFailed(f"timeout must be between {low} and {high}", field="timeout")
+    return value
+
+
+def _variables(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationFailed("variables must be an object", field="variables")
+    if len(value) > MAX_VARIABLES:
+        raise ValidationFailed(f"at most {MAX_VARIABLES} variables", field="variables")
+    result: dict[str, str] = {}
+    for name, raw in value.items():
+        if not VARIABLE_NAME.match(name) or name.lstrip("_") in RESERVED_VARIABLES:
+            raise ValidationFailed(f"variable name {name!r} is not allowed: use "
+                                   "[A-Za-z_][A-Za-z0-9_]*, not CALL_ID",
+                                   field=f"variables.{name}"[:100])
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise ValidationFailed("variable values must be strings or numbers",
+                                   field=f"variables.{name}")
+        text = str(raw)
+        if not VARIABLE_VALUE.match(text):
+            raise ValidationFailed(
+                "variable values may hold up to 128 letters, digits, spaces and _.:@+-/ only",
+                field=f"variables.{name}")
+        result[name] = text
+    return result
+
+
+def _metadata(value: object) -> Any:
+    if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValidationFailed(f"metadata must be under {MAX_METADATA_BYTES} bytes as JSON",
+                               field="metadata")
+    return value
+
+
+def parse_call_request(body: object, policy: NumberPolicy,
+                       default_caller_id: str | None = None) -> CallRequest:
+    """Validate a decoded JSON body; raise :class:`ValidationFailed` naming the field."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("the request body must be a JSON object")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise ValidationFailed(f"unknown field {unknown[0]!r}", field=unknown[0])
+    try:
+        destination = policy.parse(body.get("to"))
+        dial_string = policy.dial_string(destination)
+    except InvalidNumber as exc:
+        raise ValidationFailed(f"to {exc}", field="to") from None
+    caller = body.get("from")
+    try:
+        caller_id = parse_caller_id(caller) if caller is not None else default_caller_id or None
+    except InvalidNumber as exc:
+        raise ValidationFailed(f"from {exc}", field="from") from None
+    return CallRequest(
+        to=destination.e164, dial_string=dial_string, caller_id=caller_id,
+        timeout=_timeout(body.get("timeout")), variables=_variables(body.get("variables")),
+        metadata=_metadata(body.get("metadata")),
+    )

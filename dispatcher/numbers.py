@@ -1,0 +1,79 @@
+"""Number rules: what a client may ask us to dial, and how it becomes a trunk dial string.
+
+Everything here runs before a call row exists, so a bad number is refused with 422 and changes
+nothing. The dial string is built only from a validated number and a template from settings,
+never from client text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+_DIAL_STRING = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9+#*@._\-]{1,120}$")
+_CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")
+_REFUSED_TYPES = frozenset({PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
+                            PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL})
+
+
+class InvalidNumber(ValueError):
+    """The text is not a number we will dial."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    e164: str
+    national: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class NumberPolicy:
+    default_region: str = "IR"
+    allowed_regions: frozenset[str] = frozenset({"IR"})
+    dial_template: str = "PJSIP/{national}@carrier-trunk"
+
+    def parse(self, text: object) -> Destination:
+        """Parse and normalise ``text``; raise :class:`InvalidNumber` with a reason a client
+        can act on."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidNumber("must be a non-empty string")
+        if any(ch in text for ch in "\r\n\x00") or len(text) > 32:
+            raise InvalidNumber("contains characters that are not part of a phone number")
+        if not re.fullmatch(r"[0-9+()\-. ]+", text):
+            raise InvalidNumber("may contain only digits, spaces, '+', '-', '.', '(' and ')'")
+        try:
+            number = phonenumbers.parse(text, self.default_region)
+        except NumberParseException as exc:
+            raise InvalidNumber(f"is not a phone number ({exc.error_type.name.lower()})") from None
+        if not phonenumbers.is_valid_number(number):
+            raise InvalidNumber("is not a valid phone number")
+        region = phonenumbers.region_code_for_number(number)
+        if self.allowed_regions and region not in self.allowed_regions:
+            raise InvalidNumber(f"calls to region {region} are not allowed")
+        if phonenumbers.number_type(number) in _REFUSED_TYPES:
+            raise InvalidNumber("premium and shared-cost numbers are not allowed")
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        national_text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        national = re.sub(r"[^0-9]", "", national_text)
+        return Destination(e164=e164, national=national, region=region)
+
+    def dial_string(self, destination: Destination) -> str:
+        """Render the trunk's dial string; refuse a template that yields anything odd."""
+        rendered = self.dial_template.format(
+            e164=destination.e164, e164_digits=destination.e164.lstrip("+"),
+            national=destination.national,
+        )
+        if not _DIAL_STRING.match(rendered):
+            raise InvalidNumber(f"dial template produced an unsafe dial string {rendered!r}")
+        return rendered
+
+
+def parse_caller_id(text: object) -> str:
+    """A caller ID is a plain number: no names, so nothing to escape for the AMI."""
+    if not isinstance(text, str) or not _CALLER_ID.fullmatch(text):
+        raise InvalidNumber("must be 2-15 digits with an optional leading '+'")
+    return text

@@ -1,0 +1,167 @@
+"""The call state machine: every transition, and immunity to duplicates and reordering."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dispatcher import events as ev
+from dispatcher.calls import UNRESOLVED, CallState, apply_event, mark_unresolved
+from dispatcher.status import FINAL_STATUSES, CallStatus
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def run(events: list[ev.CallEvent], state: CallState | None = None) -> CallState:
+    state = state or CallState(CallStatus.INITIATED)
+    for event in events:
+        state = apply_event(state, event)
+    return state
+
+
+CREATED = ev.ChannelCreated(at(0.001), channel="PJSIP/carrier-trunk-00000001")
+RINGING = ev.CallRinging(at(0.01))
+ANSWERED = ev.CallAnswered(at(1.0))
+NORMAL_END = ev.ChannelHungUp(at(4.0), cause=16, cause_txt="Normal Clearing", tech_cause=None)
+
+
+class TestForwardTransitions:
+    def test_channel_creation_records_the_channel(self) -> None:
+        state = run([CREATED])
+        assert state.status is CallStatus.INITIATED
+        assert state.channel == "PJSIP/carrier-trunk-00000001"
+
+    def test_queued_call_becomes_initiated_when_its_channel_appears(self) -> None:
+        assert run([CREATED], CallState(CallStatus.QUEUED)).status is CallStatus.INITIATED
+
+    def test_ringing_then_answer_then_normal_hangup_completes(self) -> None:
+        state = run([CREATED, RINGING])
+        assert state.status is CallStatus.RINGING and state.ringing_at == at(0.01)
+        state = run([ANSWERED], state)
+        assert state.status is CallStatus.IN_PROGRESS and state.answered_at == at(1.0)
+        state = run([NORMAL_END], state)
+        assert (state.status, state.outcome, state.hangup_cause) == (
+            CallStatus.COMPLETED, "answered", 16)
+        assert state.ended_at == at(4.0)
+
+    @pytest.mark.parametrize(
+        ("cause", "tech", "rang", "status", "outcome"),
+        [
+            (17, 486, False, CallStatus.BUSY, "busy"),
+            (34, 503, False, CallStatus.FAILED, "congestion"),
+            (19, 480, True, CallStatus.NO_ANSWER, "no-answer"),
+            (1, 404, False, CallStatus.FAILED, "invalid-number"),
+            (21, 403, False, CallStatus.FAILED, "rejected"),
+            (18, 408, False, CallStatus.FAILED, "trunk-unreachable"),
+            (18, 408, True, CallStatus.NO_ANSWER, "no-answer"),
+            (16, None, True, CallStatus.FAILED, "failed"),
+            (38, 500, False, CallStatus.FAILED, "network-error"),
+            (127, None, False, CallStatus.FAILED, "failed"),
+        ],
+    )
+    def test_unanswered_hangup_cause_decides_the_final_status(
+        self, cause: int, tech: int | None, rang: bool, status: CallStatus, outcome: str
+    ) -> None:
+        events: list[ev.CallEvent] = [CREATED] + ([RINGING] if rang else [])
+        events.append(ev.ChannelHungUp(at(2), cause=cause, cause_txt=None, tech_cause=tech))
+        state = run(events)
+        assert (state.status, state.outcome, state.hangup_cause, state.sip_code) == (
+            status, outcome, cause, tech)
+        assert state.hangup_cause_text  # filled from the Q.850 table when the event has none
+
+    def test_originate_failure_without_a_channel_is_final_trunk_unreachable(self) -> None:
+        state = run([ev.OriginateFailed(at(0.002), reason=0)])
+        assert (state.status, state.outcome) == (CallStatus.FAILED, "trunk-unreachable")
+
+    def test_originate_failure_with_a_channel_waits_for_the_hangup_cause(self) -> None:
+        state = run([CREATED, ev.OriginateFailed(at(0.007), reason=0)])
+        assert state.status is CallStatus.INITIATED
+        state = run([ev.ChannelHungUp(at(0.007), cause=17, cause_txt="User busy",
+                                      tech_cause=486)], state)
+        assert state.status is CallStatus.BUSY
+
+    def test_hangup_request_carries_the_sip_code_early(self) -> None:
+        state = run([CREATED, ev.HangupRequested(at(0.006), cause=17, tech_cause=486)])
+        assert state.sip_code == 486 and state.status is CallStatus.INITIATED
+
+    def test_cancel_requested_turns_a_normal_unanswered_hangup_into_canceled(self) -> None:
+        state = CallState(CallStatus.RINGING, cancel_requested=True, ringing_at=at(0.01))
+        state = run([ev.ChannelHungUp(at(2), cause=16, cause_txt=None, tech_cause=None)], state)
+        assert (state.status, state.outcome) == (CallStatus.CANCELED, "canceled")
+
+    def test_cancel_requested_after_answer_still_completes(self) -> None:
+        state = CallState(CallStatus.IN_PROGRESS, cancel_requested=True, answered_at=at(1))
+        assert run([NORMAL_END], state).status is CallStatus.COMPLETED
+
+
+class TestDuplicatesAndReordering:
+    def test_duplicates_change_nothing(self) -> None:
+        events = [CREATED, RINGING, ANSWERED, NORMAL_END]
+        once = run(events)
+        twice = run([e for e in events for _ in range(2)])
+        assert once == twice
+
+    def test_nothing_moves_a_final_call(self) -> None:
+        final = run([CREATED, ev.ChannelHungUp(at(1), cause=17, cause_txt=None, tech_cause=486)])
+        for event in (CREATED, RINGING, ANSWERED, NORMAL_END,
+                      ev.OriginateFailed(at(5), reason=0)):
+            assert apply_event(final, event) is final
+
+    def test_a_late_ringing_never_moves_an_answered_call_back(self) -> None:
+        state = run([CREATED, ANSWERED, RINGING])
+        assert state.status is CallStatus.IN_PROGRESS
+
+    def test_answer_evidence_keeps_its_first_timestamp(self) -> None:
+        state = run([CREATED, ev.CallAnswered(at(1.0)), ev.CallAnswered(at(1.1))])
+        assert state.answered_at == at(1.0)
+
+    @pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+    def test_busy_ending_is_the_same_in_every_order(self, order: tuple[int, ...]) -> None:
+        # In the real busy trace Hangup came before OriginateResponse; elsewhere after.
+        ending = [
+            ev.HangupRequested(at(0.006), cause=17, tech_cause=486),
+            ev.ChannelHungUp(at(0.007), cause=17, cause_txt="User busy", tech_cause=486),
+            ev.OriginateFailed(at(0.007), reason=0),
+        ]
+        state = run([CREATED] + [ending[i] for i in order])
+        assert (state.status, state.outcome, state.sip_code) == (CallStatus.BUSY, "busy", 486)
+
+    @pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+    def test_answer_evidence_in_any_order_completes(self, order: tuple[int, ...]) -> None:
+        answers = [ev.CallAnswered(at(1.017)), ev.CallAnswered(at(1.017)),
+                   ev.CallAnswered(at(1.018))]
+        state = run([CREATED, RINGING] + [answers[i] for i in order] + [NORMAL_END])
+        assert state.status is CallStatus.COMPLETED and state.answered_at == at(1.017)
+
+
+class TestUnresolved:
+    def test_unresolved_is_a_final_failed_status_with_its_own_outcome(self) -> None:
+        state = mark_unresolved(run([CREATED]), at(60))
+        assert (state.status, state.outcome) == (CallStatus.FAILED, UNRESOLVED)
+        assert state.status in FINAL_STATUSES
+
+    def test_evidence_arriving_later_settles_an_unresolved_call(self) -> None:
+        state = mark_unresolved(run([CREATED, RINGING]), at(60))
+        state = apply_event(state, ev.ChannelHungUp(at(30), cause=17, cause_txt=None,
+                                                    tech_cause=486))
+        assert (state.status, state.outcome) == (CallStatus.BUSY, "busy")
+
+    def test_an_authoritative_cdr_settles_an_unresolved_call(self) -> None:
+        state = mark_unresolved(run([CREATED]), at(60))
+        state = apply_event(state, ev.CdrRecorded(at(20), disposition="ANSWERED",
+                                                  answered_at=at(5), authoritative=True))
+        assert (state.status, state.answered_at) == (CallStatus.COMPLETED, at(5))
+
+    def test_a_live_cdr_event_only_decorates(self) -> None:
+        state = run([CREATED, ev.CdrRecorded(at(4), disposition="BUSY")])
+        assert state.status is CallStatus.INITIATED
+
+    def test_marking_a_settled_call_unresolved_changes_nothing(self) -> None:
+        done = run([CREATED, ANSWERED, NORMAL_END])
+        assert mark_unresolved(done, at(60)) is done
