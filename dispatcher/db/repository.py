@@ -1,0 +1,203 @@
+"""Repositories: the only place that knows how calls, keys and events are stored.
+
+Concurrency rule: every write that races another process is a guarded UPDATE (the claim) or
+runs under ``SELECT ... FOR UPDATE`` of the call row (event application), so two consumers, or a
+consumer and the reconciler, can never interleave on one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from dispatcher.calls import CallState
+from dispatcher.db.tables import ApiKeyRow, CallEventRow, CallRow, ConsumerSessionRow
+from dispatcher.status import ACTIVE_STATUSES, CallStatus
+
+_STATE_FIELDS = ("outcome", "channel", "hangup_cause", "hangup_cause_text", "sip_code",
+                 "dialed_at", "ringing_at", "answered_at", "ended_at")
+
+
+def state_of(row: CallRow) -> CallState:
+    return CallState(
+        status=CallStatus(row.status),
+        cancel_requested=row.cancel_requested_at is not None,
+        **{name: getattr(row, name) for name in _STATE_FIELDS},
+    )
+
+
+def store_state(row: CallRow, state: CallState) -> None:
+    row.status = state.status.value
+    for name in _STATE_FIELDS:
+        setattr(row, name, getattr(state, name))
+    row.updated_at = func.now()
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    status: str | None = None
+    to_number: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+class CallRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- API side -------------------------------------------------------------------------
+    def add(self, row: CallRow) -> None:
+        self.session.add(row)
+
+    def get(self, call_id: uuid.UUID, *, for_update: bool = False) -> CallRow | None:
+        stmt = select(CallRow).where(CallRow.id == call_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def by_idempotency_key(self, api_key_id: uuid.UUID | None, key: str) -> CallRow | None:
+        stmt = select(CallRow).where(CallRow.api_key_id == api_key_id,
+                                     CallRow.idempotency_key == key)
+        return self.session.scalars(stmt).first()
+
+    def page(self, flt: CallFilter, limit: int,
+             after: tuple[datetime, uuid.UUID] | None) -> list[CallRow]:
+        """Newest first, keyset-paginated on (created_at, id): stable while rows are added."""
+        stmt = select(CallRow)
+        if flt.status:
+            stmt = stmt.where(CallRow.status == flt.status)
+        if flt.to_number:
+            stmt = stmt.where(CallRow.to_number == flt.to_number)
+        if flt.created_after:
+            stmt = stmt.where(CallRow.created_at > flt.created_after)
+        if flt.created_before:
+            stmt = stmt.where(CallRow.created_at < flt.created_before)
+        if after:
+            created, last_id = after
+            stmt = stmt.where(or_(CallRow.created_at < created,
+                                  and_(CallRow.created_at == created, CallRow.id < last_id)))
+        stmt = stmt.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def events(self, call_id: uuid.UUID) -> list[CallEventRow]:
+        stmt = (select(CallEventRow).where(CallEventRow.call_id == call_id)
+                .order_by(CallEventRow.event_at, CallEventRow.id))
+        return list(self.session.scalars(stmt))
+
+    def mark_published(self, call_id: uuid.UUID) -> None:
+        self.session.execute(update(CallRow).where(CallRow.id == call_id)
+                             .values(published_at=func.now()))
+
+    def cancel_if_queued(self, call_id: uuid.UUID) -> bool:
+        """Cancel a call no worker has claimed; the claim's guard then refuses it forever."""
+        result = self.session.execute(
+            update(CallRow)
+            .where(CallRow.id == call_id, CallRow.status == CallStatus.QUEUED.value)
+            .values(status=CallStatus.CANCELED.value, outcome="canceled",
+                    cancel_requested_at=func.now(), ended_at=func.now(), updated_at=func.now())
+        )
+        return result.rowcount == 1
+
+    # --- worker side ----------------------------------------------------------------------
+    def claim(self, call_id: uuid.UUID, attempt_id: uuid.UUID, worker: str) -> CallRow | None:
+        """Atomically take a queued call for dialling. ``None`` means: someone else has it, it
+        was canceled, or it is already done. This UPDATE is the at-most-once guarantee."""
+        stmt = (
+            update(CallRow)
+            .where(CallRow.id == call_id, CallRow.status == CallStatus.QUEUED.value,
+                   CallRow.attempt_id.is_(None), CallRow.cancel_requested_at.is_(None))
+            .values(status=CallStatus.INITIATED.value, attempt_id=attempt_id,
+                    claimed_at=func.now(), updated_at=func.now(), dial_error=None)
+            .returning(CallRow)
+        )
+        return self.session.scalars(stmt, execution_options={"synchronize_session": False}).first()
+
+    def by_attempt(self, attempt_id: uuid.UUID, *, for_update: bool = False) -> CallRow | None:
+        stmt = select(CallRow).where(CallRow.attempt_id == attempt_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def stale_queued(self, older_than: datetime, limit: int = 500) -> list[uuid.UUID]:
+        stmt = (select(CallRow.id)
+                .where(CallRow.status == CallStatus.QUEUED.value,
+                       or_(CallRow.published_at.is_(None), CallRow.published_at < older_than))
+                .order_by(CallRow.created_at).limit(limit))
+        return list(self.session.scalars(stmt))
+
+    def unsettled_attempts(self, claimed_before: datetime,
+                           idle_since: datetime) -> list[CallRow]:
+        """Dialled or claimed calls that have gone quiet without reaching a final state."""
+        stmt = (select(CallRow)
+                .where(CallRow.status.in_([s.value for s in ACTIVE_STATUSES]),
+                       CallRow.attempt_id.is_not(None),
+                       CallRow.claimed_at < claimed_before,
+                       CallRow.updated_at < idle_since)
+                .order_by(CallRow.claimed_at).with_for_update(skip_locked=True))
+        return list(self.session.scalars(stmt))
+
+    # --- event log ------------------------------------------------------------------------
+    def record_event(self, call_id: uuid.UUID, attempt_id: uuid.UUID, name: str,
+                     event_at: datetime, payload: dict[str, str]) -> bool:
+        """Store an event once; a duplicate delivery (two consumers, a replay) is a no-op."""
+        body = json.dumps(payload, sort_keys=True)
+        key = hashlib.sha256(f"{attempt_id}|{name}|{body}".encode()).hexdigest()
+        stmt = (insert(CallEventRow)
+                .values(call_id=call_id, attempt_id=attempt_id, name=name, event_at=event_at,
+                        payload=payload, event_key=key)
+                .on_conflict_do_nothing(index_elements=["event_key"]))
+        return self.session.execute(stmt).rowcount == 1
+
+
+class ApiKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: ApiKeyRow) -> None:
+        self.session.add(row)
+
+    def by_hash(self, key_hash: str) -> ApiKeyRow | None:
+        stmt = select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash,
+                                       ApiKeyRow.revoked_at.is_(None))
+        return self.session.scalars(stmt).first()
+
+
+class ConsumerSessionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def opened(self, consumer: str, at: datetime, pbx_uptime: str | None) -> int:
+        row = ConsumerSessionRow(consumer=consumer, connected_at=at, pbx_uptime=pbx_uptime)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def closed(self, session_id: int, at: datetime) -> None:
+        self.session.execute(update(ConsumerSessionRow)
+                             .where(ConsumerSessionRow.id == session_id)
+                             .values(disconnected_at=at))
+
+
+def rows_by_id(rows: Iterable[CallRow]) -> dict[uuid.UUID, CallRow]:
+    return {row.id: row for row in rows}
+
+
+def as_payload(items: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Keep an AMI message as JSON; repeated headers become lists so nothing is lost."""
+    payload: dict[str, Any] = {}
+    for key, value in items:
+        if key in payload:
+            existing = payload[key]
+            payload[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            payload[key] = value
+    return payload

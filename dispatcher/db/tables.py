@@ -1,0 +1,92 @@
+"""Table definitions. Every change here needs a migration in ``dispatcher/migrations``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("uq_calls_idempotency", "api_key_id", "idempotency_key", unique=True,
+              postgresql_where="idempotency_key IS NOT NULL"),
+        Index("ix_calls_created", "created_at", "id"),
+        Index("ix_calls_status_created", "status", "created_at"),
+        Index("ix_calls_to_created", "to_number", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(20))
+    dial_string: Mapped[str] = mapped_column(String(160))
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    ring_timeout: Mapped[int] = mapped_column(Integer)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    call_metadata: Mapped[Any] = mapped_column("metadata", JSONB, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    hangup_cause_text: Mapped[str | None] = mapped_column(String(64))
+    sip_code: Mapped[int | None] = mapped_column(Integer)
+    attempt_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True)
+    channel: Mapped[str | None] = mapped_column(String(160))
+    dial_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dialed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CallEventRow(Base):
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
+                                               index=True)
+    attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    name: Mapped[str] = mapped_column(String(40))
+    event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ConsumerSessionRow(Base):
+    """Connection epochs of the event consumer: the gaps are what reconciliation repairs."""
+
+    __tablename__ = "consumer_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pbx_uptime: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,141 @@
+"""Use cases: plain functions with their dependencies passed in.
+
+``web/`` and ``workers/`` are thin shells around these; neither Flask nor Celery appears here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher.call_requests import CallRequest
+from dispatcher.db.repository import ApiKeyRepository, CallRepository
+from dispatcher.db.tables import ApiKeyRow, CallRow
+from dispatcher.errors import Conflict, IdempotencyConflict, NotFound
+from dispatcher.status import CallStatus
+
+logger = logging.getLogger(__name__)
+Sessions = sessionmaker[Session]
+KEY_PREFIX = "dsp_"
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(sessions: Sessions, name: str) -> tuple[ApiKeyRow, str]:
+    """Make a key; the plaintext is returned once and only its hash is stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKeyRow(id=uuid.uuid4(), name=name, prefix=key[:10], key_hash=hash_api_key(key))
+    with sessions.begin() as session:
+        ApiKeyRepository(session).add(row)
+    return row, key
+
+
+def authenticate(sessions: Sessions, key: str) -> ApiKeyRow | None:
+    with sessions() as session:
+        return ApiKeyRepository(session).by_hash(hash_api_key(key))
+
+
+@dataclass(frozen=True)
+class Submitted:
+    call: CallRow
+    created: bool
+
+
+def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID | None,
+                idempotency_key: str | None) -> Submitted:
+    """Record a call as ``queued``. The caller enqueues it only after this has committed, so a
+    worker can never look for a row that isn't there yet."""
+    fingerprint = request.fingerprint()
+    if idempotency_key:
+        existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
+        if existing:
+            return Submitted(existing, created=False)
+    row = CallRow(
+        id=uuid.uuid4(), api_key_id=api_key_id, idempotency_key=idempotency_key,
+        request_hash=fingerprint, to_number=request.to, dial_string=request.dial_string,
+        caller_id=request.caller_id, ring_timeout=request.timeout, variables=request.variables,
+        call_metadata=request.metadata, status=CallStatus.QUEUED.value,
+        created_at=datetime.now(tz=UTC), updated_at=datetime.now(tz=UTC),
+    )
+    try:
+        with sessions.begin() as session:
+            CallRepository(session).add(row)
+    except IntegrityError:
+        # Two requests with one key raced: the loser answers like a replay.
+        if idempotency_key:
+            existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
+            if existing:
+                return Submitted(existing, created=False)
+        raise
+    return Submitted(row, created=True)
+
+
+def _replay(sessions: Sessions, api_key_id: uuid.UUID | None, key: str,
+            fingerprint: str) -> CallRow | None:
+    with sessions() as session:
+        existing = CallRepository(session).by_idempotency_key(api_key_id, key)
+    if existing and existing.request_hash != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request",
+                                  field="Idempotency-Key")
+    return existing
+
+
+def mark_published(sessions: Sessions, call_id: uuid.UUID) -> None:
+    with sessions.begin() as session:
+        CallRepository(session).mark_published(call_id)
+
+
+def get_call(sessions: Sessions, call_id: uuid.UUID) -> CallRow:
+    with sessions() as session:
+        row = CallRepository(session).get(call_id)
+    if row is None:
+        raise NotFound("no such call")
+    return row
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    call: CallRow
+    needs_hangup: bool
+
+
+def cancel_call(sessions: Sessions, call_id: uuid.UUID) -> CancelResult:
+    """Cancel a queued call outright; flag a dialling one so its hangup is recorded as
+    ``canceled``; refuse a finished one."""
+    with sessions.begin() as session:
+        repo = CallRepository(session)
+        if repo.cancel_if_queued(call_id):
+            return CancelResult(repo.get(call_id), needs_hangup=False)  # type: ignore[arg-type]
+        row = repo.get(call_id, for_update=True)
+        if row is None:
+            raise NotFound("no such call")
+        if CallStatus(row.status).is_final:
+            raise Conflict(f"the call is already {row.status}")
+        if row.cancel_requested_at is None:
+            row.cancel_requested_at = datetime.now(tz=UTC)
+        return CancelResult(row, needs_hangup=True)
+
+
+def republish_stale(sessions: Sessions, publish: Callable[[uuid.UUID], None],
+                    older_than: timedelta) -> int:
+    """Re-enqueue queued calls whose message may have been lost (Redis down at publish time,
+    a pool child killed before its claim). A duplicate is harmless: the claim dedupes."""
+    cutoff = datetime.now(tz=UTC) - older_than
+    with sessions() as session:
+        ids = CallRepository(session).stale_queued(cutoff)
+    for call_id in ids:
+        publish(call_id)
+        mark_published(sessions, call_id)
+    if ids:
+        logger.warning("republished %d queued call(s) with no live task", len(ids))
+    return len(ids)

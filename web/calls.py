@@ -1,0 +1,137 @@
+"""``/v1/calls``: submit, read, list, cancel, and the recorded AMI events of a call."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from dispatcher import services
+from dispatcher.call_requests import parse_call_request
+from dispatcher.db.repository import CallFilter, CallRepository
+from dispatcher.errors import BadRequest, DispatcherError, NotFound, ValidationFailed
+from dispatcher.numbers import InvalidNumber
+from dispatcher.status import CallStatus
+from web.auth import require_api_key
+from web.deps import deps
+from web.serialize import call_json, decode_cursor, encode_cursor, event_json
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("calls", __name__)
+bp.before_request(require_api_key)
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class UnsupportedMediaType(DispatcherError):
+    status = 415
+    code = "unsupported-media-type"
+
+
+def _json_body() -> object:
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("the body is not valid JSON")
+    return body
+
+
+def _call_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("no such call") from None
+
+
+@bp.post("/calls")
+def create_call() -> ResponseReturnValue:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
+        raise BadRequest("Idempotency-Key must be 1-255 printable characters",
+                         field="Idempotency-Key")
+    d = deps()
+    call_request = parse_call_request(_json_body(), d.policy, d.settings.default_caller_id)
+    submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
+    if not submitted.created:
+        return jsonify(call_json(submitted.call)), 200
+    try:
+        d.publisher.originate(submitted.call.id)
+        services.mark_published(d.sessions, submitted.call.id)
+    except Exception:
+        # The call is safely recorded as queued; the sweeper publishes it when Redis is back.
+        logger.exception("call %s: enqueue failed; left for the sweeper", submitted.call.id)
+    response = jsonify(call_json(submitted.call))
+    response.headers["Location"] = f"/v1/calls/{submitted.call.id}"
+    return response, 202
+
+
+@bp.get("/calls/<call_id>")
+def get_call(call_id: str) -> ResponseReturnValue:
+    return jsonify(call_json(services.get_call(deps().sessions, _call_id(call_id))))
+
+
+def _datetime_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an ISO 8601 timestamp", field=name) from None
+    if value.tzinfo is None:
+        raise ValidationFailed(f"{name} needs a time zone offset", field=name)
+    return value
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValidationFailed("limit must be an integer from 1 to 500", field="limit")
+    return int(raw)
+
+
+@bp.get("/calls")
+def list_calls() -> ResponseReturnValue:
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in CallStatus}:
+        raise ValidationFailed(f"unknown status {status!r}", field="status")
+    to = request.args.get("to")
+    if to is not None:
+        try:
+            to = deps().policy.parse(to).e164
+        except InvalidNumber as exc:
+            raise ValidationFailed(f"to {exc}", field="to") from None
+    flt = CallFilter(status=status, to_number=to, created_after=_datetime_arg("created_after"),
+                     created_before=_datetime_arg("created_before"))
+    cursor = request.args.get("cursor")
+    after = decode_cursor(cursor) if cursor else None
+    limit = _limit()
+    with deps().sessions() as session:
+        rows = CallRepository(session).page(flt, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1]) if more and rows else None
+    return jsonify(data=[call_json(r) for r in rows], next_cursor=next_cursor)
+
+
+@bp.post("/calls/<call_id>/cancel")
+def cancel_call(call_id: str) -> ResponseReturnValue:
+    d = deps()
+    result = services.cancel_call(d.sessions, _call_id(call_id))
+    if result.needs_hangup:
+        d.publisher.hangup(result.call.id)
+        return jsonify(call_json(result.call)), 202
+    return jsonify(call_json(result.call)), 200
+
+
+@bp.get("/calls/<call_id>/events")
+def call_events(call_id: str) -> ResponseReturnValue:
+    d = deps()
+    call = services.get_call(d.sessions, _call_id(call_id))
+    with d.sessions() as session:
+        rows = CallRepository(session).events(call.id)
+    return jsonify(data=[event_json(r) for r in rows])

@@ -1,0 +1,36 @@
+"""Every error is JSON: ``{"error": {"code", "message", "field"?}}`` with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from dispatcher.errors import DispatcherError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    error: dict[str, object] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DispatcherError)
+    def _dispatcher_error(exc: DispatcherError) -> ResponseReturnValue:
+        return jsonify(error_body(exc.code, exc.message, exc.field)), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        code = (exc.name or "error").lower().replace(" ", "-")
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        logger.exception("unhandled error")
+        return jsonify(error_body("internal-error", "internal server error")), 500

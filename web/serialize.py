@@ -1,0 +1,67 @@
+"""JSON shapes of the API resources."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from dispatcher.db.tables import CallEventRow, CallRow
+from dispatcher.errors import BadRequest
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
+
+
+def call_json(row: CallRow) -> dict[str, Any]:
+    ring_start = row.ringing_at or row.dialed_at
+    ring_end = row.answered_at or row.ended_at
+    return {
+        "id": str(row.id),
+        "to": row.to_number,
+        "from": row.caller_id,
+        "status": row.status,
+        "outcome": row.outcome,
+        "hangup_cause": row.hangup_cause,
+        "hangup_cause_text": row.hangup_cause_text,
+        "sip_code": row.sip_code,
+        "timeout": row.ring_timeout,
+        "variables": row.variables or {},
+        "created_at": _iso(row.created_at),
+        "dialed_at": _iso(row.dialed_at),
+        "answered_at": _iso(row.answered_at),
+        "ended_at": _iso(row.ended_at),
+        "duration": _seconds(row.answered_at, row.ended_at),
+        "ring_duration": _seconds(ring_start, ring_end) if ring_start else None,
+        "cancel_requested": row.cancel_requested_at is not None,
+        "error": row.dial_error,
+        "metadata": row.call_metadata,
+    }
+
+
+def event_json(row: CallEventRow) -> dict[str, Any]:
+    return {"name": row.name, "at": _iso(row.event_at), "received_at": _iso(row.received_at),
+            "headers": row.payload}
+
+
+def encode_cursor(row: CallRow) -> str:
+    raw = json.dumps([row.created_at.isoformat(), str(row.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, call_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), uuid.UUID(call_id)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("cursor is not valid", field="cursor") from exc
