@@ -1,0 +1,149 @@
+"""The dial use case: at most one Originate per call, whatever the task queue does.
+
+Celery over Redis can deliver a task twice (visibility timeout, connection loss, a restored
+message) and the AMI can fail after our bytes left. So: claim the row in PostgreSQL first
+(a guarded UPDATE only one delivery can win), originate with the attempt UUID as ActionID and
+ChannelId, and when the outcome is unknown, record that and leave it to the reconciler rather
+than dial again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import func, update
+
+from dispatcher.ami.errors import AMIActionFailed, AMIOutcomeUnknown, AMIUnavailable
+from dispatcher.ami.originate import InvalidOriginate, OriginateRequest
+from dispatcher.ami.protocol import UnsafeAMIValue
+from dispatcher.config import Settings
+from dispatcher.db.repository import CallRepository
+from dispatcher.db.tables import CallRow
+from dispatcher.services import Sessions
+from dispatcher.status import CallStatus
+
+logger = logging.getLogger(__name__)
+
+
+class DialPort(Protocol):
+    def originate(self, request: OriginateRequest) -> None: ...
+    def hangup(self, channel: str, cause: int = 16) -> bool: ...
+
+
+@dataclass(frozen=True)
+class OriginateTarget:
+    """Where an answered call goes: a dialplan location or an application (from settings)."""
+
+    context: str | None = "dispatcher-answered"
+    exten: str | None = "s"
+    priority: int | None = 1
+    application: str | None = None
+    data: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OriginateTarget:
+        if settings.originate_application:
+            return cls(None, None, None, settings.originate_application,
+                       settings.originate_data or None)
+        return cls(settings.originate_context, settings.originate_exten,
+                   settings.originate_priority)
+
+
+def build_originate(row: CallRow, attempt_id: uuid.UUID, target: OriginateTarget) -> OriginateRequest:
+    variables = {**(row.variables or {}), "CALL_ID": str(row.id)}
+    return OriginateRequest(
+        action_id=str(attempt_id), channel=row.dial_string, timeout_s=row.ring_timeout,
+        caller_id=row.caller_id, variables=variables, context=target.context,
+        exten=target.exten, priority=target.priority, application=target.application,
+        data=target.data,
+    )
+
+
+def _worker_name() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[], DialPort],
+              target: OriginateTarget) -> str:
+    """Dial a queued call once. Returns what happened; raises :class:`AMIUnavailable` only when
+    nothing reached the PBX and the call is back in the queue, so a retry is safe."""
+    attempt_id = uuid.uuid4()
+    with sessions.begin() as session:
+        row = CallRepository(session).claim(call_id, attempt_id, _worker_name())
+    if row is None:
+        logger.info("call %s: not claimable (duplicate delivery, canceled or done)", call_id)
+        return "skipped"
+    try:
+        request = build_originate(row, attempt_id, target)
+        session_ = ami()
+        session_.originate(request)
+    except AMIUnavailable:
+        _unclaim(sessions, call_id, attempt_id)
+        raise
+    except AMIOutcomeUnknown as exc:
+        logger.error("call %s: originate outcome unknown (%s); not redialling", call_id, exc)
+        _note(sessions, attempt_id, dial_error=f"originate outcome unknown: {exc}")
+        return "unknown"
+    except AMIActionFailed as exc:
+        _fail(sessions, attempt_id, outcome="failed", error=f"PBX refused originate: {exc}")
+        return "refused"
+    except (InvalidOriginate, UnsafeAMIValue) as exc:
+        _fail(sessions, attempt_id, outcome="invalid-request", error=str(exc))
+        return "invalid"
+    _mark_dialed(sessions, attempt_id)
+    if _cancel_requested(sessions, call_id):
+        session_.hangup(str(attempt_id))
+    return "dialed"
+
+
+def hangup_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[], DialPort]) -> bool:
+    """Hang up a dialled call by its Uniqueid (the attempt id); never by a regex."""
+    with sessions() as session:
+        row = CallRepository(session).get(call_id)
+    if row is None or row.attempt_id is None or CallStatus(row.status).is_final:
+        return False
+    return ami().hangup(str(row.attempt_id))
+
+
+def _unclaim(sessions: Sessions, call_id: uuid.UUID, attempt_id: uuid.UUID) -> None:
+    with sessions.begin() as session:
+        session.execute(
+            update(CallRow)
+            .where(CallRow.id == call_id, CallRow.attempt_id == attempt_id,
+                   CallRow.status == CallStatus.INITIATED.value, CallRow.dialed_at.is_(None))
+            .values(status=CallStatus.QUEUED.value, attempt_id=None, claimed_at=None)
+        )
+
+
+def _note(sessions: Sessions, attempt_id: uuid.UUID, **values: object) -> None:
+    with sessions.begin() as session:
+        session.execute(update(CallRow).where(CallRow.attempt_id == attempt_id).values(**values))
+
+
+def _mark_dialed(sessions: Sessions, attempt_id: uuid.UUID) -> None:
+    with sessions.begin() as session:
+        session.execute(update(CallRow)
+                        .where(CallRow.attempt_id == attempt_id, CallRow.dialed_at.is_(None))
+                        .values(dialed_at=func.now()))
+
+
+def _fail(sessions: Sessions, attempt_id: uuid.UUID, *, outcome: str, error: str) -> None:
+    with sessions.begin() as session:
+        session.execute(
+            update(CallRow)
+            .where(CallRow.attempt_id == attempt_id,
+                   CallRow.status == CallStatus.INITIATED.value)
+            .values(status=CallStatus.FAILED.value, outcome=outcome, dial_error=error[:500],
+                    ended_at=func.now(), updated_at=func.now())
+        )
+
+
+def _cancel_requested(sessions: Sessions, call_id: uuid.UUID) -> bool:
+    with sessions() as session:
+        row = CallRepository(session).get(call_id)
+    return bool(row and row.cancel_requested_at is not None)

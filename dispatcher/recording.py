@@ -1,0 +1,131 @@
+"""Event recording and reconciliation: how AMI facts become rows in PostgreSQL.
+
+Every event is applied under ``SELECT ... FOR UPDATE`` of its call and stored once (a content
+key makes a repeat a no-op), and the state machine only moves forward, so replays, duplicates
+and a second consumer running in parallel all leave the same rows behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dispatcher import events as ev
+from dispatcher.ami.protocol import AMIMessage
+from dispatcher.ami.translate import translate
+from dispatcher.calls import apply_event, mark_unresolved
+from dispatcher.db.repository import CallRepository, as_payload, state_of, store_state
+from dispatcher.db.tables import CallRow
+from dispatcher.services import Sessions
+
+logger = logging.getLogger(__name__)
+
+
+def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
+                  received_at: datetime | None = None) -> set[uuid.UUID]:
+    """Apply a batch of AMI events in one transaction; return the ids of calls that changed."""
+    changed: set[uuid.UUID] = set()
+    with sessions.begin() as session:
+        repo = CallRepository(session)
+        rows: dict[uuid.UUID, CallRow | None] = {}
+        for message in messages:
+            item = translate(message, received_at)
+            if item is None:
+                continue
+            if item.attempt_id not in rows:
+                rows[item.attempt_id] = repo.by_attempt(item.attempt_id, for_update=True)
+            row = rows[item.attempt_id]
+            if row is None:
+                continue  # not one of ours (another client's call on the same PBX)
+            repo.record_event(row.id, item.attempt_id, item.name, item.at, as_payload(message.items))
+            if item.event is None:
+                continue
+            old = state_of(row)
+            new = apply_event(old, item.event)
+            if new != old:
+                store_state(row, new)
+                changed.add(row.id)
+    return changed
+
+
+@dataclass(frozen=True)
+class CdrEvidence:
+    disposition: str
+    answered_at: datetime | None
+    ended_at: datetime
+
+
+CdrLookup = Callable[[Session, uuid.UUID], CdrEvidence | None]
+
+
+def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | None:
+    """Read the CDR Asterisk wrote itself with ``cdr_pgsql`` (table ``cdr``), if present.
+
+    It is the one record of a call's end that does not depend on our AMI session being up.
+    """
+    if session.execute(text("SELECT to_regclass('cdr')")).scalar() is None:
+        return None
+    row = session.execute(
+        text("SELECT disposition, calldate, duration, billsec FROM cdr "
+             "WHERE uniqueid = :u ORDER BY calldate DESC LIMIT 1"),
+        {"u": str(attempt_id)},
+    ).first()
+    if row is None:
+        return None
+    disposition, start, duration, billsec = row
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    ended = start + timedelta(seconds=int(duration or 0))
+    answered = ended - timedelta(seconds=int(billsec or 0)) if billsec else None
+    return CdrEvidence(str(disposition), answered, ended)
+
+
+def reconcile(sessions: Sessions, live_ids: set[str], *, grace: timedelta,
+              cdr_lookup: CdrLookup = cdr_from_pgsql, now: datetime | None = None) -> dict[str, int]:
+    """Settle calls that went quiet while not live on the PBX.
+
+    A call is considered only when it was claimed and last changed more than ``grace`` ago, so a
+    worker still inside its Originate, or an event still in flight, is never judged. Live calls
+    are left alone. The rest ended while we were not listening: their CDR settles them, and
+    without one they are marked ``unresolved`` and reported, never redialled.
+    """
+    now = now or datetime.now(tz=UTC)
+    cutoff = now - grace
+    counts = {"live": 0, "settled": 0, "unresolved": 0}
+    with sessions.begin() as session:
+        repo = CallRepository(session)
+        for row in repo.unsettled_attempts(claimed_before=cutoff, idle_since=cutoff):
+            if str(row.attempt_id) in live_ids:
+                counts["live"] += 1
+                continue
+            old = state_of(row)
+            evidence = cdr_lookup(session, row.attempt_id) if row.attempt_id else None
+            if evidence is not None:
+                new = apply_event(old, ev.CdrRecorded(
+                    evidence.ended_at, disposition=evidence.disposition,
+                    answered_at=evidence.answered_at, authoritative=True))
+                counts["settled"] += 1
+            else:
+                new = mark_unresolved(old, now)
+                counts["unresolved"] += 1
+                logger.error("call %s (attempt %s) ended while unobserved and has no CDR: "
+                             "marked unresolved", row.id, row.attempt_id)
+            if new != old:
+                store_state(row, new)
+    return counts
+
+
+def live_ids_from(items: Iterable[AMIMessage]) -> set[str]:
+    """Uniqueids and Linkedids of the channels a CoreShowChannels listing reports."""
+    live: set[str] = set()
+    for item in items:
+        for header in ("Uniqueid", "Linkedid"):
+            value = item.get(header)
+            if value:
+                live.add(value)
+    return live

