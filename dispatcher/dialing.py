@@ -54,7 +54,8 @@ class OriginateTarget:
                    settings.originate_priority)
 
 
-def build_originate(row: CallRow, attempt_id: uuid.UUID, target: OriginateTarget) -> OriginateRequest:
+def build_originate(row: CallRow, attempt_id: uuid.UUID,
+                    target: OriginateTarget) -> OriginateRequest:
     variables = {**(row.variables or {}), "CALL_ID": str(row.id)}
     return OriginateRequest(
         action_id=str(attempt_id), channel=row.dial_string, timeout_s=row.ring_timeout,

@@ -31,7 +31,7 @@ def wait_for_port(host: str, port: int, deadline: float) -> None:
                 return
         except OSError:
             if time.monotonic() > end:
-                raise TimeoutError(f"nothing listening on {host}:{port} after {deadline}s") from None
+                raise TimeoutError(f"nothing on {host}:{port} after {deadline}s") from None
             time.sleep(0.05)
 
 

@@ -43,7 +43,8 @@ def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
             row = rows[item.attempt_id]
             if row is None:
                 continue  # not one of ours (another client's call on the same PBX)
-            repo.record_event(row.id, item.attempt_id, item.name, item.at, as_payload(message.items))
+            repo.record_event(row.id, item.attempt_id, item.name, item.at,
+                              as_payload(message.items))
             if item.event is None:
                 continue
             old = state_of(row)
@@ -86,7 +87,8 @@ def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | Non
 
 
 def reconcile(sessions: Sessions, live_ids: set[str], *, grace: timedelta,
-              cdr_lookup: CdrLookup = cdr_from_pgsql, now: datetime | None = None) -> dict[str, int]:
+              cdr_lookup: CdrLookup = cdr_from_pgsql,
+              now: datetime | None = None) -> dict[str, int]:
     """Settle calls that went quiet while not live on the PBX.
 
     A call is considered only when it was claimed and last changed more than ``grace`` ago, so a

@@ -10,7 +10,8 @@ from dispatcher.db.engine import make_engine
 from dispatcher.db.tables import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or load_settings().require("database_url").database_url
+url = (config.get_main_option("sqlalchemy.url")
+       or load_settings().require("database_url").database_url)
 
 
 def run_migrations_online() -> None:
