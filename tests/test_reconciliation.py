@@ -13,15 +13,15 @@ from dispatcher.db.tables import CallRow
 from dispatcher.recording import reconcile
 
 GRACE = timedelta(seconds=15)
-NOW = datetime.now(tz=UTC)
 
 
 def add_call(sessions: sessionmaker[Session], *, status: str = "ringing",
              age: timedelta = timedelta(minutes=5), **values: object) -> CallRow:
+    now = datetime.now(tz=UTC)
     row = CallRow(id=uuid.uuid4(), to_number="+989121231001",
                   dial_string="PJSIP/09121231001@carrier-trunk", ring_timeout=30, variables={},
-                  status=status, attempt_id=uuid.uuid4(), claimed_at=NOW - age,
-                  dialed_at=NOW - age, created_at=NOW - age, updated_at=NOW - age, **values)
+                  status=status, attempt_id=uuid.uuid4(), claimed_at=now - age,
+                  dialed_at=now - age, created_at=now - age, updated_at=now - age, **values)
     with sessions.begin() as session:
         session.add(row)
     return row
@@ -74,7 +74,7 @@ def test_the_cdr_asterisk_wrote_to_postgresql_settles_the_call(
             "disposition varchar(45), duration int, billsec int)"))
         session.execute(text("INSERT INTO cdr VALUES (:d, :u, 'ANSWERED', 40, 30), "
                              "(:d, :b, 'BUSY', 0, 0)"),
-                        {"d": NOW - timedelta(minutes=4), "u": str(answered.attempt_id),
+                        {"d": datetime.now(tz=UTC) - timedelta(minutes=4), "u": str(answered.attempt_id),
                          "b": str(busy.attempt_id)})
     counts = reconcile(sessions, set(), grace=GRACE)
     assert counts["settled"] == 2
