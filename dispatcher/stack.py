@@ -80,7 +80,7 @@ def run_stack(port: int = 8000) -> int:
             f"--user dispatcher:{env['DISPATCHER_AMI_SECRET']}")
     flower_password = secrets.token_urlsafe(12)
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{flower_password}")
-    env.setdefault("DISPATCHER_BIND", "127.0.0.1")
+    env.setdefault("WEB_BIND", "127.0.0.1")
     env["PORT"] = str(port)
     env.setdefault("CELERY_BEAT_SCHEDULE", str(root / "celerybeat-schedule"))
     env.setdefault("WORKER_CONCURRENCY", "4")
