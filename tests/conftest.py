@@ -78,3 +78,16 @@ def settings(database_url: str, redis_url: str) -> Settings:
 def count(sessions: sessionmaker[Session], sql: str, **params: object) -> int:
     with sessions() as session:
         return int(session.execute(text(sql), params).scalar() or 0)
+
+
+@pytest.fixture
+def sim() -> Iterator[object]:
+    """A simulated Asterisk on a free loopback port, with fast carrier timings."""
+    from dispatcher.pbxsim import PBXSimulator, SimConfig
+
+    simulator = PBXSimulator(SimConfig(
+        users={"dispatcher": "secret"}, ring_delay=0.01, answer_delay=0.2, talk_time=0.3,
+        timeout_408=0.5, login_failure_delay=0.1))
+    simulator.start()
+    yield simulator
+    simulator.stop()
