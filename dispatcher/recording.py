@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from dispatcher import events as ev
 from dispatcher.ami.protocol import AMIMessage
 from dispatcher.ami.translate import translate
-from dispatcher.calls import apply_event, mark_unresolved
+from dispatcher.calls import CallState, apply_event, mark_unresolved
 from dispatcher.db.repository import CallRepository, as_payload, state_of, store_state
 from dispatcher.db.tables import CallRow
 from dispatcher.services import Sessions
@@ -69,32 +69,41 @@ def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | Non
     """Read the CDR Asterisk wrote itself with ``cdr_pgsql`` (table ``cdr``), if present.
 
     It is the one record of a call's end that does not depend on our AMI session being up.
+    The optional ``answer`` and ``end`` columns give exact times; without them they are
+    derived from ``calldate``, ``duration`` and ``billsec`` (whole seconds).
     """
     if session.execute(text("SELECT to_regclass('cdr')")).scalar() is None:
         return None
-    row = session.execute(
-        text("SELECT disposition, calldate, duration, billsec FROM cdr "
-             "WHERE uniqueid = :u ORDER BY calldate DESC LIMIT 1"),
+    found = session.execute(
+        text("SELECT * FROM cdr WHERE uniqueid = :u ORDER BY calldate DESC LIMIT 1"),
         {"u": str(attempt_id)},
-    ).first()
-    if row is None:
+    ).mappings().first()
+    if found is None:
         return None
-    disposition, start, duration, billsec = row
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    ended = start + timedelta(seconds=int(duration or 0))
-    answered = ended - timedelta(seconds=int(billsec or 0)) if billsec else None
-    return CdrEvidence(str(disposition), answered, ended)
+    start = _aware(found["calldate"])
+    ended = _aware(found.get("end")) or start + timedelta(seconds=int(found["duration"] or 0))
+    answered = _aware(found.get("answer"))
+    if answered is None and found["billsec"]:
+        answered = ended - timedelta(seconds=int(found["billsec"]))
+    return CdrEvidence(str(found["disposition"]), answered, ended)
 
 
-def reconcile(sessions: Sessions, live_ids: set[str], *, grace: timedelta,
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
               cdr_lookup: CdrLookup = cdr_from_pgsql,
               now: datetime | None = None) -> dict[str, int]:
     """Settle calls that went quiet while not live on the PBX.
 
     A call is considered only when it was claimed and last changed more than ``grace`` ago, so a
     worker still inside its Originate, or an event still in flight, is never judged. Live calls
-    are left alone. The rest ended while we were not listening: their CDR settles them, and
-    without one they are marked ``unresolved`` and reported, never redialled.
+    are only brought up to the state the PBX reports (``live`` maps Uniqueid to ChannelState).
+    The rest ended while we were not listening: their CDR settles them, and without one they are
+    marked ``unresolved`` and reported, never redialled.
     """
     now = now or datetime.now(tz=UTC)
     cutoff = now - grace
@@ -102,10 +111,14 @@ def reconcile(sessions: Sessions, live_ids: set[str], *, grace: timedelta,
     with sessions.begin() as session:
         repo = CallRepository(session)
         for row in repo.unsettled_attempts(claimed_before=cutoff, idle_since=cutoff):
-            if str(row.attempt_id) in live_ids:
-                counts["live"] += 1
-                continue
             old = state_of(row)
+            channel_state = live.get(str(row.attempt_id))
+            if channel_state is not None:
+                counts["live"] += 1
+                new = _catch_up(old, channel_state, now)
+                if new != old:
+                    store_state(row, new)
+                continue
             evidence = cdr_lookup(session, row.attempt_id) if row.attempt_id else None
             if evidence is not None:
                 new = apply_event(old, ev.CdrRecorded(
@@ -122,12 +135,24 @@ def reconcile(sessions: Sessions, live_ids: set[str], *, grace: timedelta,
     return counts
 
 
-def live_ids_from(items: Iterable[AMIMessage]) -> set[str]:
-    """Uniqueids and Linkedids of the channels a CoreShowChannels listing reports."""
-    live: set[str] = set()
+def _catch_up(state: CallState, channel_state: str, now: datetime) -> CallState:
+    """Apply what a live channel's state proves; the moment is when we learned it, since the
+    events that carried the real time were missed."""
+    if channel_state == "6":
+        return apply_event(state, ev.CallAnswered(now))
+    if channel_state == "5":
+        return apply_event(state, ev.CallRinging(now))
+    return state
+
+
+def live_channels_from(items: Iterable[AMIMessage]) -> dict[str, str]:
+    """Map the Uniqueid (and Linkedid) of every channel a CoreShowChannels listing reports to
+    its ChannelState."""
+    live: dict[str, str] = {}
     for item in items:
-        for header in ("Uniqueid", "Linkedid"):
+        state = item.get("ChannelState") or ""
+        for header in ("Linkedid", "Uniqueid"):
             value = item.get(header)
             if value:
-                live.add(value)
+                live[value] = state
     return live

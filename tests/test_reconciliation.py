@@ -38,7 +38,7 @@ def test_a_quiet_call_that_is_not_live_and_has_no_cdr_is_unresolved(
     sessions: sessionmaker[Session]
 ) -> None:
     row = add_call(sessions)
-    counts = reconcile(sessions, set(), grace=GRACE)
+    counts = reconcile(sessions, {}, grace=GRACE)
     fresh = reload(sessions, row)
     assert (fresh.status, fresh.outcome) == ("failed", "unresolved")
     assert counts == {"live": 0, "settled": 0, "unresolved": 1}
@@ -46,19 +46,19 @@ def test_a_quiet_call_that_is_not_live_and_has_no_cdr_is_unresolved(
 
 def test_a_live_call_is_left_alone(sessions: sessionmaker[Session]) -> None:
     row = add_call(sessions, status="in-progress")
-    reconcile(sessions, {str(row.attempt_id)}, grace=GRACE)
+    reconcile(sessions, {str(row.attempt_id): "6"}, grace=GRACE)
     assert reload(sessions, row).status == "in-progress"
 
 
 def test_recent_activity_is_never_judged(sessions: sessionmaker[Session]) -> None:
     row = add_call(sessions, status="initiated", age=timedelta(seconds=2))
-    reconcile(sessions, set(), grace=GRACE)
+    reconcile(sessions, {}, grace=GRACE)
     assert reload(sessions, row).status == "initiated"
 
 
 def test_final_calls_are_never_touched(sessions: sessionmaker[Session]) -> None:
     row = add_call(sessions, status="busy", outcome="busy")
-    assert reconcile(sessions, set(), grace=GRACE)["unresolved"] == 0
+    assert reconcile(sessions, {}, grace=GRACE)["unresolved"] == 0
     assert reload(sessions, row).status == "busy"
 
 
@@ -76,7 +76,7 @@ def test_the_cdr_asterisk_wrote_to_postgresql_settles_the_call(
                              "(:d, :b, 'BUSY', 0, 0)"),
                         {"d": datetime.now(tz=UTC) - timedelta(minutes=4), "u": str(answered.attempt_id),
                          "b": str(busy.attempt_id)})
-    counts = reconcile(sessions, set(), grace=GRACE)
+    counts = reconcile(sessions, {}, grace=GRACE)
     assert counts["settled"] == 2
     a, b = reload(sessions, answered), reload(sessions, busy)
     assert (a.status, a.outcome) == ("completed", "answered")

@@ -101,7 +101,7 @@ class EventConsumer:
             recording.record_events(self.sessions, pending)
         items = client.request_list([("Action", "CoreShowChannels")])
         counts = recording.reconcile(
-            self.sessions, recording.live_ids_from(items),
+            self.sessions, recording.live_channels_from(items),
             grace=timedelta(seconds=self.settings.reconcile_grace))
         if counts["settled"] or counts["unresolved"]:
             logger.warning("reconciliation: %s", counts)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 MAX_LINE_BYTES = 1024  # Asterisk discards longer input lines (manager.c inbuf[1025])
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
-_HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_()\-]*$")
+_HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_()\-]*")
 
 
 class UnsafeAMIValue(ValueError):
@@ -86,7 +86,7 @@ def serialize_action(headers: Headers) -> bytes:
     lines: list[str] = []
     for key, value in _pairs(headers):
         value = str(value)
-        if not _HEADER_NAME.match(key):
+        if not _HEADER_NAME.fullmatch(key):
             raise UnsafeAMIValue(f"bad AMI header name {key!r}")
         if _FORBIDDEN.search(value):
             raise UnsafeAMIValue(f"AMI header {key} contains CR, LF or NUL")

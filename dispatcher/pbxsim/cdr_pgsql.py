@@ -1,0 +1,81 @@
+"""What Asterisk's ``cdr_pgsql`` does, for the simulator: one row per CDR in table ``cdr``.
+
+The event consumer's reconciliation reads this table to settle calls that ended while it was
+disconnected, so the simulated PBX keeps one too. The schema is Asterisk's documented
+``cdr_pgsql`` table plus the ``answer`` and ``end`` columns, which cdr_pgsql fills when present.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from dispatcher.db.engine import make_engine
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cdr (
+    calldate timestamptz NOT NULL DEFAULT now(),
+    clid varchar(80) NOT NULL DEFAULT '',
+    src varchar(80) NOT NULL DEFAULT '',
+    dst varchar(80) NOT NULL DEFAULT '',
+    dcontext varchar(80) NOT NULL DEFAULT '',
+    channel varchar(80) NOT NULL DEFAULT '',
+    dstchannel varchar(80) NOT NULL DEFAULT '',
+    lastapp varchar(80) NOT NULL DEFAULT '',
+    lastdata varchar(80) NOT NULL DEFAULT '',
+    answer timestamptz,
+    "end" timestamptz,
+    duration bigint NOT NULL DEFAULT 0,
+    billsec bigint NOT NULL DEFAULT 0,
+    disposition varchar(45) NOT NULL DEFAULT '',
+    amaflags bigint NOT NULL DEFAULT 0,
+    accountcode varchar(20) NOT NULL DEFAULT '',
+    uniqueid varchar(150) NOT NULL DEFAULT '',
+    userfield varchar(255) NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr (uniqueid);
+"""
+
+
+def _time(value: str) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+class PgCdrWriter:
+    """A ``cdr_sink`` for :class:`~dispatcher.pbxsim.SimConfig` writing to PostgreSQL."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = make_engine(database_url, pool_size=1)
+        with self.engine.begin() as conn:
+            conn.execute(text(SCHEMA))
+
+    def __call__(self, record: dict[str, str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text(
+                'INSERT INTO cdr (calldate, clid, src, dst, dcontext, channel, dstchannel, '
+                'lastapp, lastdata, answer, "end", duration, billsec, disposition, accountcode, '
+                'uniqueid, userfield) VALUES (:calldate, :clid, :src, :dst, :dcontext, :channel, '
+                ':dstchannel, :lastapp, :lastdata, :answer, :end, :duration, :billsec, '
+                ':disposition, :accountcode, :uniqueid, :userfield)'), {
+                "calldate": _time(record.get("StartTime", "")) or datetime.now(tz=UTC),
+                "clid": record.get("CallerID", ""), "src": record.get("Source", ""),
+                "dst": record.get("Destination", ""),
+                "dcontext": record.get("DestinationContext", ""),
+                "channel": record.get("Channel", ""),
+                "dstchannel": record.get("DestinationChannel", ""),
+                "lastapp": record.get("LastApplication", ""),
+                "lastdata": record.get("LastData", "")[:80],
+                "answer": _time(record.get("AnswerTime", "")),
+                "end": _time(record.get("EndTime", "")),
+                "duration": int(record.get("Duration") or 0),
+                "billsec": int(record.get("BillableSeconds") or 0),
+                "disposition": record.get("Disposition", ""),
+                "accountcode": record.get("AccountCode", ""),
+                "uniqueid": record.get("UniqueID", ""), "userfield": record.get("UserField", ""),
+            })
+
+    def close(self) -> None:
+        self.engine.dispose()

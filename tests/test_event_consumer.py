@@ -1,0 +1,158 @@
+"""The event consumer against the simulated PBX over TCP: live recording, reconnects, and
+reconciliation of calls that ended while it was not listening."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher.ami.endpoint import AMIEndpoint
+from dispatcher.ami.manager import WorkerAMISession
+from dispatcher.config import Settings
+from dispatcher.db.repository import CallRepository
+from dispatcher.db.tables import CallRow, ConsumerSessionRow
+from dispatcher.dialing import OriginateTarget, dial_call
+from dispatcher.pbxsim import PBXSimulator, SimConfig
+from dispatcher.pbxsim.cdr_pgsql import PgCdrWriter
+
+
+class Harness:
+    def __init__(self, sessions: sessionmaker[Session], sim: PBXSimulator,
+                 settings: Settings) -> None:
+        self.sessions = sessions
+        self.sim = sim
+        self.settings = settings
+        self.consumer: object | None = None
+        self.thread: threading.Thread | None = None
+        self.ami = WorkerAMISession(AMIEndpoint("127.0.0.1", sim.port, "dispatcher", "secret"))
+
+    def start_consumer(self) -> None:
+        from workers.event_consumer import EventConsumer
+
+        consumer = EventConsumer(self.settings, self.sessions, name="test")
+        self.consumer = consumer
+        self.thread = threading.Thread(target=consumer.run, daemon=True)
+        self.thread.start()
+        assert consumer.connected.wait(10), "consumer did not connect"
+
+    def stop_consumer(self) -> None:
+        assert self.consumer is not None and self.thread is not None
+        self.consumer.stop.set()  # type: ignore[attr-defined]
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+    def call(self, number: str, timeout: int = 30) -> uuid.UUID:
+        call_id = uuid.uuid4()
+        with self.sessions.begin() as session:
+            session.add(CallRow(id=call_id, to_number="+98" + number[1:],
+                                dial_string=f"PJSIP/{number}@carrier-trunk",
+                                ring_timeout=timeout, variables={}, status="queued",
+                                created_at=datetime.now(tz=UTC)))
+        assert dial_call(self.sessions, call_id, lambda: self.ami, OriginateTarget()) == "dialed"
+        return call_id
+
+    def row(self, call_id: uuid.UUID) -> CallRow:
+        with self.sessions() as session:
+            found = CallRepository(session).get(call_id)
+        assert found is not None
+        return found
+
+    def wait(self, call_id: uuid.UUID, predicate: Callable[[CallRow], bool],
+             deadline: float = 15) -> CallRow:
+        end = time.monotonic() + deadline
+        while True:
+            row = self.row(call_id)
+            if predicate(row):
+                return row
+            assert time.monotonic() < end, f"gave up waiting: {row.status} {row.outcome}"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def harness(sessions: sessionmaker[Session], settings: Settings,
+            database_url: str) -> Iterator[Harness]:
+    writer = PgCdrWriter(database_url)
+    sim = PBXSimulator(SimConfig(users={"dispatcher": "secret"}, ring_delay=0.01,
+                                 answer_delay=0.1, talk_time=0.3, cdr_sink=writer))
+    sim.start()
+    harness = Harness(sessions, sim, replace(
+        settings, ami_port=sim.port, ami_username="dispatcher", ami_secret="secret",
+        reconcile_grace=0.5, reconcile_interval=1.0))
+    yield harness
+    if harness.thread and harness.thread.is_alive():
+        harness.stop_consumer()
+    harness.ami.close()
+    sim.stop()
+    writer.close()
+
+
+def final(row: CallRow) -> bool:
+    return row.status in {"completed", "busy", "no-answer", "failed", "canceled"}
+
+
+def test_live_events_drive_a_call_to_its_final_state(harness: Harness) -> None:
+    harness.start_consumer()
+    answered = harness.call("09121231001")
+    busy = harness.call("09121232001")
+    a = harness.wait(answered, final)
+    assert (a.status, a.outcome, a.hangup_cause) == ("completed", "answered", 16)
+    assert a.answered_at and a.ended_at and a.ended_at > a.answered_at
+    b = harness.wait(busy, final)
+    assert (b.status, b.sip_code) == ("busy", 486)
+
+
+def test_calls_that_end_while_the_consumer_is_away_are_settled_from_the_cdr(
+    harness: Harness,
+) -> None:
+    answered = harness.call("09121231001")
+    busy = harness.call("09121232001")
+    held = harness.call("09121235001")  # answers and stays up until we hang up
+    time.sleep(1.0)  # both short calls end; nobody is listening
+    harness.start_consumer()
+    a = harness.wait(answered, final)
+    assert (a.status, a.outcome) == ("completed", "answered") and a.answered_at
+    assert harness.wait(busy, final).status == "busy"
+    live = harness.wait(held, lambda r: r.status == "in-progress")
+    assert live.answered_at is not None  # caught up from the live channel's state
+    assert harness.ami.hangup(str(live.attempt_id))
+    done = harness.wait(held, final)
+    assert (done.status, done.outcome) == ("completed", "answered")
+
+
+def test_a_dropped_socket_is_reconnected_and_the_gap_recorded(harness: Harness) -> None:
+    harness.start_consumer()
+    harness.sim.drop_sessions()
+    end = time.monotonic() + 10
+    while True:
+        with harness.sessions() as session:
+            epochs = list(session.scalars(select(ConsumerSessionRow).order_by(
+                ConsumerSessionRow.id)))
+        if len(epochs) >= 2 and epochs[0].disconnected_at is not None:
+            break
+        assert time.monotonic() < end, "consumer did not reconnect"
+        time.sleep(0.1)
+    harness.ami = WorkerAMISession(AMIEndpoint("127.0.0.1", harness.sim.port, "dispatcher",
+                                               "secret"))
+    after = harness.call("09121231001")
+    assert harness.wait(after, final).status == "completed"
+
+
+def test_a_call_that_ended_unobserved_and_unrecorded_is_marked_unresolved(
+    harness: Harness,
+) -> None:
+    call_id = harness.call("09121231001")
+    time.sleep(1.0)
+    with harness.sessions.begin() as session:
+        session.execute(text("DELETE FROM cdr"))  # as if the PBX kept no CDR
+    harness.start_consumer()
+    row = harness.wait(call_id, final)
+    assert (row.status, row.outcome) == ("failed", "unresolved")
+    assert row.ended_at is not None
