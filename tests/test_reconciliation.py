@@ -74,8 +74,8 @@ def test_the_cdr_asterisk_wrote_to_postgresql_settles_the_call(
             "disposition varchar(45), duration int, billsec int)"))
         session.execute(text("INSERT INTO cdr VALUES (:d, :u, 'ANSWERED', 40, 30), "
                              "(:d, :b, 'BUSY', 0, 0)"),
-                        {"d": datetime.now(tz=UTC) - timedelta(minutes=4), "u": str(answered.attempt_id),
-                         "b": str(busy.attempt_id)})
+                        {"d": datetime.now(tz=UTC) - timedelta(minutes=4),
+                         "u": str(answered.attempt_id), "b": str(busy.attempt_id)})
     counts = reconcile(sessions, {}, grace=GRACE)
     assert counts["settled"] == 2
     a, b = reload(sessions, answered), reload(sessions, busy)
