@@ -21,7 +21,6 @@ from dispatcher.ami.protocol import AMIMessage
 from dispatcher.ami.translate import translate
 from dispatcher.calls import CallState, apply_event, mark_unresolved
 from dispatcher.db.repository import CallRepository, as_payload, state_of, store_state
-from dispatcher.db.tables import CallRow
 from dispatcher.services import Sessions
 
 logger = logging.getLogger(__name__)
@@ -29,22 +28,24 @@ logger = logging.getLogger(__name__)
 
 def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
                   received_at: datetime | None = None) -> set[uuid.UUID]:
-    """Apply a batch of AMI events in one transaction; return the ids of calls that changed."""
+    """Apply a batch of AMI events in one transaction; return the ids of calls that changed.
+
+    The batch's call rows are locked up front in attempt-id order, so two consumers working
+    through overlapping batches can never deadlock each other.
+    """
+    items = [t for m in messages if (t := translate(m, received_at)) is not None]
+    if not items:
+        return set()
     changed: set[uuid.UUID] = set()
     with sessions.begin() as session:
         repo = CallRepository(session)
-        rows: dict[uuid.UUID, CallRow | None] = {}
-        for message in messages:
-            item = translate(message, received_at)
-            if item is None:
-                continue
-            if item.attempt_id not in rows:
-                rows[item.attempt_id] = repo.by_attempt(item.attempt_id, for_update=True)
-            row = rows[item.attempt_id]
+        rows = repo.lock_attempts(sorted({item.attempt_id for item in items}))
+        for item in items:
+            row = rows.get(item.attempt_id)
             if row is None:
                 continue  # not one of ours (another client's call on the same PBX)
             repo.record_event(row.id, item.attempt_id, item.name, item.at,
-                              as_payload(message.items))
+                              as_payload(item.message.items))
             if item.event is None:
                 continue
             old = state_of(row)

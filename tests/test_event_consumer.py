@@ -156,3 +156,26 @@ def test_a_call_that_ended_unobserved_and_unrecorded_is_marked_unresolved(
     row = harness.wait(call_id, final)
     assert (row.status, row.outcome) == ("failed", "unresolved")
     assert row.ended_at is not None
+
+
+def test_two_consumers_at_once_write_each_event_once(harness: Harness) -> None:
+    from workers.event_consumer import EventConsumer
+
+    second = EventConsumer(harness.settings, harness.sessions, name="second")
+    thread = threading.Thread(target=second.run, daemon=True)
+    thread.start()
+    harness.start_consumer()
+    assert second.connected.wait(10)
+    try:
+        ids = [harness.call(f"0912123{n}001") for n in (1, 2, 3, 9)]
+        rows = [harness.wait(call_id, final) for call_id in ids]
+        assert [(r.status, r.outcome) for r in rows] == [
+            ("completed", "answered"), ("busy", "busy"), ("failed", "congestion"),
+            ("failed", "invalid-number")]
+        with harness.sessions() as session:
+            for call_id in ids:
+                names = [e.name for e in CallRepository(session).events(call_id)]
+                assert names.count("Hangup") == 1 and names.count("Newchannel") == 1
+    finally:
+        second.stop.set()
+        thread.join(10)

@@ -15,6 +15,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from dispatcher import recording
 from dispatcher.ami.client import AMIEventClient
 from dispatcher.ami.errors import AMIError
@@ -47,6 +49,11 @@ class EventConsumer:
                 backoff = 0.5
             except AMIError as exc:
                 logger.warning("AMI session lost: %s; reconnecting in %.1fs", exc, backoff)
+            except DBAPIError as exc:
+                # Events of the failed batch are not lost for good: the reconciliation that
+                # follows every reconnect settles their calls from what the PBX still knows.
+                logger.error("database unavailable (%s); reconnecting in %.1fs",
+                             type(exc).__name__, backoff)
             self.connected.clear()
             self.stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
@@ -70,7 +77,7 @@ class EventConsumer:
         while not self.stop.is_set():
             batch = self._read_batch(client)
             if batch:
-                recording.record_events(self.sessions, batch)
+                self._record(batch)
             now = time.monotonic()
             if now - last_ping > PING_EVERY:
                 client.ping()
@@ -78,6 +85,18 @@ class EventConsumer:
             if now - last_reconcile > self.settings.reconcile_interval:
                 self._reconcile(client)
                 last_reconcile = now
+
+    def _record(self, batch: list[AMIMessage]) -> None:
+        """Write a batch, retrying transient failures: the writes are idempotent."""
+        for attempt in range(3):
+            try:
+                recording.record_events(self.sessions, batch)
+                return
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated and not _transient(exc):
+                    raise
+                logger.warning("retrying event batch after %s", type(exc).__name__)
+                time.sleep(0.2 * (attempt + 1))
 
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
         first = client.next_event(timeout=0.5)
@@ -98,7 +117,7 @@ class EventConsumer:
         while (message := client.next_event(timeout=0)) is not None:
             pending.append(message)
         if pending:
-            recording.record_events(self.sessions, pending)
+            self._record(pending)
         items = client.request_list([("Action", "CoreShowChannels")])
         counts = recording.reconcile(
             self.sessions, recording.live_channels_from(items),
@@ -118,6 +137,12 @@ class EventConsumer:
                 ConsumerSessionRepository(session).closed(epoch, datetime.now(tz=UTC))
         except Exception:  # the database may be what failed; the gap shows either way
             logger.exception("could not record the end of consumer session %s", epoch)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Deadlock, serialization failure or a dropped connection: worth one more try."""
+    code = getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"} or isinstance(exc, OperationalError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ class Translated:
     name: str
     at: datetime
     event: ev.CallEvent | None
+    message: AMIMessage
 
 
 def event_time(message: AMIMessage, default: datetime | None = None) -> datetime:
@@ -140,4 +141,4 @@ def translate(message: AMIMessage, received_at: datetime | None = None) -> Trans
     at = event_time(message, received_at)
     handler = _HANDLERS.get(message.name)
     domain_event = handler(message, at) if handler and primary else None
-    return Translated(attempt_id, message.name, at, domain_event)
+    return Translated(attempt_id, message.name, at, domain_event, message)

@@ -127,6 +127,13 @@ class CallRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
+    def lock_attempts(self, attempt_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CallRow]:
+        """Lock the calls of these attempts, in the given order (callers sort it)."""
+        stmt = (select(CallRow).where(CallRow.attempt_id.in_(attempt_ids))
+                .order_by(CallRow.attempt_id).with_for_update())
+        return {row.attempt_id: row for row in self.session.scalars(stmt)
+                if row.attempt_id is not None}
+
     def stale_queued(self, older_than: datetime, limit: int = 500) -> list[uuid.UUID]:
         stmt = (select(CallRow.id)
                 .where(CallRow.status == CallStatus.QUEUED.value,
