@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+
 from dispatcher import events as ev
 from dispatcher.causes import Classification, cause_text, classify_hangup
 from dispatcher.status import CallStatus
-
 
 UNRESOLVED = "unresolved"
 
