@@ -77,7 +77,8 @@ def run_stack(port: int = 8000) -> int:
                    DISPATCHER_AMI_SECRET=secrets.token_urlsafe(16))
         processes["pbxsim"] = (
             f"dispatcher pbxsim --host 127.0.0.1 --port {ami_port} "
-            f"--user dispatcher:{env['DISPATCHER_AMI_SECRET']}")
+            f"--user dispatcher:{env['DISPATCHER_AMI_SECRET']} "
+            f"--cdr-database-url '{env.get('DISPATCHER_DATABASE_URL') or env['DATABASE_URL']}'")
     flower_password = secrets.token_urlsafe(12)
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{flower_password}")
     env.setdefault("WEB_BIND", "127.0.0.1")

@@ -39,9 +39,10 @@ CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr (uniqueid);
 
 
 def _time(value: str) -> datetime | None:
+    """CDR times are the PBX's local time, without a zone, as Asterisk writes them."""
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").astimezone(UTC)
 
 
 class PgCdrWriter:

@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-408", type=float, default=32.0)
     p.add_argument("--hold-max", type=float, default=3600.0,
                    help="seconds an answer-hold call stays up without an AMI Hangup")
+    p.add_argument("--cdr-database-url", default=None, metavar="URL",
+                   help="write CDRs to table cdr in this PostgreSQL, as cdr_pgsql does")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="multiplies every delay, the Originate Timeout and dialplan waits")
     return p
@@ -80,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().error("no AMI user: pass --user NAME:SECRET or set "
                                  "DISPATCHER_AMI_USERNAME and DISPATCHER_AMI_SECRET")
         users = {name: secret}
-    extra = {"mix": args.mix} if args.mix is not None else {}
+    extra: dict[str, object] = {"mix": args.mix} if args.mix is not None else {}
+    if args.cdr_database_url:
+        from dispatcher.pbxsim.cdr_pgsql import PgCdrWriter
+
+        extra["cdr_sink"] = PgCdrWriter(args.cdr_database_url)
     config = SimConfig(host=args.host, port=args.port, users=users, trunk=args.trunk,
                        lines=args.lines, rules=args.rule, seed=args.seed,
                        ring_delay=args.ring_delay, answer_delay=args.answer_delay,
