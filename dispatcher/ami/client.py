@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 
-from dispatcher.ami.endpoint import AMIEndpoint
+from dispatcher.ami.endpoint import AMIEndpoint, enable_keepalive
 from dispatcher.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
@@ -33,16 +33,6 @@ log = logging.getLogger(__name__)
 RECV_BYTES = 65536
 FULLY_BOOTED_WAIT = 0.5  # FullyBooted follows the login reply at once on a real Asterisk
 _ABANDONED_KEEP = 1024
-
-
-def _enable_keepalive(sock: socket.socket) -> None:
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
-            if hasattr(socket, name):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-    except OSError:  # pragma: no cover - platform dependent
-        log.debug("could not enable TCP keepalive on AMI socket", exc_info=True)
 
 
 def _is_list_complete(event: AMIMessage) -> bool:
@@ -99,7 +89,7 @@ class AMIEventClient:
             sock = socket.create_connection((ep.host, ep.port), timeout=ep.connect_timeout)
         except OSError as exc:
             raise AMIUnavailable(f"AMI connect to {ep.host}:{ep.port} failed: {exc!r}") from exc
-        _enable_keepalive(sock)
+        enable_keepalive(sock)
         self._sock, self._lost_reason = sock, None
         self._decoder = FrameDecoder(expect_banner=True)
         self._boot_event, self._capture_boot = None, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from dataclasses import dataclass, field
 
 
@@ -29,3 +31,14 @@ class AMIEndpoint:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"AMIEndpoint.{name} must be a positive number, got {value!r}")
+
+
+def enable_keepalive(sock: socket.socket) -> None:
+    """Backstop dead-peer detection for half-open AMI connections (notes §1.4 rule 7)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:  # pragma: no cover - platform dependent
+        logging.getLogger(__name__).debug("could not enable TCP keepalive", exc_info=True)

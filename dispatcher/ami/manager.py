@@ -33,7 +33,7 @@ from typing import Any
 
 from asterisk import manager as pyst2
 
-from dispatcher.ami.endpoint import AMIEndpoint
+from dispatcher.ami.endpoint import AMIEndpoint, enable_keepalive
 from dispatcher.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
@@ -123,7 +123,7 @@ class _Manager(pyst2.Manager):  # type: ignore[misc]
             sock = socket.create_connection((host, int(port)), timeout=self.connect_timeout)
         except OSError as exc:
             raise pyst2.ManagerSocketException(exc.errno, exc.strerror or repr(exc)) from exc
-        _enable_keepalive(sock)
+        enable_keepalive(sock)
         self._sock = sock.makefile(mode="rwb", buffering=0)
         sock.close()  # the file object keeps the descriptor, exactly as pyst2 does
         self._connected.set()
@@ -172,17 +172,6 @@ class _Manager(pyst2.Manager):  # type: ignore[misc]
 def _raw_socket(manager: _Manager) -> socket.socket | None:
     sock_io = getattr(manager, "_sock", None)
     return getattr(sock_io, "_sock", None) if sock_io is not None else None
-
-
-def _enable_keepalive(sock: socket.socket) -> None:
-    """Backstop dead-peer detection for half-open connections (§1.4 rule 7)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
-            if hasattr(socket, name):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-    except OSError:  # pragma: no cover - platform dependent
-        log.debug("could not enable TCP keepalive on AMI socket", exc_info=True)
 
 
 def _to_cdict(headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
