@@ -141,6 +141,14 @@ class TestSubmit:
                                "AND published_at IS NULL") == 1
 
 
+    def test_a_database_outage_is_a_503_not_a_crash(self, settings: Settings) -> None:
+        down = replace(settings, database_url="postgresql://postgres@127.0.0.1:1/none")
+        response = create_app(down).test_client().post(
+            "/v1/calls", json={"to": NUMBER}, headers={"Authorization": "Bearer x"})
+        assert response.status_code == 503
+        assert response.json["error"]["code"] == "database-unavailable"
+
+
 class TestRead:
     def test_get_one_call_and_404s(self, client: FlaskClient) -> None:
         call = post_call(client, {"to": NUMBER}).json

@@ -7,13 +7,19 @@ then again duplicated and reversed, which must change nothing.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from amitrace import Trace, all_trace_names, load_trace
 from sqlalchemy.orm import Session, sessionmaker
+from test_ami_peer import FakeAMI, PeerConn, default_reply, frame
 
+from dispatcher.ami.protocol import AMIMessage
+from dispatcher.config import Settings
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
 from dispatcher.recording import record_events
@@ -134,3 +140,53 @@ def test_a_replayed_call_keeps_each_event_once_oldest_first(
     assert {"VarSet", "DialBegin", "HangupRequest", "DialEnd", "OriginateResponse",
             "Cdr"} <= set(names)
     assert "CEL" not in names
+
+
+def _list_reply(conn: PeerConn, msg: AMIMessage) -> None:
+    """Answer like an idle Asterisk: no live channels, pongs to pings."""
+    if (msg.get("Action") or "").lower() == "coreshowchannels":
+        aid = msg.get("ActionID") or ""
+        conn.send(frame(("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
+                        ("Message", "Channels will follow")))
+        conn.send(frame(("Event", "CoreShowChannelsComplete"), ("ActionID", aid),
+                        ("EventList", "Complete"), ("ListItems", "0")))
+    else:
+        default_reply(conn, msg)
+
+
+def test_the_event_consumer_over_tcp_turns_the_real_bytes_into_the_right_rows(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """Every capture's events, byte for byte as Asterisk sent them, through the consumer."""
+    from workers.event_consumer import EventConsumer
+
+    traces = [load_trace(name) for name in sorted(EXPECTED)]
+    calls = {t.name: _seed_calls(sessions, t) for t in traces}
+    stream = b"".join(b.raw for t in traces for b in t.blocks
+                      if b.kind == "RECV" and b.conn == "ami" and b.message is not None
+                      and b.message.kind == "event")
+    peer = FakeAMI({"dispatcher": "secret"})
+    peer.handler = _list_reply
+    peer.after_login = lambda conn: conn.send(stream)
+    peer.start()
+    consumer = EventConsumer(replace(settings, ami_port=peer.port, ami_username="dispatcher",
+                                     ami_secret="secret", reconcile_grace=3600),
+                             sessions, name="replay")
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        expected = {(name, number): want for name, per in EXPECTED.items()
+                    for number, want in per.items()}
+        deadline = time.monotonic() + 30
+        while True:
+            got = {(name, number): (r.status, r.outcome, r.hangup_cause, r.sip_code)
+                   for name, per in calls.items()
+                   for number, r in _rows(sessions, per).items()}
+            if got == expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert got == expected
+    finally:
+        consumer.stop.set()
+        thread.join(10)
+        peer.stop()

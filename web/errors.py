@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from dispatcher.errors import DispatcherError
@@ -29,6 +30,12 @@ def register(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "-")
         return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError) -> ResponseReturnValue:
+        logger.error("database unavailable: %s", exc.orig)
+        body = error_body("database-unavailable", "the database is unavailable; retry later")
+        return jsonify(body), 503, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
