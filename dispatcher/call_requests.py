@@ -15,6 +15,7 @@ from typing import Any
 
 from dispatcher.errors import ValidationFailed
 from dispatcher.numbers import InvalidNumber, NumberPolicy, parse_caller_id
+from dispatcher.trunks import TrunkTable
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 VARIABLE_VALUE = re.compile(r"^[A-Za-z0-9 _.:@+\-/]{0,128}$")
@@ -22,7 +23,8 @@ RESERVED_VARIABLES = frozenset({"CALL_ID"})
 MAX_VARIABLES = 32
 MAX_METADATA_BYTES = 16384
 TIMEOUT_RANGE = (5, 120)
-FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata"})
+FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata", "priority"})
+DEFAULT_PRIORITY = 5
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class CallRequest:
     dial_string: str
     caller_id: str | None
     timeout: int
+    trunk: str = ""
+    priority: int = DEFAULT_PRIORITY
     variables: dict[str, str] = field(default_factory=dict)
     metadata: Any = None
 
@@ -38,7 +42,7 @@ class CallRequest:
         """What an idempotent replay must match: the same request, not just the same key."""
         body = json.dumps(
             {"to": self.to, "from": self.caller_id, "timeout": self.timeout,
-             "variables": self.variables, "metadata": self.metadata},
+             "priority": self.priority, "variables": self.variables, "metadata": self.metadata},
             sort_keys=True, separators=(",", ":"),
         )
         return hashlib.sha256(body.encode()).hexdigest()
@@ -52,6 +56,15 @@ def _timeout(value: object) -> int:
     low, high = TIMEOUT_RANGE
     if not low <= value <= high:
         raise ValidationFailed(f"timeout must be between {low} and {high}", field="timeout")
+    return value
+
+
+def _priority(value: object) -> int:
+    if value is None:
+        return DEFAULT_PRIORITY
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise ValidationFailed("priority must be an integer from 0 (lowest) to 9 (highest)",
+                               field="priority")
     return value
 
 
@@ -88,8 +101,10 @@ def _metadata(value: object) -> Any:
 
 
 def parse_call_request(body: object, policy: NumberPolicy,
-                       default_caller_id: str | None = None) -> CallRequest:
-    """Validate a decoded JSON body; raise :class:`ValidationFailed` naming the field."""
+                       default_caller_id: str | None = None,
+                       trunks: TrunkTable | None = None) -> CallRequest:
+    """Validate a decoded JSON body, route it to a trunk and build its dial string; raise
+    :class:`ValidationFailed` naming the field."""
     if not isinstance(body, dict):
         raise ValidationFailed("the request body must be a JSON object")
     unknown = sorted(set(body) - FIELDS)
@@ -97,7 +112,13 @@ def parse_call_request(body: object, policy: NumberPolicy,
         raise ValidationFailed(f"unknown field {unknown[0]!r}", field=unknown[0])
     try:
         destination = policy.parse(body.get("to"))
-        dial_string = policy.dial_string(destination)
+    except InvalidNumber as exc:
+        raise ValidationFailed(f"to {exc}", field="to") from None
+    trunk = trunks.route(destination.e164) if trunks else None
+    if trunks and trunk is None:
+        raise ValidationFailed("to: no trunk serves this number", field="to")
+    try:
+        dial_string = policy.dial_string(destination, trunk.dial_template if trunk else None)
     except InvalidNumber as exc:
         raise ValidationFailed(f"to {exc}", field="to") from None
     caller = body.get("from")
@@ -107,6 +128,7 @@ def parse_call_request(body: object, policy: NumberPolicy,
         raise ValidationFailed(f"from {exc}", field="from") from None
     return CallRequest(
         to=destination.e164, dial_string=dial_string, caller_id=caller_id,
-        timeout=_timeout(body.get("timeout")), variables=_variables(body.get("variables")),
+        timeout=_timeout(body.get("timeout")), trunk=trunk.name if trunk else "",
+        priority=_priority(body.get("priority")), variables=_variables(body.get("variables")),
         metadata=_metadata(body.get("metadata")),
     )

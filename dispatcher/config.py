@@ -38,6 +38,13 @@ class Settings:
     originate_data: str = ""
     default_caller_id: str = ""
     queue_name: str = "pbx-default"
+    trunk_name: str = "carrier-trunk"
+    trunk_lines: int = 30
+    trunk_cps: int = 0
+    trunks: str = ""
+    capacity: str = "on"
+    max_call_seconds: int = 3600
+    admit_lease_seconds: int = 60
     publish_retry_after: float = 30.0
     reconcile_grace: float = 15.0
     reconcile_interval: float = 30.0

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, update
@@ -69,46 +70,102 @@ def _worker_name() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
-def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[], DialPort],
-              target: OriginateTarget) -> str:
-    """Dial a queued call once. Returns what happened; raises :class:`AMIUnavailable` only when
-    nothing reached the PBX and the call is back in the queue, so a retry is safe."""
+class LinePort(Protocol):
+    """The slice of :class:`~dispatcher.admission.Admissions` a dial needs."""
+
+    def hold(self, call_id: uuid.UUID, trunk: str) -> bool: ...
+    def dialled(self, call_id: uuid.UUID, trunk: str, ring_timeout: float) -> None: ...
+    def release(self, call_id: uuid.UUID, trunk: str) -> None: ...
+    def enqueue(self, call_id: uuid.UUID, trunk: str, *, priority: int,
+                created: datetime) -> None: ...
+
+
+class UnlimitedLines:
+    """No line accounting (tests of the dial itself, or capacity control off)."""
+
+    def hold(self, call_id: uuid.UUID, trunk: str) -> bool:
+        return True
+
+    def dialled(self, call_id: uuid.UUID, trunk: str, ring_timeout: float) -> None:
+        pass
+
+    def release(self, call_id: uuid.UUID, trunk: str) -> None:
+        pass
+
+    def enqueue(self, call_id: uuid.UUID, trunk: str, *, priority: int,
+                created: datetime) -> None:
+        pass
+
+
+def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialPort],
+              target: OriginateTarget, lines: LinePort | None = None) -> str:
+    """Dial a queued call once, while it holds a line on its trunk.
+
+    Returns what happened. Raises :class:`AMIUnavailable` only when nothing reached the PBX and
+    the call is back to ``queued`` (still holding its line), so a retry is safe.
+    """
+    lines = lines or UnlimitedLines()
+    with sessions() as session:
+        current = CallRepository(session).get(call_id)
+    if current is None or current.status != CallStatus.QUEUED.value:
+        return _skip(current, lines)
+    if not lines.hold(call_id, current.trunk):
+        # The lease expired or was reclaimed: dialling now could be one call too many.
+        lines.enqueue(call_id, current.trunk, priority=current.priority,
+                      created=current.created_at)
+        return "not-admitted"
     attempt_id = uuid.uuid4()
     with sessions.begin() as session:
         row = CallRepository(session).claim(call_id, attempt_id, _worker_name())
     if row is None:
-        logger.info("call %s: not claimable (duplicate delivery, canceled or done)", call_id)
-        return "skipped"
+        with sessions() as session:
+            return _skip(CallRepository(session).get(call_id), lines)
     try:
         request = build_originate(row, attempt_id, target)
-        session_ = ami()
-        session_.originate(request)
+        port = ami(row.trunk)
+        port.originate(request)
     except AMIUnavailable:
         _unclaim(sessions, call_id, attempt_id)
         raise
     except AMIOutcomeUnknown as exc:
         logger.error("call %s: originate outcome unknown (%s); not redialling", call_id, exc)
         _note(sessions, attempt_id, dial_error=f"originate outcome unknown: {exc}")
+        # It may be ringing: keep the line until the consumer or reconciliation says.
+        lines.dialled(call_id, row.trunk, row.ring_timeout)
         return "unknown"
     except AMIActionFailed as exc:
         _fail(sessions, attempt_id, outcome="failed", error=f"PBX refused originate: {exc}")
+        lines.release(call_id, row.trunk)
         return "refused"
     except (InvalidOriginate, UnsafeAMIValue) as exc:
         _fail(sessions, attempt_id, outcome="invalid-request", error=str(exc))
+        lines.release(call_id, row.trunk)
         return "invalid"
     _mark_dialed(sessions, attempt_id)
+    lines.dialled(call_id, row.trunk, row.ring_timeout)
     if _cancel_requested(sessions, call_id):
-        session_.hangup(str(attempt_id))
+        port.hangup(str(attempt_id))
     return "dialed"
 
 
-def hangup_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[], DialPort]) -> bool:
+def _skip(row: CallRow | None, lines: LinePort) -> str:
+    """A duplicate delivery of a live call keeps its line; a call that ended before it was
+    dialled (canceled while admitted) gives its line back."""
+    if row is not None and CallStatus(row.status).is_final and row.dialed_at is None:
+        lines.release(row.id, row.trunk)
+    logger.info("call %s: not claimable (duplicate delivery, canceled or done)",
+                row.id if row else None)
+    return "skipped"
+
+
+def hangup_call(sessions: Sessions, call_id: uuid.UUID,
+                ami: Callable[[str], DialPort]) -> bool:
     """Hang up a dialled call by its Uniqueid (the attempt id); never by a regex."""
     with sessions() as session:
         row = CallRepository(session).get(call_id)
     if row is None or row.attempt_id is None or CallStatus(row.status).is_final:
         return False
-    return ami().hangup(str(row.attempt_id))
+    return ami(row.trunk).hangup(str(row.attempt_id))
 
 
 def _unclaim(sessions: Sessions, call_id: uuid.UUID, attempt_id: uuid.UUID) -> None:

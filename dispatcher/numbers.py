@@ -61,9 +61,9 @@ class NumberPolicy:
         national = re.sub(r"[^0-9]", "", national_text)
         return Destination(e164=e164, national=national, region=region)
 
-    def dial_string(self, destination: Destination) -> str:
+    def dial_string(self, destination: Destination, template: str | None = None) -> str:
         """Render the trunk's dial string; refuse a template that yields anything odd."""
-        rendered = self.dial_template.format(
+        rendered = (template or self.dial_template).format(
             e164=destination.e164, e164_digits=destination.e164.lstrip("+"),
             national=destination.national,
         )

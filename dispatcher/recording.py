@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -26,17 +26,20 @@ from dispatcher.services import Sessions
 logger = logging.getLogger(__name__)
 
 
+Ended = list[tuple[uuid.UUID, str]]  # (call id, trunk) of calls that reached a final state
+
+
 def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
-                  received_at: datetime | None = None) -> set[uuid.UUID]:
-    """Apply a batch of AMI events in one transaction; return the ids of calls that changed.
+                  received_at: datetime | None = None) -> Ended:
+    """Apply a batch of AMI events in one transaction; return the calls that ended in it.
 
     The batch's call rows are locked up front in attempt-id order, so two consumers working
     through overlapping batches can never deadlock each other.
     """
     items = [t for m in messages if (t := translate(m, received_at)) is not None]
     if not items:
-        return set()
-    changed: set[uuid.UUID] = set()
+        return []
+    ended: Ended = []
     with sessions.begin() as session:
         repo = CallRepository(session)
         rows = repo.lock_attempts(sorted({item.attempt_id for item in items}))
@@ -52,8 +55,9 @@ def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
             new = apply_event(old, item.event)
             if new != old:
                 store_state(row, new)
-                changed.add(row.id)
-    return changed
+                if new.status.is_final and not old.status.is_final:
+                    ended.append((row.id, row.trunk))
+    return ended
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+@dataclass
+class Reconciled:
+    live: int = 0
+    settled: int = 0
+    unresolved: int = 0
+    ended: Ended = field(default_factory=list)
+
+
 def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
               cdr_lookup: CdrLookup = cdr_from_pgsql,
-              now: datetime | None = None) -> dict[str, int]:
+              now: datetime | None = None) -> Reconciled:
     """Settle calls that went quiet while not live on the PBX.
 
     A call is considered only when it was claimed and last changed more than ``grace`` ago, so a
@@ -108,14 +120,14 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
     """
     now = now or datetime.now(tz=UTC)
     cutoff = now - grace
-    counts = {"live": 0, "settled": 0, "unresolved": 0}
+    result = Reconciled()
     with sessions.begin() as session:
         repo = CallRepository(session)
         for row in repo.unsettled_attempts(claimed_before=cutoff, idle_since=cutoff):
             old = state_of(row)
             channel_state = live.get(str(row.attempt_id))
             if channel_state is not None:
-                counts["live"] += 1
+                result.live += 1
                 new = _catch_up(old, channel_state, now)
                 if new != old:
                     store_state(row, new)
@@ -125,15 +137,16 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
                 new = apply_event(old, ev.CdrRecorded(
                     evidence.ended_at, disposition=evidence.disposition,
                     answered_at=evidence.answered_at, authoritative=True))
-                counts["settled"] += 1
+                result.settled += 1
             else:
                 new = mark_unresolved(old, now)
-                counts["unresolved"] += 1
+                result.unresolved += 1
                 logger.error("call %s (attempt %s) ended while unobserved and has no CDR: "
                              "marked unresolved", row.id, row.attempt_id)
             if new != old:
                 store_state(row, new)
-    return counts
+                result.ended.append((row.id, row.trunk))
+    return result
 
 
 def _catch_up(state: CallState, channel_state: str, now: datetime) -> CallState:

@@ -9,14 +9,15 @@ import hashlib
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatcher.admission import Admissions
 from dispatcher.call_requests import CallRequest
+from dispatcher.capacity import API, CAMPAIGN
 from dispatcher.db.repository import ApiKeyRepository, CallRepository
 from dispatcher.db.tables import ApiKeyRow, CallRow
 from dispatcher.errors import Conflict, IdempotencyConflict, NotFound
@@ -64,6 +65,7 @@ def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID 
         id=uuid.uuid4(), api_key_id=api_key_id, idempotency_key=idempotency_key,
         request_hash=fingerprint, to_number=request.to, dial_string=request.dial_string,
         caller_id=request.caller_id, ring_timeout=request.timeout, variables=request.variables,
+        trunk=request.trunk, priority=request.priority, source="api",
         call_metadata=request.metadata, status=CallStatus.QUEUED.value,
         created_at=datetime.now(tz=UTC), updated_at=datetime.now(tz=UTC),
     )
@@ -92,7 +94,7 @@ def _replay(sessions: Sessions, api_key_id: uuid.UUID | None, key: str,
 
 def mark_published(sessions: Sessions, call_id: uuid.UUID) -> None:
     with sessions.begin() as session:
-        CallRepository(session).mark_published(call_id)
+        CallRepository(session).mark_published([call_id])
 
 
 def get_call(sessions: Sessions, call_id: uuid.UUID) -> CallRow:
@@ -126,16 +128,23 @@ def cancel_call(sessions: Sessions, call_id: uuid.UUID) -> CancelResult:
         return CancelResult(row, needs_hangup=True)
 
 
-def republish_stale(sessions: Sessions, publish: Callable[[uuid.UUID], None],
-                    older_than: timedelta) -> int:
-    """Re-enqueue queued calls whose message may have been lost (Redis down at publish time,
-    a pool child killed before its claim). A duplicate is harmless: the claim dedupes."""
+def requeue_stale(sessions: Sessions, admissions: Admissions, older_than: timedelta) -> int:
+    """Put back in line the queued calls that fell out of it: Redis was down at submit time, a
+    publish failed, a pool child died before its claim, or Redis lost its data. A call that is
+    still waiting or holds a line is left alone; a duplicate would be harmless anyway, since
+    the claim dedupes."""
     cutoff = datetime.now(tz=UTC) - older_than
     with sessions() as session:
-        ids = CallRepository(session).stale_queued(cutoff)
-    for call_id in ids:
-        publish(call_id)
-        mark_published(sessions, call_id)
-    if ids:
-        logger.warning("republished %d queued call(s) with no live task", len(ids))
-    return len(ids)
+        rows = CallRepository(session).stale_queued(cutoff)
+    requeued = 0
+    for row in rows:
+        if not (admissions.enabled and admissions.is_tracked(row.id, row.trunk)):
+            admissions.enqueue(row.id, row.trunk, priority=row.priority,
+                               created=row.created_at,
+                               source=CAMPAIGN if row.source == "campaign" else API)
+            requeued += 1
+    with sessions.begin() as session:
+        CallRepository(session).mark_published([row.id for row in rows])
+    if requeued:
+        logger.warning("put %d queued call(s) back in line", requeued)
+    return requeued

@@ -71,8 +71,10 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
+    # A trunk and queue of its own, so tests sharing one Redis never see each other's lines.
+    tag = uuid.uuid4().hex[:8]
     return Settings(database_url=database_url, redis_url=redis_url, ami_port=1,
-                    ami_secret="secret", queue_name=f"q-{uuid.uuid4().hex[:8]}")
+                    ami_secret="secret", queue_name=f"q-{tag}", trunk_name=f"trunk-{tag}")
 
 
 def count(sessions: sessionmaker[Session], sql: str, **params: object) -> int:

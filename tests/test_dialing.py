@@ -55,7 +55,7 @@ def test_a_dial_sends_one_originate_keyed_by_the_attempt(
     sessions: sessionmaker[Session], sim: PBXSimulator, ami: WorkerAMISession
 ) -> None:
     call_id = queued_call(sessions)
-    assert dial_call(sessions, call_id, lambda: ami, TARGET) == "dialed"
+    assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "dialed"
     dialled = row(sessions, call_id)
     assert dialled.status != "queued" and dialled.dialed_at is not None
     [action] = originates(sim)
@@ -70,8 +70,8 @@ def test_a_redelivered_task_does_nothing(
     sessions: sessionmaker[Session], sim: PBXSimulator, ami: WorkerAMISession
 ) -> None:
     call_id = queued_call(sessions)
-    assert dial_call(sessions, call_id, lambda: ami, TARGET) == "dialed"
-    assert dial_call(sessions, call_id, lambda: ami, TARGET) == "skipped"
+    assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "dialed"
+    assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "skipped"
     assert len(originates(sim)) == 1
 
 
@@ -85,7 +85,7 @@ def test_concurrent_duplicates_dial_once(
     def worker() -> None:
         session = WorkerAMISession(endpoint)
         try:
-            results.append(dial_call(sessions, call_id, lambda: session, TARGET))
+            results.append(dial_call(sessions, call_id, lambda _t: session, TARGET))
         finally:
             session.close()
 
@@ -104,7 +104,7 @@ def test_a_canceled_call_is_never_dialled(
     call_id = queued_call(sessions)
     with sessions.begin() as session:
         assert CallRepository(session).cancel_if_queued(call_id)
-    assert dial_call(sessions, call_id, lambda: ami, TARGET) == "skipped"
+    assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "skipped"
     assert originates(sim) == []
 
 
@@ -114,7 +114,7 @@ def test_an_unreachable_pbx_puts_the_call_back_for_a_retry(
     call_id = queued_call(sessions)
     dead = AMIEndpoint("127.0.0.1", free_port(), "dispatcher", "secret", connect_timeout=0.5)
     with pytest.raises(AMIUnavailable):
-        dial_call(sessions, call_id, lambda: WorkerAMISession(dead), TARGET)
+        dial_call(sessions, call_id, lambda _t: WorkerAMISession(dead), TARGET)
     back = row(sessions, call_id)
     assert (back.status, back.attempt_id) == ("queued", None)
 
@@ -125,9 +125,9 @@ def test_a_silent_pbx_leaves_the_outcome_unknown_and_never_redials(
     ami.ping()  # log in while the PBX still answers
     sim.set_silent(True)
     call_id = queued_call(sessions)
-    assert dial_call(sessions, call_id, lambda: ami, TARGET) == "unknown"
+    assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "unknown"
     stuck = row(sessions, call_id)
     assert stuck.status == "initiated" and "unknown" in (stuck.dial_error or "")
     sim.set_silent(False)
-    assert dial_call(sessions, call_id, lambda: ami, TARGET) == "skipped"
+    assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "skipped"
     assert len(originates(sim)) == 1

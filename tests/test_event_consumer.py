@@ -56,7 +56,7 @@ class Harness:
                                 dial_string=f"PJSIP/{number}@carrier-trunk",
                                 ring_timeout=timeout, variables={}, status="queued",
                                 created_at=datetime.now(tz=UTC)))
-        assert dial_call(self.sessions, call_id, lambda: self.ami, OriginateTarget()) == "dialed"
+        assert dial_call(self.sessions, call_id, lambda _t: self.ami, OriginateTarget()) == "dialed"
         return call_id
 
     def row(self, call_id: uuid.UUID) -> CallRow:

@@ -20,6 +20,7 @@ def add_call(sessions: sessionmaker[Session], *, status: str = "ringing",
     now = datetime.now(tz=UTC)
     row = CallRow(id=uuid.uuid4(), to_number="+989121231001",
                   dial_string="PJSIP/09121231001@carrier-trunk", ring_timeout=30, variables={},
+                  trunk="carrier-trunk",
                   status=status, attempt_id=uuid.uuid4(), claimed_at=now - age,
                   dialed_at=now - age, created_at=now - age, updated_at=now - age, **values)
     with sessions.begin() as session:
@@ -38,10 +39,11 @@ def test_a_quiet_call_that_is_not_live_and_has_no_cdr_is_unresolved(
     sessions: sessionmaker[Session]
 ) -> None:
     row = add_call(sessions)
-    counts = reconcile(sessions, {}, grace=GRACE)
+    result = reconcile(sessions, {}, grace=GRACE)
     fresh = reload(sessions, row)
     assert (fresh.status, fresh.outcome) == ("failed", "unresolved")
-    assert counts == {"live": 0, "settled": 0, "unresolved": 1}
+    assert (result.live, result.settled, result.unresolved) == (0, 0, 1)
+    assert result.ended == [(row.id, row.trunk)]
 
 
 def test_a_live_call_is_left_alone(sessions: sessionmaker[Session]) -> None:
@@ -58,7 +60,7 @@ def test_recent_activity_is_never_judged(sessions: sessionmaker[Session]) -> Non
 
 def test_final_calls_are_never_touched(sessions: sessionmaker[Session]) -> None:
     row = add_call(sessions, status="busy", outcome="busy")
-    assert reconcile(sessions, {}, grace=GRACE)["unresolved"] == 0
+    assert reconcile(sessions, {}, grace=GRACE).unresolved == 0
     assert reload(sessions, row).status == "busy"
 
 
@@ -76,8 +78,7 @@ def test_the_cdr_asterisk_wrote_to_postgresql_settles_the_call(
                              "(:d, :b, 'BUSY', 0, 0)"),
                         {"d": datetime.now(tz=UTC) - timedelta(minutes=4),
                          "u": str(answered.attempt_id), "b": str(busy.attempt_id)})
-    counts = reconcile(sessions, {}, grace=GRACE)
-    assert counts["settled"] == 2
+    assert reconcile(sessions, {}, grace=GRACE).settled == 2
     a, b = reload(sessions, answered), reload(sessions, busy)
     assert (a.status, a.outcome) == ("completed", "answered")
     assert a.ended_at - a.answered_at == timedelta(seconds=30)

@@ -24,10 +24,11 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     deps: Deps = build_deps(settings, publisher)
     app.extensions["dispatcher"] = deps
 
-    from web import calls, errors, health, openapi
+    from web import calls, errors, health, openapi, trunks
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(calls.bp, url_prefix="/v1")
+    app.register_blueprint(trunks.bp, url_prefix="/v1")
     return app

@@ -54,16 +54,19 @@ def create_call() -> ResponseReturnValue:
         raise BadRequest("Idempotency-Key must be 1-255 printable characters",
                          field="Idempotency-Key")
     d = deps()
-    call_request = parse_call_request(_json_body(), d.policy, d.settings.default_caller_id)
+    call_request = parse_call_request(_json_body(), d.policy, d.settings.default_caller_id,
+                                      d.trunks)
     submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
     if not submitted.created:
         return jsonify(call_json(submitted.call)), 200
+    call = submitted.call
     try:
-        d.publisher.originate(submitted.call.id)
-        services.mark_published(d.sessions, submitted.call.id)
+        d.admissions.enqueue(call.id, call.trunk, priority=call.priority,
+                             created=call.created_at)
+        services.mark_published(d.sessions, call.id)
     except Exception:
-        # The call is safely recorded as queued; the sweeper publishes it when Redis is back.
-        logger.exception("call %s: enqueue failed; left for the sweeper", submitted.call.id)
+        # The call is safely recorded as queued; the sweeper puts it in line when Redis is back.
+        logger.exception("call %s: enqueue failed; left for the sweeper", call.id)
     response = jsonify(call_json(submitted.call))
     response.headers["Location"] = f"/v1/calls/{submitted.call.id}"
     return response, 202
@@ -123,8 +126,9 @@ def cancel_call(call_id: str) -> ResponseReturnValue:
     d = deps()
     result = services.cancel_call(d.sessions, _call_id(call_id))
     if result.needs_hangup:
-        d.publisher.hangup(result.call.id)
+        d.hangup(result.call.id, result.call.trunk)
         return jsonify(call_json(result.call)), 202
+    d.admissions.release(result.call.id, result.call.trunk)
     return jsonify(call_json(result.call)), 200
 
 

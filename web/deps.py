@@ -7,29 +7,31 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+import redis
 from celery import Celery
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatcher.admission import Admissions
 from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.numbers import NumberPolicy
-from dispatcher.tasknames import HANGUP_CALL, ORIGINATE_CALL
+from dispatcher.tasknames import HANGUP_CALL
+from dispatcher.trunks import TrunkTable, load_trunks
 
 logger = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    def originate(self, call_id: uuid.UUID) -> None: ...
-    def hangup(self, call_id: uuid.UUID) -> None: ...
+    def send(self, name: str, args: list[str], queue: str,
+             countdown: float | None = None) -> None: ...
     def ping(self) -> None: ...
 
 
 class CeleryPublisher:
     """Send tasks by name through a producer-only Celery app (no task code imported)."""
 
-    def __init__(self, broker_url: str, queue: str) -> None:
-        self.queue = queue
+    def __init__(self, broker_url: str) -> None:
         self.app = Celery("dispatcher-web", broker=broker_url, set_as_current=False)
         self.app.conf.update(
             broker_connection_retry_on_startup=False,
@@ -37,17 +39,12 @@ class CeleryPublisher:
             task_serializer="json", accept_content=["json"],
         )
 
-    def _send(self, name: str, call_id: uuid.UUID) -> None:
-        # Fail fast: the row is committed as queued, and the sweeper republishes it later.
-        self.app.send_task(name, args=[str(call_id)], queue=self.queue, retry=True,
+    def send(self, name: str, args: list[str], queue: str,
+             countdown: float | None = None) -> None:
+        # Fail fast: the row is committed as queued, and the sweeper re-enqueues it later.
+        self.app.send_task(name, args=args, queue=queue, countdown=countdown, retry=True,
                            retry_policy={"max_retries": 2, "interval_start": 0.1,
                                          "interval_step": 0.2, "interval_max": 0.5})
-
-    def originate(self, call_id: uuid.UUID) -> None:
-        self._send(ORIGINATE_CALL, call_id)
-
-    def hangup(self, call_id: uuid.UUID) -> None:
-        self._send(HANGUP_CALL, call_id)
 
     def ping(self) -> None:
         with self.app.connection_for_write() as conn:
@@ -61,6 +58,12 @@ class Deps:
     sessions: sessionmaker[Session]
     policy: NumberPolicy
     publisher: Publisher
+    trunks: TrunkTable
+    admissions: Admissions
+    redis: redis.Redis
+
+    def hangup(self, call_id: uuid.UUID, trunk: str) -> None:
+        self.publisher.send(HANGUP_CALL, [str(call_id)], self.trunks.get(trunk).queue)
 
 
 def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
@@ -71,8 +74,14 @@ def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
                                   if r.strip()),
         dial_template=settings.dial_template,
     )
-    return Deps(settings, make_session_factory(engine), policy,
-                publisher or CeleryPublisher(settings.redis_url, settings.queue_name))
+    publisher = publisher or CeleryPublisher(settings.redis_url)
+    trunks = load_trunks(settings)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    admissions = Admissions(client, trunks, publisher, enabled=settings.capacity != "off",
+                            admit_lease_seconds=settings.admit_lease_seconds,
+                            max_call_seconds=settings.max_call_seconds)
+    return Deps(settings, make_session_factory(engine), policy, publisher, trunks, admissions,
+                client)
 
 
 def deps() -> Deps:

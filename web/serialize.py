@@ -35,6 +35,8 @@ def call_json(row: CallRow) -> dict[str, Any]:
         "hangup_cause_text": row.hangup_cause_text,
         "sip_code": row.sip_code,
         "timeout": row.ring_timeout,
+        "priority": row.priority,
+        "trunk": row.trunk,
         "variables": row.variables or {},
         "created_at": _iso(row.created_at),
         "dialed_at": _iso(row.dialed_at),

@@ -10,8 +10,10 @@ from celery import Celery
 
 from dispatcher.config import load_settings
 from dispatcher.tasknames import REPUBLISH_STALE
+from dispatcher.trunks import load_trunks
 
 settings = load_settings().require("database_url", "redis_url")
+trunks = load_trunks(settings)
 
 app = Celery("dispatcher", broker=settings.redis_url, include=["workers.tasks"])
 app.conf.update(
@@ -34,8 +36,15 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=True,
     beat_schedule={
-        "republish-stale-queued-calls": {
-            "task": REPUBLISH_STALE, "schedule": max(5.0, settings.publish_retry_after / 2),
-        },
+        # A safety net, not the dispatch path: admission is driven by submits and call ends.
+        "requeue-stale-and-pump-trunks": {"task": REPUBLISH_STALE, "schedule": 5.0},
     },
 )
+
+
+class CelerySender:
+    """:class:`dispatcher.admission.TaskSender` for processes that own the Celery app."""
+
+    def send(self, name: str, args: list[str], queue: str,
+             countdown: float | None = None) -> None:
+        app.send_task(name, args=args, queue=queue, countdown=countdown)

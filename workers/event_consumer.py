@@ -15,16 +15,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dispatcher import recording
+from dispatcher.admission import Admissions
 from dispatcher.ami.client import AMIEventClient
 from dispatcher.ami.errors import AMIError
 from dispatcher.ami.protocol import AMIMessage
 from dispatcher.config import Settings, load_settings
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.repository import ConsumerSessionRepository
+from dispatcher.line_sync import resync_lines
 from dispatcher.services import Sessions
+from dispatcher.trunks import load_trunks
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -34,9 +38,14 @@ PING_EVERY = 10.0
 
 class EventConsumer:
     def __init__(self, settings: Settings, sessions: Sessions,
-                 stop: threading.Event | None = None, name: str | None = None) -> None:
+                 stop: threading.Event | None = None, name: str | None = None,
+                 admissions: Admissions | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.admissions = admissions
+        endpoint = settings.events_ami
+        self.trunks = [t for t in load_trunks(settings).trunks
+                       if (t.ami.host, t.ami.port) == (endpoint.host, endpoint.port)]
         self.stop = stop or threading.Event()
         self.name = name or f"{os.uname().nodename}:{os.getpid()}"
         self.connected = threading.Event()
@@ -64,12 +73,14 @@ class EventConsumer:
         epoch = self._open_epoch(booted)
         try:
             self.connected.set()
+            self._report_ami("connected")
             logger.info("event consumer connected to %s:%s", self.settings.ami_host,
                         self.settings.ami_port)
             self._reconcile(client)
             self._pump(client)
         finally:
             client.close()
+            self._report_ami("disconnected")
             self._close_epoch(epoch)
 
     def _pump(self, client: AMIEventClient) -> None:
@@ -81,6 +92,7 @@ class EventConsumer:
             now = time.monotonic()
             if now - last_ping > PING_EVERY:
                 client.ping()
+                self._report_ami("connected")
                 last_ping = now
             if now - last_reconcile > self.settings.reconcile_interval:
                 self._reconcile(client)
@@ -90,13 +102,15 @@ class EventConsumer:
         """Write a batch, retrying transient failures: the writes are idempotent."""
         for attempt in range(3):
             try:
-                recording.record_events(self.sessions, batch)
-                return
+                ended = recording.record_events(self.sessions, batch)
+                break
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated and not _transient(exc):
                     raise
                 logger.warning("retrying event batch after %s", type(exc).__name__)
                 time.sleep(0.2 * (attempt + 1))
+        if self.admissions is not None:
+            self.admissions.release_many(ended)
 
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
         first = client.next_event(timeout=0.5)
@@ -119,11 +133,25 @@ class EventConsumer:
         if pending:
             self._record(pending)
         items = client.request_list([("Action", "CoreShowChannels")])
-        counts = recording.reconcile(
+        result = recording.reconcile(
             self.sessions, recording.live_channels_from(items),
             grace=timedelta(seconds=self.settings.reconcile_grace))
-        if counts["settled"] or counts["unresolved"]:
-            logger.warning("reconciliation: %s", counts)
+        if result.settled or result.unresolved:
+            logger.warning("reconciliation: %d live, %d settled from CDRs, %d unresolved",
+                           result.live, result.settled, result.unresolved)
+        if self.admissions is not None:
+            self.admissions.release_many(result.ended)
+            resync_lines(self.sessions, self.admissions, self.trunks, items)
+
+    def _report_ami(self, state: str) -> None:
+        """Publish this endpoint's AMI state for ``GET /v1/trunks`` (expires if we die)."""
+        if self.admissions is None:
+            return
+        try:
+            for trunk in self.trunks:
+                self.admissions.client.set(f"dispatcher:{{{trunk.name}}}:ami", state, ex=45)
+        except Exception:  # visibility only; never let it stop event recording
+            logger.debug("could not report AMI state", exc_info=True)
 
     def _open_epoch(self, booted: AMIMessage | None) -> int:
         uptime = booted.get("Uptime") if booted else None
@@ -150,7 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
-    consumer = EventConsumer(settings, sessions)
+    admissions = None
+    if settings.redis_url:
+        from workers.celery_app import CelerySender
+
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                      socket_connect_timeout=2)
+        admissions = Admissions(client, load_trunks(settings), CelerySender(),
+                                enabled=settings.capacity != "off",
+                                admit_lease_seconds=settings.admit_lease_seconds,
+                                max_call_seconds=settings.max_call_seconds)
+    consumer = EventConsumer(settings, sessions, admissions=admissions)
 
     def _stop(*_: Any) -> None:
         consumer.stop.set()

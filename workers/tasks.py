@@ -9,25 +9,29 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import redis
 from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import dialing, services
+from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
 from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.tasknames import HANGUP_CALL, ORIGINATE_CALL, REPUBLISH_STALE
-from workers.celery_app import app, settings
+from dispatcher.tasknames import HANGUP_CALL, ORIGINATE_CALL, PUMP_TRUNK, REPUBLISH_STALE
+from workers.celery_app import CelerySender, app, settings, trunks
 
 _sessions: sessionmaker[Session] | None = None
+_admissions: Admissions | None = None
 
 
 @worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     """No I/O here (Celery kills children that take over 4 s): just forget inherited state."""
-    global _sessions
+    global _sessions, _admissions
     _sessions = None
+    _admissions = None
     reset_process_session()
 
 
@@ -38,17 +42,29 @@ def sessions() -> sessionmaker[Session]:
     return _sessions
 
 
-def _ami() -> dialing.DialPort:
-    return process_session(settings.worker_ami)
+def admissions() -> Admissions:
+    global _admissions
+    if _admissions is None:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                      socket_connect_timeout=2)
+        _admissions = Admissions(client, trunks, CelerySender(),
+                                 enabled=settings.capacity != "off",
+                                 admit_lease_seconds=settings.admit_lease_seconds,
+                                 max_call_seconds=settings.max_call_seconds)
+    return _admissions
+
+
+def _ami(trunk: str) -> dialing.DialPort:
+    return process_session(trunks.get(trunk).ami)
 
 
 TARGET = dialing.OriginateTarget.from_settings(settings)
 
 
 @app.task(name=ORIGINATE_CALL, bind=True, autoretry_for=(AMIUnavailable,), retry_backoff=1,
-          retry_backoff_max=30, max_retries=8)
+          retry_backoff_max=20, max_retries=8)
 def originate_call(self: Task, call_id: str) -> str:
-    return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET)
+    return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET, admissions())
 
 
 @app.task(name=HANGUP_CALL, autoretry_for=(AMIUnavailable,), retry_backoff=1, max_retries=3)
@@ -56,9 +72,16 @@ def hangup_call(call_id: str) -> bool:
     return dialing.hangup_call(sessions(), uuid.UUID(call_id), _ami)
 
 
+@app.task(name=PUMP_TRUNK, ignore_result=True)
+def pump_trunk(trunk: str) -> int:
+    return admissions().pump(trunk)
+
+
 @app.task(name=REPUBLISH_STALE, ignore_result=True)
 def republish_stale() -> int:
-    return services.republish_stale(
-        sessions(), lambda call_id: originate_call.apply_async(args=[str(call_id)]),
-        older_than=timedelta(seconds=settings.publish_retry_after),
-    )
+    lines = admissions()
+    requeued = services.requeue_stale(
+        sessions(), lines, older_than=timedelta(seconds=settings.publish_retry_after))
+    for trunk in trunks.trunks:
+        lines.pump(trunk.name)
+    return requeued

@@ -93,9 +93,11 @@ class CallRepository:
                 .order_by(CallEventRow.event_at, CallEventRow.id))
         return list(self.session.scalars(stmt))
 
-    def mark_published(self, call_id: uuid.UUID) -> None:
-        self.session.execute(update(CallRow).where(CallRow.id == call_id)
-                             .values(published_at=func.now()))
+    def mark_published(self, call_ids: Sequence[uuid.UUID]) -> None:
+        """Note that these calls were handed to admission (the sweeper looks again later)."""
+        if call_ids:
+            self.session.execute(update(CallRow).where(CallRow.id.in_(call_ids))
+                                 .values(published_at=func.now()))
 
     def cancel_if_queued(self, call_id: uuid.UUID) -> bool:
         """Cancel a call no worker has claimed; the claim's guard then refuses it forever."""
@@ -134,8 +136,8 @@ class CallRepository:
         return {row.attempt_id: row for row in self.session.scalars(stmt)
                 if row.attempt_id is not None}
 
-    def stale_queued(self, older_than: datetime, limit: int = 500) -> list[uuid.UUID]:
-        stmt = (select(CallRow.id)
+    def stale_queued(self, older_than: datetime, limit: int = 2000) -> list[CallRow]:
+        stmt = (select(CallRow)
                 .where(CallRow.status == CallStatus.QUEUED.value,
                        or_(CallRow.published_at.is_(None), CallRow.published_at < older_than))
                 .order_by(CallRow.created_at).limit(limit))

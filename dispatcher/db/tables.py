@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -34,6 +44,7 @@ class CallRow(Base):
         Index("ix_calls_created", "created_at", "id"),
         Index("ix_calls_status_created", "status", "created_at"),
         Index("ix_calls_to_created", "to_number", "created_at"),
+        Index("ix_calls_trunk_status", "trunk", "status", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -44,6 +55,9 @@ class CallRow(Base):
     dial_string: Mapped[str] = mapped_column(String(160))
     caller_id: Mapped[str | None] = mapped_column(String(20))
     ring_timeout: Mapped[int] = mapped_column(Integer)
+    trunk: Mapped[str] = mapped_column(String(64), default="carrier-trunk")
+    priority: Mapped[int] = mapped_column(SmallInteger, default=5)
+    source: Mapped[str] = mapped_column(String(16), default="api")
     variables: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     call_metadata: Mapped[Any] = mapped_column("metadata", JSONB, nullable=True)
     status: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,107 @@
+"""Admission: the only path from "queued" to a Celery originate task.
+
+Every process that can free or fill a line (the API on submit and cancel, a worker that could
+not dial, the event consumer when a call ends, the periodic sweeper) calls :meth:`pump`, which
+admits as many waiting calls as there are free lines and hands exactly those to Celery. A
+worker dials only while its call holds a lease (:meth:`hold`), so an expired or reclaimed
+lease can never turn into one call too many.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+import redis
+
+from dispatcher.capacity import API, TrunkCapacity, Usage, waiting_score
+from dispatcher.tasknames import ORIGINATE_CALL, PUMP_TRUNK
+from dispatcher.trunks import TrunkTable
+
+logger = logging.getLogger(__name__)
+
+
+class TaskSender(Protocol):
+    def send(self, name: str, args: list[str], queue: str,
+             countdown: float | None = None) -> None: ...
+
+
+class Admissions:
+    def __init__(self, client: redis.Redis, trunks: TrunkTable, sender: TaskSender, *,
+                 enabled: bool = True, admit_lease_seconds: float = 60,
+                 max_call_seconds: float = 3600) -> None:
+        self.client = client
+        self.trunks = trunks
+        self.sender = sender
+        self.enabled = enabled
+        self.admit_lease_seconds = admit_lease_seconds
+        self.max_call_seconds = max_call_seconds
+        self._capacity = {t.name: TrunkCapacity(client, t.name, t.lines, t.cps)
+                          for t in trunks.trunks}
+
+    def capacity(self, trunk: str) -> TrunkCapacity:
+        return self._capacity[trunk]
+
+    def enqueue(self, call_id: uuid.UUID, trunk: str, *, priority: int, created: datetime,
+                source: int = API) -> None:
+        """Put a call in its trunk's line (or, with capacity control off, straight to Celery)."""
+        if not self.enabled:
+            self._publish(call_id, trunk)
+            return
+        self.capacity(trunk).enqueue(call_id, waiting_score(priority, source, created))
+        self.pump(trunk)
+
+    def pump(self, trunk: str) -> int:
+        """Admit what fits and publish it; schedule a wake-up when pacing holds calls back."""
+        if not self.enabled:
+            return 0
+        capacity = self.capacity(trunk)
+        admission = capacity.admit(self.admit_lease_seconds)
+        for call_id in admission.call_ids:
+            try:
+                self._publish(call_id, trunk)
+            except Exception:
+                # Give the line back; the call stays queued and the sweeper re-enqueues it.
+                capacity.release(call_id)
+                logger.exception("call %s: publish failed after admission", call_id)
+        if admission.retry_after is not None:
+            queue = self.trunks.get(trunk).queue
+            self.sender.send(PUMP_TRUNK, [trunk], queue, countdown=admission.retry_after)
+        return len(admission.call_ids)
+
+    def hold(self, call_id: uuid.UUID, trunk: str) -> bool:
+        """Confirm, just before dialling, that the call still holds a line, and keep it long
+        enough for the Originate. False means: not admitted (any more); do not dial."""
+        if not self.enabled:
+            return True
+        return self.capacity(trunk).extend(call_id, self.admit_lease_seconds)
+
+    def dialled(self, call_id: uuid.UUID, trunk: str, ring_timeout: float) -> None:
+        """The call is on the wire: keep its line for the longest call it can become."""
+        if self.enabled:
+            self.capacity(trunk).extend(call_id, ring_timeout + self.max_call_seconds)
+
+    def release(self, call_id: uuid.UUID, trunk: str) -> None:
+        """The call is over (or never dialled): free its line and let the next one in."""
+        if not self.enabled:
+            return
+        capacity = self.capacity(trunk)
+        capacity.withdraw(call_id)
+        if capacity.release(call_id):
+            self.pump(trunk)
+
+    def release_many(self, ended: Iterable[tuple[uuid.UUID, str]]) -> None:
+        for call_id, trunk in ended:
+            self.release(call_id, trunk)
+
+    def is_tracked(self, call_id: uuid.UUID, trunk: str) -> bool:
+        return not self.enabled or self.capacity(trunk).is_tracked(call_id)
+
+    def usage(self, trunk: str) -> Usage:
+        return self.capacity(trunk).usage()
+
+    def _publish(self, call_id: uuid.UUID, trunk: str) -> None:
+        self.sender.send(ORIGINATE_CALL, [str(call_id)], self.trunks.get(trunk).queue)

@@ -1,0 +1,153 @@
+"""Line capacity shared by every process on every host: waiting line, leases and pacing in Redis.
+
+Calls wait in a sorted set ordered by priority, then source (API before campaign), then age.
+Admission is one Lua script, so it is atomic across all workers: drop expired leases, and while
+a line is free (and the calls-per-second budget allows) move the best waiting call to the lease
+set. Only admitted calls are handed to Celery, so nothing busy-polls and no worker waits for a
+line. Leases expire, so a crashed holder cannot keep a line forever; the event consumer releases
+them when calls end and reconciles them with the PBX's live channels. Times come from the Redis
+server's clock, never from a client's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+
+API, CAMPAIGN = 0, 1
+MAX_PRIORITY = 9
+
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
+local lines = tonumber(ARGV[1])
+local cps = tonumber(ARGV[2])
+local foreign = tonumber(redis.call('GET', KEYS[4]) or '0')
+local free = lines - redis.call('ZCARD', KEYS[2]) - foreign
+local result = {'-1'}
+while free > 0 and #result <= tonumber(ARGV[4]) do
+  if cps > 0 then
+    local recent = redis.call('ZRANGEBYSCORE', KEYS[3], now - 999, '+inf', 'WITHSCORES')
+    if #recent / 2 >= cps then
+      result[1] = tostring(tonumber(recent[2]) + 1000 - now)
+      break
+    end
+  end
+  local top = redis.call('ZPOPMIN', KEYS[1])
+  if #top == 0 then break end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), top[1])
+  redis.call('ZADD', KEYS[3], now, top[1])
+  result[#result + 1] = top[1]
+  free = free - 1
+end
+return result
+"""
+
+_EXTEND = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])
+"""
+
+_IN_USE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], now - 60000, '+inf'),
+        tonumber(redis.call('GET', KEYS[3]) or '0')}
+"""
+
+
+def waiting_score(priority: int, source: int, created: datetime) -> float:
+    """Lower is served first: priority (high first), then API before campaign, then age."""
+    return ((MAX_PRIORITY - priority) * 2 + source) * 1e13 + created.timestamp() * 1000
+
+
+@dataclass(frozen=True)
+class Admission:
+    call_ids: list[uuid.UUID]
+    retry_after: float | None  # seconds until the calls-per-second budget allows more
+
+
+@dataclass(frozen=True)
+class Usage:
+    in_use: int
+    foreign: int
+    waiting: int
+    admitted_last_minute: int
+
+
+class TrunkCapacity:
+    """The shared line counter of one trunk."""
+
+    def __init__(self, client: redis.Redis, trunk: str, lines: int, cps: int = 0) -> None:
+        self.client = client
+        self.lines = lines
+        self.cps = cps
+        tag = f"dispatcher:{{{trunk}}}"  # one hash slot per trunk, so Lua works on a cluster
+        self.waiting_key = f"{tag}:waiting"
+        self.leases_key = f"{tag}:leases"
+        self.admitted_key = f"{tag}:admitted"
+        self.foreign_key = f"{tag}:foreign"
+        self._admit = client.register_script(_ADMIT)
+        self._extend = client.register_script(_EXTEND)
+        self._in_use = client.register_script(_IN_USE)
+
+    def enqueue(self, call_id: uuid.UUID, score: float) -> None:
+        """Put a call in line; a call already waiting keeps its place."""
+        self.client.zadd(self.waiting_key, {str(call_id): score}, nx=True)
+
+    def withdraw(self, call_id: uuid.UUID) -> None:
+        self.client.zrem(self.waiting_key, str(call_id))
+
+    def admit(self, lease_seconds: float, limit: int = 1000) -> Admission:
+        keys = [self.waiting_key, self.leases_key, self.admitted_key, self.foreign_key]
+        raw = self._admit(keys=keys, args=[self.lines, self.cps, int(lease_seconds * 1000),
+                                           limit])
+        retry_ms = int(raw[0])
+        ids = [uuid.UUID(x.decode() if isinstance(x, bytes) else x) for x in raw[1:]]
+        return Admission(ids, retry_ms / 1000 if retry_ms >= 0 else None)
+
+    def extend(self, call_id: uuid.UUID, seconds: float) -> bool:
+        """Stretch a held lease (an answered call can last long); never creates one."""
+        return bool(self._extend(keys=[self.leases_key], args=[str(call_id), int(seconds * 1000)]))
+
+    def release(self, call_id: uuid.UUID) -> bool:
+        return bool(self.client.zrem(self.leases_key, str(call_id)))
+
+    def holders(self) -> list[uuid.UUID]:
+        return [uuid.UUID(m.decode()) for m in self.client.zrange(self.leases_key, 0, -1)]
+
+    def waiting(self) -> list[uuid.UUID]:
+        return [uuid.UUID(m.decode()) for m in self.client.zrange(self.waiting_key, 0, -1)]
+
+    def is_tracked(self, call_id: uuid.UUID) -> bool:
+        member = str(call_id)
+        return (self.client.zscore(self.waiting_key, member) is not None
+                or self.client.zscore(self.leases_key, member) is not None)
+
+    def set_foreign(self, count: int) -> None:
+        """Live trunk channels that are not ours (another client, a leaked lease) still occupy
+        physical lines."""
+        self.client.set(self.foreign_key, max(0, count))
+
+    def usage(self) -> Usage:
+        in_use, admitted, foreign = self._in_use(
+            keys=[self.leases_key, self.admitted_key, self.foreign_key])
+        return Usage(int(in_use), int(foreign), int(self.client.zcard(self.waiting_key)),
+                     int(admitted))
+
+    def resync(self, keep: Iterable[uuid.UUID]) -> int:
+        """Drop leases not in ``keep`` (their calls are over); return how many were dropped."""
+        wanted = {str(k) for k in keep}
+        stale = [m for m in self.client.zrange(self.leases_key, 0, -1)
+                 if m.decode() not in wanted]
+        if stale:
+            self.client.zrem(self.leases_key, *stale)
+        return len(stale)
