@@ -7,9 +7,23 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher import services
+from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.db.tables import CallRow
+from dispatcher.embedded import EmbeddedPostgres, free_port
+from dispatcher.pbxsim import PBXSimulator, SimConfig
+from dispatcher.status import FINAL_STATUSES
 
 BIN = Path(sys.executable).parent
 
@@ -76,3 +90,77 @@ def start_worker(group: ProcessGroup, queue: str, concurrency: int = 4,
 
 def start_consumer(group: ProcessGroup, name: str = "events") -> None:
     group.start(name, [str(BIN / "dispatcher"), "events"])
+
+
+@dataclass
+class Stack:
+    base: str
+    key: str
+    sim: PBXSimulator
+    sessions: sessionmaker[Session]
+    group: ProcessGroup
+
+    def post(self, body: dict[str, object]) -> requests.Response:
+        return requests.post(f"{self.base}/v1/calls", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {self.key}"})
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(f"{self.base}{path}", timeout=10,
+                            headers={"Authorization": f"Bearer {self.key}"})
+
+    def cancel(self, call_id: str) -> requests.Response:
+        return requests.post(f"{self.base}/v1/calls/{call_id}/cancel", timeout=10,
+                             headers={"Authorization": f"Bearer {self.key}"})
+
+    def rows(self) -> list[CallRow]:
+        with self.sessions() as session:
+            return list(session.scalars(select(CallRow)))
+
+    def wait_final(self, ids: set[str], deadline: float) -> list[CallRow]:
+        end = time.monotonic() + deadline
+        while True:
+            rows = [r for r in self.rows() if str(r.id) in ids]
+            if len(rows) == len(ids) and all(r.status in FINAL_STATUSES for r in rows):
+                return rows
+            if time.monotonic() > end:
+                pending = Counter(r.status for r in rows if r.status not in FINAL_STATUSES)
+                raise AssertionError(f"calls not final after {deadline}s: {pending}\n"
+                                     f"worker:\n{self.group.tail('worker')}\n"
+                                     f"events:\n{self.group.tail('events')}")
+            self.group.check_alive()
+            time.sleep(0.2)
+
+
+@contextmanager
+def running_stack(postgres: EmbeddedPostgres, template: str, redis_url: str, logdir: Path,
+                  config: SimConfig, extra_env: dict[str, str] | None = None,
+                  concurrency: int = 4) -> Iterator[Stack]:
+    """Simulator in this process; consumer, Celery worker and gunicorn as real processes."""
+    name = f"e2e_{uuid.uuid4().hex[:8]}"
+    postgres.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}";')
+    database_url = postgres.url_for(name)
+    sim = PBXSimulator(config)
+    sim.start()
+    queue = f"e2e-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "DISPATCHER_AMI_HOST": "127.0.0.1", "DISPATCHER_AMI_PORT": str(sim.port),
+        "DISPATCHER_AMI_USERNAME": "dispatcher", "DISPATCHER_AMI_SECRET": "worker-secret",
+        "DISPATCHER_AMI_EVENTS_USERNAME": "events", "DISPATCHER_AMI_EVENTS_SECRET": "events-secret",
+        "DISPATCHER_QUEUE_NAME": queue, "DISPATCHER_RECONCILE_INTERVAL": "5",
+        "DISPATCHER_TRUNK_NAME": f"trunk-{queue}", **(extra_env or {}),
+    }
+    group = ProcessGroup(logdir, env)
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    try:
+        start_consumer(group)
+        start_worker(group, queue, concurrency)
+        base = start_web(group, free_port())
+        key = services.create_api_key(sessions, "e2e")[1]
+        yield Stack(base, key, sim, sessions, group)
+    finally:
+        group.stop_all()
+        sim.stop()
+        engine.dispose()

@@ -3,27 +3,15 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-from stackproc import ProcessGroup, start_consumer, start_web, start_worker
+from stackproc import Stack, running_stack
 
-from dispatcher import services
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.tables import CallRow
-from dispatcher.embedded import EmbeddedPostgres, free_port
-from dispatcher.pbxsim import PBXSimulator, SimConfig
-from dispatcher.status import FINAL_STATUSES
+from dispatcher.embedded import EmbeddedPostgres
+from dispatcher.pbxsim import SimConfig
 
 pytestmark = pytest.mark.e2e
 
@@ -40,78 +28,15 @@ PLAN = {
 }
 
 
-@dataclass
-class Stack:
-    base: str
-    key: str
-    sim: PBXSimulator
-    sessions: sessionmaker[Session]
-    group: ProcessGroup
-
-    def post(self, body: dict[str, object]) -> requests.Response:
-        return requests.post(f"{self.base}/v1/calls", json=body, timeout=10,
-                             headers={"Authorization": f"Bearer {self.key}"})
-
-    def get(self, path: str) -> requests.Response:
-        return requests.get(f"{self.base}{path}", timeout=10,
-                            headers={"Authorization": f"Bearer {self.key}"})
-
-    def cancel(self, call_id: str) -> requests.Response:
-        return requests.post(f"{self.base}/v1/calls/{call_id}/cancel", timeout=10,
-                             headers={"Authorization": f"Bearer {self.key}"})
-
-    def rows(self) -> list[CallRow]:
-        with self.sessions() as session:
-            return list(session.scalars(select(CallRow)))
-
-    def wait_final(self, ids: set[str], deadline: float) -> list[CallRow]:
-        end = time.monotonic() + deadline
-        while True:
-            rows = [r for r in self.rows() if str(r.id) in ids]
-            if len(rows) == len(ids) and all(r.status in FINAL_STATUSES for r in rows):
-                return rows
-            if time.monotonic() > end:
-                pending = Counter(r.status for r in rows if r.status not in FINAL_STATUSES)
-                raise AssertionError(f"calls not final after {deadline}s: {pending}\n"
-                                     f"worker:\n{self.group.tail('worker')}\n"
-                                     f"events:\n{self.group.tail('events')}")
-            self.group.check_alive()
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"e2e_{uuid.uuid4().hex[:8]}"
-    postgres.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}";')
-    database_url = postgres.url_for(name)
-    sim = PBXSimulator(SimConfig(
-        users={"dispatcher": "worker-secret", "events": "events-secret"}, lines=30,
-        ring_delay=0.01, answer_delay=0.2, talk_time=0.3, timeout_408=0.5, seed=7))
-    sim.start()
-    queue = f"e2e-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "DISPATCHER_AMI_HOST": "127.0.0.1", "DISPATCHER_AMI_PORT": str(sim.port),
-        "DISPATCHER_AMI_USERNAME": "dispatcher", "DISPATCHER_AMI_SECRET": "worker-secret",
-        "DISPATCHER_AMI_EVENTS_USERNAME": "events", "DISPATCHER_AMI_EVENTS_SECRET": "events-secret",
-        "DISPATCHER_QUEUE_NAME": queue, "DISPATCHER_RECONCILE_INTERVAL": "5",
-    }
-    logdir = tmp_path_factory.mktemp("e2e-logs")
-    group = ProcessGroup(Path(logdir), env)
-    engine = make_engine(database_url)
-    sessions = make_session_factory(engine)
-    try:
-        start_consumer(group)
-        start_worker(group, queue)
-        base = start_web(group, free_port())
-        key = services.create_api_key(sessions, "e2e")[1]
-        yield Stack(base, key, sim, sessions, group)
-    finally:
-        group.stop_all()
-        sim.stop()
-        engine.dispose()
+    config = SimConfig(users={"dispatcher": "worker-secret", "events": "events-secret"},
+                       lines=30, ring_delay=0.01, answer_delay=0.2, talk_time=0.3,
+                       timeout_408=0.5, seed=7)
+    with running_stack(postgres, migrated_template, redis_url,
+                       tmp_path_factory.mktemp("e2e-logs"), config) as stack:
+        yield stack
 
 
 def number(kind: str, i: int) -> str:

@@ -11,9 +11,9 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import services
+from dispatcher.admission import Admissions
 from dispatcher.config import Settings
 from dispatcher.db.tables import CallRow
-from dispatcher.admission import Admissions
 from dispatcher.trunks import load_trunks
 from web.deps import CeleryPublisher
 

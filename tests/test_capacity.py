@@ -1,0 +1,162 @@
+"""Line capacity in a real Redis: admission order, the line limit, pacing, lease expiry."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from dispatcher.admission import Admissions
+from dispatcher.capacity import API, CAMPAIGN, TrunkCapacity, waiting_score
+from dispatcher.config import Settings
+from dispatcher.tasknames import ORIGINATE_CALL, PUMP_TRUNK
+from dispatcher.trunks import load_trunks
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str], str, float | None]] = []
+
+    def send(self, name: str, args: list[str], queue: str,
+             countdown: float | None = None) -> None:
+        self.sent.append((name, args, queue, countdown))
+
+    def originated(self) -> list[uuid.UUID]:
+        return [uuid.UUID(args[0]) for name, args, _, _ in self.sent if name == ORIGINATE_CALL]
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def capacity(client: redis.Redis, lines: int, cps: int = 0) -> TrunkCapacity:
+    return TrunkCapacity(client, f"t-{uuid.uuid4().hex[:8]}", lines, cps)
+
+
+def test_admission_never_exceeds_the_lines(client: redis.Redis) -> None:
+    lines = capacity(client, 3)
+    calls = [uuid.uuid4() for _ in range(30)]
+    for i, call in enumerate(calls):
+        lines.enqueue(call, waiting_score(5, API, T0 + timedelta(seconds=i)))
+    first = lines.admit(60)
+    assert first.call_ids == calls[:3]
+    assert lines.admit(60).call_ids == []  # nothing frees, nothing more gets in
+    lines.release(calls[1])
+    assert lines.admit(60).call_ids == [calls[3]]
+    assert lines.usage().in_use == 3 and lines.usage().waiting == 26
+
+
+def test_waiting_calls_go_by_priority_then_api_before_campaign_then_age(
+    client: redis.Redis,
+) -> None:
+    lines = capacity(client, 10)
+    old_campaign, new_api, old_api, urgent = (uuid.uuid4() for _ in range(4))
+    lines.enqueue(old_campaign, waiting_score(5, CAMPAIGN, T0))
+    lines.enqueue(new_api, waiting_score(5, API, T0 + timedelta(hours=1)))
+    lines.enqueue(old_api, waiting_score(5, API, T0))
+    lines.enqueue(urgent, waiting_score(9, CAMPAIGN, T0 + timedelta(hours=2)))
+    assert lines.admit(60).call_ids == [urgent, old_api, new_api, old_campaign]
+
+
+def test_an_expired_lease_gives_its_line_back(client: redis.Redis) -> None:
+    lines = capacity(client, 1)
+    crashed, next_call = uuid.uuid4(), uuid.uuid4()
+    lines.enqueue(crashed, waiting_score(5, API, T0))
+    lines.enqueue(next_call, waiting_score(5, API, T0 + timedelta(seconds=1)))
+    assert lines.admit(0.3).call_ids == [crashed]  # its holder then dies without a word
+    assert lines.admit(0.3).call_ids == []
+    time.sleep(0.4)
+    assert lines.admit(60).call_ids == [next_call]
+    assert not lines.extend(crashed, 60)  # the dead holder cannot take it back
+
+
+def test_extending_a_lease_keeps_the_line(client: redis.Redis) -> None:
+    lines = capacity(client, 1)
+    call, other = uuid.uuid4(), uuid.uuid4()
+    lines.enqueue(call, 1)
+    lines.enqueue(other, 2)
+    lines.admit(0.3)
+    assert lines.extend(call, 60)
+    time.sleep(0.4)
+    assert lines.admit(60).call_ids == []
+
+
+def test_pacing_spreads_admissions_and_says_when_to_come_back(client: redis.Redis) -> None:
+    lines = capacity(client, 30, cps=2)
+    calls = [uuid.uuid4() for _ in range(5)]
+    for i, call in enumerate(calls):
+        lines.enqueue(call, i)
+    first = lines.admit(60)
+    assert first.call_ids == calls[:2]
+    assert first.retry_after is not None and 0 < first.retry_after <= 1.0
+    time.sleep(first.retry_after + 0.05)
+    assert lines.admit(60).call_ids == calls[2:4]
+
+
+def test_foreign_channels_occupy_lines_too(client: redis.Redis) -> None:
+    lines = capacity(client, 3)
+    for i in range(3):
+        lines.enqueue(uuid.uuid4(), i)
+    lines.set_foreign(2)
+    assert len(lines.admit(60).call_ids) == 1
+
+
+def test_resync_drops_leases_of_calls_that_are_over(client: redis.Redis) -> None:
+    lines = capacity(client, 3)
+    live, over = uuid.uuid4(), uuid.uuid4()
+    lines.enqueue(live, 1)
+    lines.enqueue(over, 2)
+    lines.admit(60)
+    assert lines.resync([live]) == 1
+    assert lines.holders() == [live]
+
+
+class TestAdmissions:
+    def test_enqueue_publishes_only_admitted_calls_to_the_trunk_queue(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        sender = RecordingSender()
+        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=2,
+                                      queue_name="pbx-a"))
+        admissions = Admissions(client, trunks, sender)
+        calls = [uuid.uuid4() for _ in range(5)]
+        for i, call in enumerate(calls):
+            admissions.enqueue(call, settings.trunk_name, priority=5,
+                               created=T0 + timedelta(seconds=i))
+        assert sender.originated() == calls[:2]
+        assert {queue for _, _, queue, _ in sender.sent} == {"pbx-a"}
+        admissions.release(calls[0], settings.trunk_name)  # the consumer saw it end
+        assert sender.originated() == calls[:3]
+        admissions.release(calls[4], settings.trunk_name)  # canceled while waiting
+        admissions.release(calls[1], settings.trunk_name)
+        assert sender.originated() == calls[:4]
+
+    def test_pacing_schedules_a_pump_instead_of_polling(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        sender = RecordingSender()
+        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_cps=1))
+        admissions = Admissions(client, trunks, sender)
+        for i in range(3):
+            admissions.enqueue(uuid.uuid4(), settings.trunk_name, priority=5,
+                               created=T0 + timedelta(seconds=i))
+        pumps = [countdown for name, _, _, countdown in sender.sent if name == PUMP_TRUNK]
+        assert len(sender.originated()) == 1 and pumps and all(0 < c <= 1 for c in pumps)
+
+    def test_capacity_off_publishes_at_once(self, client: redis.Redis,
+                                            settings: Settings) -> None:
+        sender = RecordingSender()
+        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=1))
+        admissions = Admissions(client, trunks, sender, enabled=False)
+        for _ in range(3):
+            admissions.enqueue(uuid.uuid4(), settings.trunk_name, priority=5, created=T0)
+        assert len(sender.originated()) == 3
