@@ -59,9 +59,9 @@ def test_live_channels_that_are_not_ours_take_lines_away(stack: Stack) -> None:
                                          "worker-secret"))
     try:
         foreign = str(uuid.uuid4())
-        other.originate(OriginateRequest(action_id=foreign, channel="PJSIP/09121235001@"
-                                         "carrier-trunk", timeout_s=30, context="dispatcher-answered",
-                                         exten="s", priority=1))
+        other.originate(OriginateRequest(
+            action_id=foreign, channel="PJSIP/09121235001@carrier-trunk", timeout_s=30,
+            context="dispatcher-answered", exten="s", priority=1))
         end = time.monotonic() + 15
         while trunk(stack)["lines_in_use_by_others"] != 1:
             assert time.monotonic() < end, "reconciliation never saw the foreign call"
