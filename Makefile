@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench
 
 $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=python3.x)"; exit 1; }
@@ -27,3 +27,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf .run .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/capacity_bench.py $(BENCH_ARGS)

@@ -61,13 +61,17 @@ def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID 
         existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
         if existing:
             return Submitted(existing, created=False)
+    now = datetime.now(tz=UTC)
     row = CallRow(
         id=uuid.uuid4(), api_key_id=api_key_id, idempotency_key=idempotency_key,
         request_hash=fingerprint, to_number=request.to, dial_string=request.dial_string,
         caller_id=request.caller_id, ring_timeout=request.timeout, variables=request.variables,
         trunk=request.trunk, priority=request.priority, source="api",
         call_metadata=request.metadata, status=CallStatus.QUEUED.value,
-        created_at=datetime.now(tz=UTC), updated_at=datetime.now(tz=UTC),
+        created_at=now, updated_at=now,
+        # Handed to admission right after this commit; if that fails, the sweeper finds the
+        # call untracked once this is older than its retry delay.
+        published_at=now,
     )
     try:
         with sessions.begin() as session:

@@ -63,7 +63,6 @@ def create_call() -> ResponseReturnValue:
     try:
         d.admissions.enqueue(call.id, call.trunk, priority=call.priority,
                              created=call.created_at)
-        services.mark_published(d.sessions, call.id)
     except Exception:
         # The call is safely recorded as queued; the sweeper puts it in line when Redis is back.
         logger.exception("call %s: enqueue failed; left for the sweeper", call.id)

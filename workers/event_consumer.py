@@ -32,7 +32,6 @@ from dispatcher.trunks import load_trunks
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
-BATCH_WINDOW = 0.1
 PING_EVERY = 10.0
 
 
@@ -113,13 +112,14 @@ class EventConsumer:
             self.admissions.release_many(ended)
 
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
+        """Wait for one event, then take whatever else has already arrived (up to a batch):
+        no artificial delay, so a call's end frees its line as soon as it is written."""
         first = client.next_event(timeout=0.5)
         if first is None:
             return []
         batch = [first]
-        deadline = time.monotonic() + BATCH_WINDOW
-        while len(batch) < BATCH_SIZE and time.monotonic() < deadline:
-            message = client.next_event(timeout=max(0.0, deadline - time.monotonic()))
+        while len(batch) < BATCH_SIZE:
+            message = client.next_event(timeout=0)
             if message is None:
                 break
             batch.append(message)

@@ -1,0 +1,333 @@
+"""Capacity and ingest benchmark: how close to the physical line limit does the dispatcher run?
+
+Starts real servers (embedded PostgreSQL and Redis), the simulated PBX as a 30-line trunk in
+this process, and gunicorn, a Celery worker and the event consumer as real processes, then runs:
+
+1. capacity on: N answered calls of a fixed length: makespan against the ideal, line use, the
+   most simultaneous calls the PBX saw, API-accepted -> Originate-on-the-wire latency, peak RSS;
+2. capacity off (naive): the same calls published at once, showing the congestion it causes;
+3. free-line latency: calls submitted one by one while lines are free;
+4. API ingest: POST /v1/calls accepted per second from concurrent clients (no workers running).
+
+Loopback only; every loop is bounded in count and time. Prints figures; asserts nothing.
+Run with ``make bench`` (or ``.venv/bin/python bench/capacity_bench.py --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from sqlalchemy import select
+
+from dispatcher import services
+from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.db.migrate import upgrade
+from dispatcher.db.tables import CallRow
+from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from dispatcher.pbxsim import PBXSimulator, SimConfig
+from dispatcher.status import FINAL_STATUSES
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Services:
+    postgres: EmbeddedPostgres
+    redis_url: str
+    logdir: Path
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process and all its descendants (gunicorn workers, Celery pool children)."""
+    total = 0.0
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True,
+                                  timeout=5).stdout.split()
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    except (OSError, subprocess.SubprocessError):
+        return total
+    return total + sum(peak_rss_mb(int(child)) for child in children)
+
+
+class Stack:
+    """One phase's processes against a fresh database and trunk."""
+
+    def __init__(self, svc: Services, sim: PBXSimulator, name: str, env: dict[str, str],
+                 workers: bool, concurrency: int) -> None:
+        db = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+        svc.postgres.create_database(db)
+        self.database_url = svc.postgres.url_for(db)
+        upgrade(self.database_url)
+        self.sessions = make_session_factory(make_engine(self.database_url))
+        self.key = services.create_api_key(self.sessions, "bench")[1]
+        queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+        self.env = {
+            **os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": svc.redis_url,
+            "DISPATCHER_AMI_HOST": "127.0.0.1", "DISPATCHER_AMI_PORT": str(sim.port),
+            "DISPATCHER_AMI_USERNAME": "dispatcher", "DISPATCHER_AMI_SECRET": "bench",
+            "DISPATCHER_QUEUE_NAME": queue, "DISPATCHER_TRUNK_NAME": f"trunk-{queue}",
+            "DISPATCHER_LOG_LEVEL": "WARNING", **env,
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.logdir = svc.logdir
+        self.port = free_port()
+        self._start("web", [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
+                            "--workers", os.environ.get("WEB_CONCURRENCY", "4"),
+                            "--log-level", "warning", "web:create_app()"])
+        if workers:
+            self._start("events", [str(BIN / "dispatcher"), "events"])
+            self._start("worker", [str(BIN / "celery"), "-A", "workers.celery_app", "worker",
+                                   "--loglevel=WARNING", f"--queues={queue}",
+                                   f"--concurrency={concurrency}", "--without-gossip",
+                                   "--without-mingle", f"--hostname={queue}@%h"])
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start; see " + str(self.logdir))
+            time.sleep(0.1)
+        time.sleep(2.0 if workers else 0)  # let the worker and consumer log in
+
+    def _start(self, name: str, args: list[str]) -> None:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        self.procs[name] = subprocess.Popen(args, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def rss(self) -> dict[str, float]:
+        return {name: peak_rss_mb(proc.pid) for name, proc in self.procs.items()}
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+
+    def post(self, session: requests.Session, number: str) -> str:
+        response = session.post(f"{self.base}/v1/calls", json={"to": number}, timeout=30,
+                                headers={"Authorization": f"Bearer {self.key}"})
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def rows(self) -> list[CallRow]:
+        with self.sessions() as session:
+            return list(session.scalars(select(CallRow)))
+
+    def wait_final(self, count: int, deadline: float) -> list[CallRow]:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            rows = self.rows()
+            if len(rows) >= count and all(r.status in FINAL_STATUSES for r in rows):
+                return rows
+            time.sleep(0.5)
+        raise SystemExit(f"calls not final within {deadline}s; see {self.logdir}")
+
+
+@contextmanager
+def phase(svc: Services, sim: PBXSimulator, name: str, env: dict[str, str], *,
+          workers: bool = True, concurrency: int = 4) -> Iterator[Stack]:
+    stack = Stack(svc, sim, name, env, workers, concurrency)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def submit_all(stack: Stack, numbers: list[str], threads: int = 8) -> float:
+    start = time.monotonic()
+    local = threading.local()
+
+    def post(number: str) -> str:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return stack.post(local.session, number)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(post, numbers))
+    return time.monotonic() - start
+
+
+def originate_latencies(stack: Stack, sim: PBXSimulator) -> list[float]:
+    """Seconds from the API accepting a call to its Originate arriving at the PBX."""
+    sent = {a.get("ChannelId"): float(a["_time"]) for a in sim.actions
+            if a.get("Action") == "Originate"}
+    return [sent[str(r.attempt_id)] - r.created_at.timestamp() for r in stack.rows()
+            if r.attempt_id and str(r.attempt_id) in sent]
+
+
+def answered_numbers(count: int, offset: int) -> list[str]:
+    return [f"+98912{(offset + i) % 1000:03d}1{i % 1000:03d}" for i in range(count)]
+
+
+def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict[str, object]:
+    sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"}, lines=args.lines,
+                                 ring_delay=0.01, answer_delay=0.05, talk_time=args.call_length,
+                                 cdr_events=False, cel_events=False))
+    sim.start()
+    try:
+        with phase(svc, sim, capacity, {"DISPATCHER_CAPACITY": capacity,
+                                        "DISPATCHER_TRUNK_LINES": str(args.lines)}) as stack:
+            start = time.time()
+            submit = submit_all(stack, answered_numbers(args.calls, 0))
+            rows = stack.wait_final(args.calls, deadline=args.calls * args.call_length + 300)
+            ended = max(r.ended_at.timestamp() for r in rows if r.ended_at)
+            makespan = ended - start
+            busy_seconds = sum((r.ended_at - r.dialed_at).total_seconds() for r in rows
+                               if r.ended_at and r.dialed_at and r.outcome == "answered")
+            latencies = originate_latencies(stack, sim)
+            outcomes: dict[str, int] = {}
+            for row in rows:
+                outcomes[row.outcome or row.status] = outcomes.get(row.outcome or row.status,
+                                                                   0) + 1
+            return {
+                "submit_seconds": submit, "makespan": makespan,
+                "ideal": args.calls * args.call_length / args.lines,
+                "line_use": busy_seconds / (args.lines * makespan),
+                "max_simultaneous": sim.max_live_channels, "outcomes": outcomes,
+                "latency": latencies, "rss": stack.rss(), "bench_rss": peak_rss_mb(os.getpid()),
+            }
+    finally:
+        sim.stop()
+
+
+def run_free_line_latency(svc: Services, args: argparse.Namespace) -> list[float]:
+    sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"}, lines=args.lines,
+                                 ring_delay=0.01, answer_delay=0.05, talk_time=0.5,
+                                 cdr_events=False, cel_events=False))
+    sim.start()
+    try:
+        with phase(svc, sim, "latency", {"DISPATCHER_TRUNK_LINES": str(args.lines)}) as stack:
+            session = requests.Session()
+            for number in answered_numbers(args.latency_calls, 500):
+                stack.post(session, number)
+                time.sleep(0.1)  # ~5 calls live at a time: a line is always free
+            stack.wait_final(args.latency_calls, deadline=60)
+            return originate_latencies(stack, sim)
+    finally:
+        sim.stop()
+
+
+def run_ingest(svc: Services, args: argparse.Namespace) -> tuple[int, float, int]:
+    sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"}))
+    sim.start()
+    try:
+        with phase(svc, sim, "ingest", {"DISPATCHER_TRUNK_LINES": "30"},
+                   workers=False) as stack:
+            stop_at = time.monotonic() + args.ingest_seconds
+            counts = [0] * args.ingest_clients
+            errors = [0] * args.ingest_clients
+
+            def client(index: int) -> None:
+                session = requests.Session()
+                n = 0
+                while time.monotonic() < stop_at and n < 200_000:
+                    n += 1
+                    try:
+                        stack.post(session, f"+98912{index:03d}1{n % 1000:03d}")
+                        counts[index] += 1
+                    except requests.RequestException:
+                        errors[index] += 1
+
+            start = time.monotonic()
+            threads = [threading.Thread(target=client, args=(i,))
+                       for i in range(args.ingest_clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(args.ingest_seconds + 60)
+            elapsed = time.monotonic() - start
+            return sum(counts), elapsed, sum(errors)
+    finally:
+        sim.stop()
+
+
+def report_latency(label: str, values: list[float]) -> None:
+    ms = [v * 1000 for v in values]
+    print(f"  {label}: n={len(ms)} p50={percentile(ms, 50):.1f} ms "
+          f"p95={percentile(ms, 95):.1f} ms p99={percentile(ms, 99):.1f} ms "
+          f"max={max(ms, default=float('nan')):.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=600)
+    parser.add_argument("--lines", type=int, default=30)
+    parser.add_argument("--call-length", type=float, default=2.0)
+    parser.add_argument("--latency-calls", type=int, default=100)
+    parser.add_argument("--ingest-seconds", type=float, default=30.0)
+    parser.add_argument("--ingest-clients", type=int, default=16)
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["capacity", "naive", "latency", "ingest"])
+    args = parser.parse_args(argv)
+
+    root = Path(tempfile.mkdtemp(prefix="dispatcher-bench-"))
+    postgres = EmbeddedPostgres(root, database="bench")
+    postgres.start()
+    redis = EmbeddedRedis(root)
+    svc = Services(postgres, redis.start(), root)
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; logs in {root}")
+    try:
+        if "capacity" not in args.skip:
+            result = run_capacity(svc, args, "on")
+            print(f"\ncapacity control ON: {args.calls} calls x {args.call_length:g} s "
+                  f"on {args.lines} lines")
+            print(f"  makespan {result['makespan']:.1f} s vs ideal {result['ideal']:.1f} s; "
+                  f"line use {100 * result['line_use']:.1f}%")  # type: ignore[operator]
+            print(f"  most simultaneous calls at the PBX: {result['max_simultaneous']}")
+            print(f"  outcomes: {result['outcomes']}")
+            report_latency("accepted -> Originate (incl. waiting for a line)",
+                           result["latency"])  # type: ignore[arg-type]
+            rss = ", ".join(f"{k} {v:.0f} MB" for k, v in result["rss"].items())  # type: ignore[attr-defined]
+            print(f"  peak RSS: {rss}; bench+simulator {result['bench_rss']:.0f} MB")
+        if "naive" not in args.skip:
+            naive = run_capacity(svc, args, "off")
+            print("\ncapacity control OFF (naive): same calls, published at once")
+            print(f"  makespan {naive['makespan']:.1f} s; most simultaneous at the PBX "
+                  f"{naive['max_simultaneous']}; outcomes {naive['outcomes']}")
+        if "latency" not in args.skip:
+            print("\nfree-line latency (one call every 100 ms, lines always free)")
+            report_latency("accepted -> Originate", run_free_line_latency(svc, args))
+        if "ingest" not in args.skip:
+            accepted, elapsed, errors = run_ingest(svc, args)
+            print(f"\nAPI ingest: {accepted} calls accepted in {elapsed:.1f} s = "
+                  f"{accepted / elapsed:.0f} calls/s from {args.ingest_clients} clients "
+                  f"({errors} errors), gunicorn workers={os.environ.get('WEB_CONCURRENCY', '4')}")
+    finally:
+        redis.stop()
+        postgres.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
