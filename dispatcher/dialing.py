@@ -141,10 +141,9 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
         _fail(sessions, attempt_id, outcome="invalid-request", error=str(exc))
         lines.release(call_id, row.trunk)
         return "invalid"
-    _mark_dialed(sessions, attempt_id)
     lines.dialled(call_id, row.trunk, row.ring_timeout)
-    if _cancel_requested(sessions, call_id):
-        port.hangup(str(attempt_id))
+    if _mark_dialed(sessions, attempt_id):
+        port.hangup(str(attempt_id))  # canceled while we were dialling
     return "dialed"
 
 
@@ -183,11 +182,14 @@ def _note(sessions: Sessions, attempt_id: uuid.UUID, **values: object) -> None:
         session.execute(update(CallRow).where(CallRow.attempt_id == attempt_id).values(**values))
 
 
-def _mark_dialed(sessions: Sessions, attempt_id: uuid.UUID) -> None:
+def _mark_dialed(sessions: Sessions, attempt_id: uuid.UUID) -> bool:
+    """Record that the PBX accepted the Originate; say whether a cancel arrived meanwhile."""
     with sessions.begin() as session:
-        session.execute(update(CallRow)
-                        .where(CallRow.attempt_id == attempt_id, CallRow.dialed_at.is_(None))
-                        .values(dialed_at=func.now()))
+        canceled = session.execute(
+            update(CallRow).where(CallRow.attempt_id == attempt_id)
+            .values(dialed_at=func.coalesce(CallRow.dialed_at, func.now()))
+            .returning(CallRow.cancel_requested_at)).scalar()
+    return canceled is not None
 
 
 def _fail(sessions: Sessions, attempt_id: uuid.UUID, *, outcome: str, error: str) -> None:
@@ -199,9 +201,3 @@ def _fail(sessions: Sessions, attempt_id: uuid.UUID, *, outcome: str, error: str
             .values(status=CallStatus.FAILED.value, outcome=outcome, dial_error=error[:500],
                     ended_at=func.now(), updated_at=func.now())
         )
-
-
-def _cancel_requested(sessions: Sessions, call_id: uuid.UUID) -> bool:
-    with sessions() as session:
-        row = CallRepository(session).get(call_id)
-    return bool(row and row.cancel_requested_at is not None)

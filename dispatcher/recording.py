@@ -20,7 +20,13 @@ from dispatcher import events as ev
 from dispatcher.ami.protocol import AMIMessage
 from dispatcher.ami.translate import translate
 from dispatcher.calls import CallState, apply_event, mark_unresolved
-from dispatcher.db.repository import CallRepository, as_payload, state_of, store_state
+from dispatcher.db.repository import (
+    CallRepository,
+    EventRecord,
+    as_payload,
+    state_of,
+    store_state,
+)
 from dispatcher.services import Sessions
 
 logger = logging.getLogger(__name__)
@@ -43,13 +49,13 @@ def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
     with sessions.begin() as session:
         repo = CallRepository(session)
         rows = repo.lock_attempts(sorted({item.attempt_id for item in items}))
+        records = [EventRecord(row.id, item.attempt_id, item.name, item.at,
+                               as_payload(item.message.items))
+                   for item in items if (row := rows.get(item.attempt_id)) is not None]
+        repo.record_events(records)
         for item in items:
             row = rows.get(item.attempt_id)
-            if row is None:
-                continue  # not one of ours (another client's call on the same PBX)
-            repo.record_event(row.id, item.attempt_id, item.name, item.at,
-                              as_payload(item.message.items))
-            if item.event is None:
+            if row is None or item.event is None:  # not ours, or nothing to apply
                 continue
             old = state_of(row)
             new = apply_event(old, item.event)

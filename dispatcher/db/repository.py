@@ -155,16 +155,31 @@ class CallRepository:
         return list(self.session.scalars(stmt))
 
     # --- event log ------------------------------------------------------------------------
-    def record_event(self, call_id: uuid.UUID, attempt_id: uuid.UUID, name: str,
-                     event_at: datetime, payload: dict[str, str]) -> bool:
-        """Store an event once; a duplicate delivery (two consumers, a replay) is a no-op."""
-        body = json.dumps(payload, sort_keys=True)
-        key = hashlib.sha256(f"{attempt_id}|{name}|{body}".encode()).hexdigest()
-        stmt = (insert(CallEventRow)
-                .values(call_id=call_id, attempt_id=attempt_id, name=name, event_at=event_at,
-                        payload=payload, event_key=key)
-                .on_conflict_do_nothing(index_elements=["event_key"]))
-        return self.session.execute(stmt).rowcount == 1
+    def record_events(self, events: Sequence[EventRecord]) -> None:
+        """Store events once each, in one statement; a duplicate delivery (two consumers, a
+        replay) is a no-op thanks to the content key."""
+        if not events:
+            return
+        params = []
+        for event in events:
+            body = json.dumps(event.payload, sort_keys=True)
+            key = hashlib.sha256(f"{event.attempt_id}|{event.name}|{body}".encode()).hexdigest()
+            params.append({"call_id": event.call_id, "attempt_id": event.attempt_id,
+                           "name": event.name, "event_at": event.event_at,
+                           "payload": event.payload, "event_key": key})
+        self.session.execute(_INSERT_EVENT, params)
+
+
+_INSERT_EVENT = insert(CallEventRow).on_conflict_do_nothing(index_elements=["event_key"])
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    call_id: uuid.UUID
+    attempt_id: uuid.UUID
+    name: str
+    event_at: datetime
+    payload: dict[str, Any]
 
 
 class ApiKeyRepository:
