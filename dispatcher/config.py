@@ -21,6 +21,7 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = ""
     redis_url: str = ""
+    redis_sentinel_master: str = "mymaster"
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "dispatcher"

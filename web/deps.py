@@ -7,15 +7,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis
 from celery import Celery
 from flask import current_app
+from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.admission import Admissions
 from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.numbers import NumberPolicy
+from dispatcher.redis_client import broker_transport_options, redis_from_url
 from dispatcher.tasknames import HANGUP_CALL
 from dispatcher.trunks import TrunkTable, load_trunks
 
@@ -31,11 +32,11 @@ class Publisher(Protocol):
 class CeleryPublisher:
     """Send tasks by name through a producer-only Celery app (no task code imported)."""
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, sentinel_master: str = "mymaster") -> None:
         self.app = Celery("dispatcher-web", broker=broker_url, set_as_current=False)
         self.app.conf.update(
             broker_connection_retry_on_startup=False,
-            broker_transport_options={"visibility_timeout": 3600},
+            broker_transport_options=broker_transport_options(broker_url, sentinel_master),
             task_serializer="json", accept_content=["json"],
         )
 
@@ -60,7 +61,7 @@ class Deps:
     publisher: Publisher
     trunks: TrunkTable
     admissions: Admissions
-    redis: redis.Redis
+    redis: Redis
 
     def hangup(self, call_id: uuid.UUID, trunk: str) -> None:
         self.publisher.send(HANGUP_CALL, [str(call_id)], self.trunks.get(trunk).queue)
@@ -74,9 +75,9 @@ def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
                                   if r.strip()),
         dial_template=settings.dial_template,
     )
-    publisher = publisher or CeleryPublisher(settings.redis_url)
+    publisher = publisher or CeleryPublisher(settings.redis_url, settings.redis_sentinel_master)
     trunks = load_trunks(settings)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    client = redis_from_url(settings.redis_url, sentinel_master=settings.redis_sentinel_master)
     admissions = Admissions(client, trunks, publisher, enabled=settings.capacity != "off",
                             admit_lease_seconds=settings.admit_lease_seconds,
                             max_call_seconds=settings.max_call_seconds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import Celery
 
 from dispatcher.config import load_settings
+from dispatcher.redis_client import broker_transport_options
 from dispatcher.tasknames import REPUBLISH_STALE
 from dispatcher.trunks import load_trunks
 
@@ -24,7 +25,8 @@ app.conf.update(
     task_reject_on_worker_lost=False,
     worker_prefetch_multiplier=1,
     worker_cancel_long_running_tasks_on_connection_loss=True,
-    broker_transport_options={"visibility_timeout": 3600},
+    broker_transport_options=broker_transport_options(settings.redis_url,
+                                                      settings.redis_sentinel_master),
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
     task_serializer="json",

@@ -15,7 +15,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dispatcher import recording
@@ -27,6 +26,7 @@ from dispatcher.config import Settings, load_settings
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.repository import ConsumerSessionRepository
 from dispatcher.line_sync import resync_lines
+from dispatcher.redis_client import redis_from_url
 from dispatcher.services import Sessions
 from dispatcher.trunks import load_trunks
 
@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if settings.redis_url:
         from workers.celery_app import CelerySender
 
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                      socket_connect_timeout=2)
+        client = redis_from_url(settings.redis_url,
+                                sentinel_master=settings.redis_sentinel_master)
         admissions = Admissions(client, load_trunks(settings), CelerySender(),
                                 enabled=settings.capacity != "off",
                                 admit_lease_seconds=settings.admit_lease_seconds,

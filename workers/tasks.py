@@ -9,7 +9,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import redis
 from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +18,7 @@ from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
 from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.redis_client import redis_from_url
 from dispatcher.tasknames import HANGUP_CALL, ORIGINATE_CALL, PUMP_TRUNK, REPUBLISH_STALE
 from workers.celery_app import CelerySender, app, settings, trunks
 
@@ -45,8 +45,8 @@ def sessions() -> sessionmaker[Session]:
 def admissions() -> Admissions:
     global _admissions
     if _admissions is None:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                      socket_connect_timeout=2)
+        client = redis_from_url(settings.redis_url,
+                                sentinel_master=settings.redis_sentinel_master)
         _admissions = Admissions(client, trunks, CelerySender(),
                                  enabled=settings.capacity != "off",
                                  admit_lease_seconds=settings.admit_lease_seconds,
