@@ -179,3 +179,42 @@ def test_two_consumers_at_once_write_each_event_once(harness: Harness) -> None:
     finally:
         second.stop.set()
         thread.join(10)
+
+
+def test_events_are_held_through_a_database_outage_and_written_after(
+    harness: Harness, postgres: object, database_url: str
+) -> None:
+    from faultproxy import FaultProxy
+    from sqlalchemy.engine import make_url
+
+    from dispatcher.db.engine import make_engine, make_session_factory
+    from workers.event_consumer import EventConsumer
+
+    url = make_url(database_url)
+    socket_path = f"{url.query['host']}/.s.PGSQL.5432"
+    proxy = FaultProxy(socket_path).start()
+    via_proxy = url.set(host="127.0.0.1", port=proxy.port, query={})
+    engine = make_engine(via_proxy.render_as_string(hide_password=False), pool_pre_ping=True)
+    consumer = EventConsumer(harness.settings, make_session_factory(engine), name="outage")
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        assert consumer.connected.wait(10)
+        first = harness.call("09121231001")
+        assert harness.wait(first, final).status == "completed"
+        proxy.down()
+        answered = harness.call("09121231002")
+        busy = harness.call("09121232002")
+        time.sleep(1.5)  # both end while the consumer cannot write
+        assert harness.row(answered).status == "initiated"
+        proxy.up()
+        a = harness.wait(answered, final)
+        b = harness.wait(busy, final)
+        assert (a.status, a.hangup_cause) == ("completed", 16)  # from the held events,
+        assert (b.status, b.sip_code) == ("busy", 486)  # not from reconciliation
+        assert consumer.connected.is_set()  # the AMI session was never dropped
+    finally:
+        consumer.stop.set()
+        thread.join(10)
+        proxy.stop()
+        engine.dispose()

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from dispatcher import recording
 from dispatcher.admission import Admissions
@@ -29,6 +29,7 @@ from dispatcher.line_sync import resync_lines
 from dispatcher.redis_client import redis_from_url
 from dispatcher.services import Sessions
 from dispatcher.trunks import load_trunks
+from workers.event_writer import EventWriter
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -58,8 +59,6 @@ class EventConsumer:
             except AMIError as exc:
                 logger.warning("AMI session lost: %s; reconnecting in %.1fs", exc, backoff)
             except DBAPIError as exc:
-                # Events of the failed batch are not lost for good: the reconciliation that
-                # follows every reconnect settles their calls from what the PBX still knows.
                 logger.error("database unavailable (%s); reconnecting in %.1fs",
                              type(exc).__name__, backoff)
             self.connected.clear()
@@ -70,45 +69,40 @@ class EventConsumer:
         client = AMIEventClient(self.settings.events_ami)
         booted = client.connect()
         epoch = self._open_epoch(booted)
+        writer = EventWriter(self.sessions, self._release)
         try:
             self.connected.set()
             self._report_ami("connected")
             logger.info("event consumer connected to %s:%s", self.settings.ami_host,
                         self.settings.ami_port)
-            self._reconcile(client)
-            self._pump(client)
+            self._pump(client, writer)
         finally:
             client.close()
             self._report_ami("disconnected")
+            writer.flush()
             self._close_epoch(epoch)
 
-    def _pump(self, client: AMIEventClient) -> None:
-        last_ping = last_reconcile = time.monotonic()
+    def _pump(self, client: AMIEventClient, writer: EventWriter) -> None:
+        """Read, write, ping and reconcile; reconcile first thing, and never while events are
+        still held (a held Hangup must beat the reconciliation of its call)."""
+        last_ping = time.monotonic()
+        next_reconcile = 0.0
         while not self.stop.is_set():
             batch = self._read_batch(client)
             if batch:
-                self._record(batch)
+                writer.add(batch)
+            written = writer.flush()
             now = time.monotonic()
             if now - last_ping > PING_EVERY:
                 client.ping()
                 self._report_ami("connected")
                 last_ping = now
-            if now - last_reconcile > self.settings.reconcile_interval:
-                self._reconcile(client)
-                last_reconcile = now
+            if written and now >= next_reconcile:
+                if self._reconcile(client, writer):
+                    next_reconcile = now + self.settings.reconcile_interval
 
-    def _record(self, batch: list[AMIMessage]) -> None:
-        """Write a batch, retrying transient failures: the writes are idempotent."""
-        for attempt in range(3):
-            try:
-                ended = recording.record_events(self.sessions, batch)
-                break
-            except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated and not _transient(exc):
-                    raise
-                logger.warning("retrying event batch after %s", type(exc).__name__)
-                time.sleep(0.2 * (attempt + 1))
-        if self.admissions is not None:
+    def _release(self, ended: recording.Ended) -> None:
+        if self.admissions is not None and ended:
             self.admissions.release_many(ended)
 
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
@@ -125,23 +119,28 @@ class EventConsumer:
             batch.append(message)
         return batch
 
-    def _reconcile(self, client: AMIEventClient) -> None:
-        # Drain what already arrived first, so a call's own Hangup beats its reconciliation.
-        pending = []
+    def _reconcile(self, client: AMIEventClient, writer: EventWriter) -> bool:
+        """Settle what ended unobserved; False when the database is not there to do it."""
         while (message := client.next_event(timeout=0)) is not None:
-            pending.append(message)
-        if pending:
-            self._record(pending)
+            writer.add([message])
+        if not writer.flush():
+            return False
         items = client.request_list([("Action", "CoreShowChannels")])
-        result = recording.reconcile(
-            self.sessions, recording.live_channels_from(items),
-            grace=timedelta(seconds=self.settings.reconcile_grace))
+        try:
+            result = recording.reconcile(
+                self.sessions, recording.live_channels_from(items),
+                grace=timedelta(seconds=self.settings.reconcile_grace))
+            if self.admissions is not None:
+                self._release(result.ended)
+                resync_lines(self.sessions, self.admissions, self.trunks, items)
+        except DBAPIError as exc:
+            logger.warning("reconciliation postponed: database unavailable (%s)",
+                           type(exc).__name__)
+            return False
         if result.settled or result.unresolved:
             logger.warning("reconciliation: %d live, %d settled from CDRs, %d unresolved",
                            result.live, result.settled, result.unresolved)
-        if self.admissions is not None:
-            self.admissions.release_many(result.ended)
-            resync_lines(self.sessions, self.admissions, self.trunks, items)
+        return True
 
     def _report_ami(self, state: str) -> None:
         """Publish this endpoint's AMI state for ``GET /v1/trunks`` (expires if we die)."""
@@ -153,24 +152,25 @@ class EventConsumer:
         except Exception:  # visibility only; never let it stop event recording
             logger.debug("could not report AMI state", exc_info=True)
 
-    def _open_epoch(self, booted: AMIMessage | None) -> int:
+    def _open_epoch(self, booted: AMIMessage | None) -> int | None:
+        """Record the connection; best effort, since events must flow even without the DB."""
         uptime = booted.get("Uptime") if booted else None
-        with self.sessions.begin() as session:
-            return ConsumerSessionRepository(session).opened(self.name, datetime.now(tz=UTC),
-                                                            uptime)
+        try:
+            with self.sessions.begin() as session:
+                return ConsumerSessionRepository(session).opened(
+                    self.name, datetime.now(tz=UTC), uptime)
+        except DBAPIError:
+            logger.warning("could not record the consumer session start (database down)")
+            return None
 
-    def _close_epoch(self, epoch: int) -> None:
+    def _close_epoch(self, epoch: int | None) -> None:
+        if epoch is None:
+            return
         try:
             with self.sessions.begin() as session:
                 ConsumerSessionRepository(session).closed(epoch, datetime.now(tz=UTC))
         except Exception:  # the database may be what failed; the gap shows either way
             logger.exception("could not record the end of consumer session %s", epoch)
-
-
-def _transient(exc: DBAPIError) -> bool:
-    """Deadlock, serialization failure or a dropped connection: worth one more try."""
-    code = getattr(exc.orig, "pgcode", None)
-    return code in {"40001", "40P01"} or isinstance(exc, OperationalError)
 
 
 def main(argv: list[str] | None = None) -> int:
