@@ -129,4 +129,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 # Variables read by other tools (the CLI, the embedded stack), not by Settings.
-_IGNORED = frozenset({"home", "api_url", "api_key", "traces"})
+_IGNORED = frozenset({"home", "api_url", "api_key", "traces", "fault_kill_at",
+                      "fault_kill_rate"})

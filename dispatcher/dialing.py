@@ -25,6 +25,7 @@ from dispatcher.ami.protocol import UnsafeAMIValue
 from dispatcher.config import Settings
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
+from dispatcher.faults import checkpoint
 from dispatcher.services import Sessions
 from dispatcher.status import CallStatus
 
@@ -115,11 +116,13 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
                       created=current.created_at)
         return "not-admitted"
     attempt_id = uuid.uuid4()
+    checkpoint("before-claim")
     with sessions.begin() as session:
         row = CallRepository(session).claim(call_id, attempt_id, _worker_name())
     if row is None:
         with sessions() as session:
             return _skip(CallRepository(session).get(call_id), lines)
+    checkpoint("after-claim")
     try:
         request = build_originate(row, attempt_id, target)
         port = ami(row.trunk)
@@ -141,6 +144,7 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
         _fail(sessions, attempt_id, outcome="invalid-request", error=str(exc))
         lines.release(call_id, row.trunk)
         return "invalid"
+    checkpoint("after-originate-reply")
     lines.dialled(call_id, row.trunk, row.ring_timeout)
     if _mark_dialed(sessions, attempt_id):
         port.hangup(str(attempt_id))  # canceled while we were dialling

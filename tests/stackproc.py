@@ -88,6 +88,11 @@ def start_worker(group: ProcessGroup, queue: str, concurrency: int = 4,
                        "--without-mingle"])
 
 
+def start_beat(group: ProcessGroup, schedule: Path) -> None:
+    group.start("beat", [str(BIN / "celery"), "-A", "workers.celery_app", "beat",
+                         "--loglevel=INFO", f"--schedule={schedule}"])
+
+
 def start_consumer(group: ProcessGroup, name: str = "events") -> None:
     group.start(name, [str(BIN / "dispatcher"), "events"])
 
@@ -99,6 +104,7 @@ class Stack:
     sim: PBXSimulator
     sessions: sessionmaker[Session]
     group: ProcessGroup
+    queue: str = ""
 
     def post(self, body: dict[str, object]) -> requests.Response:
         return requests.post(f"{self.base}/v1/calls", json=body, timeout=10,
@@ -134,7 +140,7 @@ class Stack:
 @contextmanager
 def running_stack(postgres: EmbeddedPostgres, template: str, redis_url: str, logdir: Path,
                   config: SimConfig, extra_env: dict[str, str] | None = None,
-                  concurrency: int = 4) -> Iterator[Stack]:
+                  concurrency: int = 4, beat: bool = False) -> Iterator[Stack]:
     """Simulator in this process; consumer, Celery worker and gunicorn as real processes."""
     name = f"e2e_{uuid.uuid4().hex[:8]}"
     postgres.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}";')
@@ -157,9 +163,11 @@ def running_stack(postgres: EmbeddedPostgres, template: str, redis_url: str, log
     try:
         start_consumer(group)
         start_worker(group, queue, concurrency)
+        if beat:
+            start_beat(group, logdir / "celerybeat-schedule")
         base = start_web(group, free_port())
         key = services.create_api_key(sessions, "e2e")[1]
-        yield Stack(base, key, sim, sessions, group)
+        yield Stack(base, key, sim, sessions, group, queue)
     finally:
         group.stop_all()
         sim.stop()

@@ -48,6 +48,7 @@ from dispatcher.ami.originate import (
     validate_header_names,
 )
 from dispatcher.ami.protocol import UnsafeAMIValue, serialize_action
+from dispatcher.faults import checkpoint
 
 __all__ = ["WorkerAMISession", "process_session", "reset_process_session"]
 
@@ -73,11 +74,14 @@ class _DeadlineQueue(queue.Queue):  # type: ignore[type-arg]
         super().__init__()
         self.timeout = 5.0
         self.waiting = False
+        self.action = ""
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         if block and timeout is None:
             timeout = self.timeout
         self.waiting = True
+        if self.action == "Originate":
+            checkpoint("after-originate-sent")
         try:
             return super().get(block, timeout)
         except queue.Empty:
@@ -347,6 +351,7 @@ class WorkerAMISession:
             raise AMIUnavailable(f"AMI session out of step; {action} not sent")
         self._queue.timeout = deadline
         self._queue.waiting = False
+        self._queue.action = action
         try:
             reply = self._manager.send_action(cdict)
         except Exception as exc:
