@@ -106,12 +106,20 @@ def _apply_cdr(state: CallState, cdr: ev.CdrRecorded) -> CallState:
     hangup cause, a CDR only the disposition."""
     if not cdr.authoritative:
         return state
+    answered_at = state.answered_at or cdr.answered_at
+    if cdr.hangup_cause is not None:
+        result = classify_hangup(
+            cdr.hangup_cause, None, answered=answered_at is not None
+            or cdr.disposition.upper() == "ANSWERED", rang=state.ringing_at is not None,
+            canceled=state.cancel_requested)
+        return _finish(state, result, cdr.at, answered_at=answered_at,
+                       hangup_cause=cdr.hangup_cause,
+                       hangup_cause_text=cause_text(cdr.hangup_cause))
     result = _CDR_RESULTS.get(cdr.disposition.upper())
     if result is None:
         return state
     if state.cancel_requested and result.status is not CallStatus.COMPLETED:
         result = Classification(CallStatus.CANCELED, "canceled")
-    answered_at = state.answered_at or cdr.answered_at
     return _finish(state, result, cdr.at, answered_at=answered_at)
 
 

@@ -55,3 +55,6 @@ class CdrRecorded(CallEvent):
     answered_at: datetime | None = None
     authoritative: bool = False
     """Live Cdr events only decorate; a CDR read back during reconciliation settles."""
+    hangup_cause: int | None = None
+    """Present when the PBX records it in the CDR (``CDR(hangupcause)``); the disposition
+    alone cannot tell a wrong number from a phone that did not answer."""

@@ -71,6 +71,7 @@ class CdrEvidence:
     disposition: str
     answered_at: datetime | None
     ended_at: datetime
+    hangup_cause: int | None = None
 
 
 CdrLookup = Callable[[Session, uuid.UUID], CdrEvidence | None]
@@ -96,7 +97,9 @@ def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | Non
     answered = _aware(found.get("answer"))
     if answered is None and found["billsec"]:
         answered = ended - timedelta(seconds=int(found["billsec"]))
-    return CdrEvidence(str(found["disposition"]), answered, ended)
+    cause = found.get("hangupcause")
+    return CdrEvidence(str(found["disposition"]), answered, ended,
+                       int(cause) if cause not in (None, "") else None)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -142,7 +145,8 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
             if evidence is not None:
                 new = apply_event(old, ev.CdrRecorded(
                     evidence.ended_at, disposition=evidence.disposition,
-                    answered_at=evidence.answered_at, authoritative=True))
+                    answered_at=evidence.answered_at, authoritative=True,
+                    hangup_cause=evidence.hangup_cause))
                 result.settled += 1
             else:
                 new = mark_unresolved(old, now)

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
@@ -23,6 +23,7 @@ from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.tables import CallRow
 from dispatcher.embedded import EmbeddedPostgres, free_port
 from dispatcher.pbxsim import PBXSimulator, SimConfig
+from dispatcher.pbxsim.cdr_pgsql import PgCdrWriter
 from dispatcher.status import FINAL_STATUSES
 
 BIN = Path(sys.executable).parent
@@ -140,12 +141,15 @@ class Stack:
 @contextmanager
 def running_stack(postgres: EmbeddedPostgres, template: str, redis_url: str, logdir: Path,
                   config: SimConfig, extra_env: dict[str, str] | None = None,
-                  concurrency: int = 4, beat: bool = False) -> Iterator[Stack]:
-    """Simulator in this process; consumer, Celery worker and gunicorn as real processes."""
+                  concurrency: int = 4, beat: bool = False,
+                  cdr: bool = False) -> Iterator[Stack]:
+    """Simulator in this process; consumer, Celery worker and gunicorn as real processes.
+    With ``cdr``, the simulated PBX writes its CDRs to the database, as cdr_pgsql does."""
     name = f"e2e_{uuid.uuid4().hex[:8]}"
     postgres.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}";')
     database_url = postgres.url_for(name)
-    sim = PBXSimulator(config)
+    writer = PgCdrWriter(database_url) if cdr else None
+    sim = PBXSimulator(replace(config, cdr_sink=writer) if writer else config)
     sim.start()
     queue = f"e2e-{uuid.uuid4().hex[:6]}"
     env = {
@@ -172,3 +176,5 @@ def running_stack(postgres: EmbeddedPostgres, template: str, redis_url: str, log
         group.stop_all()
         sim.stop()
         engine.dispose()
+        if writer:
+            writer.close()

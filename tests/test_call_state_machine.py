@@ -158,6 +158,13 @@ class TestUnresolved:
                                                   answered_at=at(5), authoritative=True))
         assert (state.status, state.answered_at) == (CallStatus.COMPLETED, at(5))
 
+    def test_a_cdr_with_the_hangup_cause_settles_as_precisely_as_live_events(self) -> None:
+        state = mark_unresolved(run([CREATED]), at(60))
+        state = apply_event(state, ev.CdrRecorded(at(20), disposition="NO ANSWER",
+                                                  authoritative=True, hangup_cause=1))
+        assert (state.status, state.outcome, state.hangup_cause) == (
+            CallStatus.FAILED, "invalid-number", 1)
+
     def test_a_live_cdr_event_only_decorates(self) -> None:
         state = run([CREATED, ev.CdrRecorded(at(4), disposition="BUSY")])
         assert state.status is CallStatus.INITIATED

@@ -244,7 +244,7 @@ class Call:
                 core.remove_channel(ch)
                 core.update_device_state()
             elif step == CDR:
-                core.record_cdr(ch.cdr(ending.disposition, time.time()))
+                core.record_cdr(ch.cdr(ending.disposition, time.time()), hangup_cause=cause)
             elif step == CEL_H:
                 self._cel("HANGUP", extra=Channel.hangup_extra(cause, source))
             elif step in (CEL_END, CEL_LINK):

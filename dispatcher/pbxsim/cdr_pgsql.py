@@ -2,7 +2,8 @@
 
 The event consumer's reconciliation reads this table to settle calls that ended while it was
 disconnected, so the simulated PBX keeps one too. The schema is Asterisk's documented
-``cdr_pgsql`` table plus the ``answer`` and ``end`` columns, which cdr_pgsql fills when present.
+``cdr_pgsql`` table plus the ``answer`` and ``end`` columns, which cdr_pgsql fills when present,
+and ``hangupcause``, which it fills from a ``CDR(hangupcause)`` variable (see asterisk-conf).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS cdr (
     amaflags bigint NOT NULL DEFAULT 0,
     accountcode varchar(20) NOT NULL DEFAULT '',
     uniqueid varchar(150) NOT NULL DEFAULT '',
-    userfield varchar(255) NOT NULL DEFAULT ''
+    userfield varchar(255) NOT NULL DEFAULT '',
+    hangupcause integer
 );
 CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr (uniqueid);
 """
@@ -58,9 +60,10 @@ class PgCdrWriter:
             conn.execute(text(
                 'INSERT INTO cdr (calldate, clid, src, dst, dcontext, channel, dstchannel, '
                 'lastapp, lastdata, answer, "end", duration, billsec, disposition, accountcode, '
-                'uniqueid, userfield) VALUES (:calldate, :clid, :src, :dst, :dcontext, :channel, '
-                ':dstchannel, :lastapp, :lastdata, :answer, :end, :duration, :billsec, '
-                ':disposition, :accountcode, :uniqueid, :userfield)'), {
+                'uniqueid, userfield, hangupcause) VALUES (:calldate, :clid, :src, :dst, '
+                ':dcontext, :channel, :dstchannel, :lastapp, :lastdata, :answer, :end, '
+                ':duration, :billsec, :disposition, :accountcode, :uniqueid, :userfield, '
+                ':hangupcause)'), {
                 "calldate": _time(record.get("StartTime", "")) or datetime.now(tz=UTC),
                 "clid": record.get("CallerID", ""), "src": record.get("Source", ""),
                 "dst": record.get("Destination", ""),
@@ -76,6 +79,7 @@ class PgCdrWriter:
                 "disposition": record.get("Disposition", ""),
                 "accountcode": record.get("AccountCode", ""),
                 "uniqueid": record.get("UniqueID", ""), "userfield": record.get("UserField", ""),
+                "hangupcause": int(record["hangupcause"]) if record.get("hangupcause") else None,
             })
 
     def close(self) -> None:

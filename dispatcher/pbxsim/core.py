@@ -165,13 +165,17 @@ class PBXCore:
         with self.lock:
             self.originates[channel_id] += 1
 
-    def record_cdr(self, record: dict[str, str]) -> None:
+    def record_cdr(self, record: dict[str, str], hangup_cause: int | None = None) -> None:
+        """Emit the Cdr event and hand the record to the sink. The sink also gets the hangup
+        cause, as a ``CDR(hangupcause)`` variable set by a hangup handler would give
+        cdr_pgsql; the AMI event stays exactly as Asterisk sends it."""
         with self.lock:
             self.cdr_log.append(record)
         if self.config.cdr_events:
             self.emit("Cdr", "cdr", list(record.items()))
         if self.config.cdr_sink is not None:
+            extra = {} if hangup_cause is None else {"hangupcause": str(hangup_cause)}
             try:
-                self.config.cdr_sink(dict(record))
+                self.config.cdr_sink({**record, **extra})
             except Exception:  # a broken sink must not break the PBX
                 log.exception("pbxsim cdr_sink failed")
