@@ -218,3 +218,32 @@ def test_events_are_held_through_a_database_outage_and_written_after(
         thread.join(10)
         proxy.stop()
         engine.dispose()
+
+
+def test_a_pbx_restart_is_survived_and_the_calls_it_killed_are_reported(
+    harness: Harness,
+) -> None:
+    harness.start_consumer()
+    held = harness.call("09121235001")  # answered, stays up
+    ringing = harness.call("09121234001")  # rings until its timeout
+    harness.wait(held, lambda r: r.status == "in-progress")
+    harness.wait(ringing, lambda r: r.status == "ringing")
+    with harness.sessions.begin() as session:
+        session.execute(text("DELETE FROM cdr"))
+    started = time.monotonic()
+    harness.sim.restart()  # every channel vanishes without an event; every session drops
+    end = started + 5
+    while True:  # the consumer is back within 5 s
+        with harness.sessions() as session:
+            epochs = list(session.scalars(select(ConsumerSessionRow)))
+        if len(epochs) >= 2:
+            break
+        assert time.monotonic() < end, "consumer not back within 5 s"
+        time.sleep(0.05)
+    for call_id in (held, ringing):
+        row = harness.wait(call_id, final)
+        assert (row.status, row.outcome) == ("failed", "unresolved")
+    harness.ami.close()
+    harness.ami = WorkerAMISession(AMIEndpoint("127.0.0.1", harness.sim.port, "dispatcher",
+                                               "secret"))
+    assert harness.wait(harness.call("09121231001"), final).status == "completed"
