@@ -30,3 +30,5 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/capacity_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/consumer_bench.py
+	$(BIN)/python bench/consumer_bench.py --rate 2000

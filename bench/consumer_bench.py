@@ -1,0 +1,186 @@
+"""Event consumer benchmark: how many AMI events per second reach PostgreSQL, and how fast.
+
+A firehose AMI server on loopback logs the consumer in and then writes the full event stream of
+N answered calls (the events real Asterisk 22 sends for one, as in the captures). The consumer
+(the real one, in this process) records them into embedded PostgreSQL. Without ``--rate`` the
+stream is sent as fast as the socket takes it and the figure is throughput (latency is then
+queueing); with ``--rate`` events are paced and stamped as sent, which gives the event-to-row
+latency (send time to the row's insert time) at that load. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from dispatcher.config import Settings
+from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.db.migrate import upgrade
+from dispatcher.db.tables import CallRow
+from dispatcher.embedded import EmbeddedPostgres
+from workers.event_consumer import EventConsumer
+
+CHANNEL = "PJSIP/carrier-trunk-{seq:08x}"
+# (event, headers) of one answered call, as real Asterisk 22 sends them (CEL left out).
+CALL = [
+    ("Newchannel", "call,all", [("Channel", CHANNEL), ("ChannelState", "0"),
+                                ("ChannelStateDesc", "Down"), ("CallerIDNum", "<unknown>"),
+                                ("CallerIDName", "<unknown>"), ("Context", "from-carrier"),
+                                ("Exten", "s"), ("Priority", "1")]),
+    ("VarSet", "dialplan,all", [("Channel", CHANNEL), ("Variable", "CALL_ID"),
+                                ("Value", "{call}")]),
+    ("DialBegin", "call,all", [("DestChannel", CHANNEL), ("DestChannelState", "0"),
+                               ("DialString", "09121231001@carrier-trunk")]),
+    ("Newstate", "call,all", [("Channel", CHANNEL), ("ChannelState", "5"),
+                              ("ChannelStateDesc", "Ringing")]),
+    ("DialState", "call,all", [("DestChannel", CHANNEL), ("DialStatus", "RINGING")]),
+    ("Newstate", "call,all", [("Channel", CHANNEL), ("ChannelState", "6"),
+                              ("ChannelStateDesc", "Up")]),
+    ("DialEnd", "call,all", [("DestChannel", CHANNEL), ("DialStatus", "ANSWER")]),
+    ("Newexten", "dialplan,all", [("Channel", CHANNEL), ("Application", "Playback")]),
+    ("HangupRequest", "call,all", [("Channel", CHANNEL), ("Cause", "16")]),
+    ("SoftHangupRequest", "call,all", [("Channel", CHANNEL), ("Cause", "16")]),
+    ("Hangup", "call,all", [("Channel", CHANNEL), ("Cause", "16"),
+                            ("Cause-txt", "Normal Clearing")]),
+]
+
+
+def call_events(seq: int, attempt: str, call: str) -> bytes:
+    out = []
+    for name, privilege, headers in CALL:
+        lines = [f"Event: {name}", f"Privilege: {privilege}", f"Timestamp: {time.time():.6f}"]
+        dest = name.startswith("Dial")
+        for key, value in headers:
+            lines.append(f"{key}: {value.format(seq=seq, call=call)}")
+        prefix = "Dest" if dest else ""
+        lines += [f"{prefix}Uniqueid: {attempt}", f"{prefix}Linkedid: {attempt}"]
+        out.append("\r\n".join(lines) + "\r\n\r\n")
+    origin = (f"Event: OriginateResponse\r\nPrivilege: call,all\r\nTimestamp: {time.time():.6f}"
+              f"\r\nActionID: {attempt}\r\nResponse: Success\r\nChannel: "
+              f"{CHANNEL.format(seq=seq)}\r\nReason: 4\r\nUniqueid: {attempt}\r\n\r\n")
+    out.insert(7, origin)
+    return "".join(out).encode()
+
+
+class Firehose:
+    """Just enough AMI: banner, Login, Ping, an empty CoreShowChannels; then the stream."""
+
+    def __init__(self, attempts: list[tuple[str, str]], rate: float = 0) -> None:
+        self.attempts = attempts
+        self.rate = rate  # events per second, or 0 for as fast as the socket takes them
+        self.chunks = [] if rate else [call_events(seq, attempt, call)
+                                       for seq, (attempt, call) in enumerate(attempts)]
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        conn.sendall(b"Asterisk Call Manager/11.0.0\r\n")
+        buffer = b""
+        streaming = False
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffer += data
+            while b"\r\n\r\n" in buffer:
+                raw, buffer = buffer.split(b"\r\n\r\n", 1)
+                headers = dict(line.split(": ", 1) for line in raw.decode().split("\r\n")
+                               if ": " in line)
+                action, aid = headers.get("Action", "").lower(), headers.get("ActionID", "")
+                if action == "coreshowchannels":
+                    conn.sendall(f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n"
+                                 f"Message: Channels will follow\r\n\r\nEvent: "
+                                 f"CoreShowChannelsComplete\r\nActionID: {aid}\r\nEventList: "
+                                 f"Complete\r\nListItems: 0\r\n\r\n".encode())
+                    if not streaming:
+                        streaming = True
+                        threading.Thread(target=self._stream, args=(conn,), daemon=True).start()
+                else:
+                    extra = "Ping: Pong\r\n" if action == "ping" else (
+                        "Message: Authentication accepted\r\n")
+                    conn.sendall(f"Response: Success\r\nActionID: {aid}\r\n{extra}\r\n".encode())
+
+    def _stream(self, conn: socket.socket) -> None:
+        if not self.rate:
+            # Built up front: the firehose shares this process (and GIL) with the consumer.
+            for chunk in self.chunks:
+                conn.sendall(chunk)
+        else:
+            start = time.monotonic()
+            per_call = len(CALL) + 1
+            for seq, (attempt, call) in enumerate(self.attempts):
+                delay = start + seq * per_call / self.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                conn.sendall(call_events(seq, attempt, call))  # stamped as sent
+        self.done.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=0,
+                        help="events per second to send (default: as fast as possible)")
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="dispatcher-consumer-bench-"))
+    postgres = EmbeddedPostgres(root, database="bench")
+    url = postgres.start()
+    try:
+        upgrade(url)
+        sessions = make_session_factory(make_engine(url))
+        attempts = [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(args.calls)]
+        now = datetime.now(tz=UTC)
+        with sessions.begin() as session:
+            session.add_all(CallRow(id=uuid.UUID(call), to_number="+989121231001",
+                                    dial_string="PJSIP/09121231001@carrier-trunk",
+                                    ring_timeout=30, variables={}, status="initiated",
+                                    attempt_id=uuid.UUID(attempt), claimed_at=now,
+                                    created_at=now) for attempt, call in attempts)
+        hose = Firehose(attempts, args.rate)
+        settings = replace(Settings(database_url=url), ami_port=hose.port, ami_secret="x",
+                           reconcile_interval=3600)
+        consumer = EventConsumer(settings, sessions, name="bench")
+        start = time.monotonic()
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        per_call = len(CALL) + 1
+        total = args.calls * per_call
+        deadline = time.monotonic() + 600
+        with sessions() as session:
+            while time.monotonic() < deadline:
+                done = session.execute(text(
+                    "SELECT count(*) FROM calls WHERE status = 'completed'")).scalar()
+                session.commit()
+                if done == args.calls:
+                    break
+                time.sleep(0.2)
+            elapsed = time.monotonic() - start
+            lat = [row[0] * 1000 for row in session.execute(text(
+                "SELECT extract(epoch FROM received_at - event_at) FROM call_events"))]
+        consumer.stop.set()
+        thread.join(10)
+        lat.sort()
+        pick = lambda q: lat[min(len(lat) - 1, int(q / 100 * len(lat)))]  # noqa: E731
+        print(f"{args.calls} calls, {total} AMI events ({len(lat)} recorded rows) in "
+              f"{elapsed:.1f} s = {total / elapsed:.0f} events/s into PostgreSQL")
+        print(f"event-to-row latency: p50 {pick(50):.0f} ms, p95 {pick(95):.0f} ms, "
+              f"p99 {pick(99):.0f} ms, max {lat[-1]:.0f} ms")
+    finally:
+        postgres.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
