@@ -8,26 +8,71 @@ import sys
 from collections.abc import Sequence
 
 
-def _migrate(args: argparse.Namespace) -> int:
+def _database_url() -> str:
+    """The database the stack uses: ``DATABASE_URL``, else the embedded one under .run/
+    (started if needed, and always migrated, since it is ours)."""
     from dispatcher.config import load_settings
     from dispatcher.db.migrate import upgrade
+    from dispatcher.stack import default_database_url
 
-    upgrade(load_settings().require("database_url").database_url)
+    url = load_settings().database_url
+    if url:
+        return url
+    url = default_database_url()
+    upgrade(url)
+    return url
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from dispatcher.db.migrate import upgrade
+
+    upgrade(_database_url())
     print("database schema is up to date")
     return 0
 
 
-def _apikey_create(args: argparse.Namespace) -> int:
-    from dispatcher import services
-    from dispatcher.config import load_settings
+def _sessions():  # type: ignore[no-untyped-def]
     from dispatcher.db.engine import make_engine, make_session_factory
-    from dispatcher.stack import default_database_url
 
-    settings = load_settings()
-    url = settings.database_url or default_database_url()
-    row, key = services.create_api_key(make_session_factory(make_engine(url)), args.name)
-    print(f"created API key {row.name!r} (id {row.id}); it is shown only once:")
+    return make_session_factory(make_engine(_database_url()))
+
+
+def _apikey_create(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from dispatcher import services
+
+    scopes = ("calls:read",) if args.read_only else services.SCOPES
+    expires = timedelta(days=args.expires_days) if args.expires_days else None
+    row, key = services.create_api_key(_sessions(), args.name, scopes=scopes,
+                                       expires_in=expires)
+    until = f", expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""
+    print(f"created API key {row.name!r} (id {row.id}, scopes {row.scopes}{until}); "
+          "it is shown only once:")
     print(key)
+    return 0
+
+
+def _apikey_list(args: argparse.Namespace) -> int:
+    from dispatcher.db.repository import ApiKeyRepository
+
+    with _sessions()() as session:
+        for row in ApiKeyRepository(session).all():
+            state = "revoked" if row.revoked_at else "active"
+            print(f"{row.id}  {row.prefix}...  {row.name:<20} {row.scopes:<24} {state}"
+                  + (f"  expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""))
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace) -> int:
+    from dispatcher.db.repository import ApiKeyRepository
+
+    with _sessions().begin() as session:
+        count = ApiKeyRepository(session).revoke(args.key)
+    if count == 0:
+        print(f"no active key matches {args.key!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {count} key(s); API processes stop accepting it within 10 s")
     return 0
 
 
@@ -55,7 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
     create = apikey_sub.add_parser("create", help="create a key; prints it as the last line")
     create.add_argument("name")
+    create.add_argument("--read-only", action="store_true", help="scope calls:read only")
+    create.add_argument("--expires-days", type=int, default=0, help="expire after N days")
     create.set_defaults(func=_apikey_create)
+    apikey_sub.add_parser("list", help="list keys (never the secrets)").set_defaults(
+        func=_apikey_list)
+    revoke = apikey_sub.add_parser("revoke", help="revoke a key by id or shown prefix")
+    revoke.add_argument("key")
+    revoke.set_defaults(func=_apikey_revoke)
     sub.add_parser("events", help="run the AMI event consumer").set_defaults(func=_events)
     sub.add_parser("pbxsim", help="run the simulated Asterisk (AMI) server", add_help=False)
     return parser

@@ -32,10 +32,19 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(sessions: Sessions, name: str) -> tuple[ApiKeyRow, str]:
+SCOPES = ("calls:read", "calls:write")
+
+
+def create_api_key(sessions: Sessions, name: str, *, scopes: tuple[str, ...] = SCOPES,
+                   expires_in: timedelta | None = None) -> tuple[ApiKeyRow, str]:
     """Make a key; the plaintext is returned once and only its hash is stored."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKeyRow(id=uuid.uuid4(), name=name, prefix=key[:10], key_hash=hash_api_key(key))
+    expires_at = datetime.now(tz=UTC) + expires_in if expires_in else None
+    row = ApiKeyRow(id=uuid.uuid4(), name=name, prefix=key[:12], key_hash=hash_api_key(key),
+                    scopes=" ".join(scopes), expires_at=expires_at)
     with sessions.begin() as session:
         ApiKeyRepository(session).add(row)
     return row, key
@@ -115,12 +124,13 @@ class CancelResult:
     needs_hangup: bool
 
 
-def cancel_call(sessions: Sessions, call_id: uuid.UUID) -> CancelResult:
+def cancel_call(sessions: Sessions, call_id: uuid.UUID,
+                by_key: uuid.UUID | None = None) -> CancelResult:
     """Cancel a queued call outright; flag a dialling one so its hangup is recorded as
-    ``canceled``; refuse a finished one."""
+    ``canceled``; refuse a finished one. The key that asked is kept for the audit trail."""
     with sessions.begin() as session:
         repo = CallRepository(session)
-        if repo.cancel_if_queued(call_id):
+        if repo.cancel_if_queued(call_id, by_key):
             return CancelResult(repo.get(call_id), needs_hangup=False)  # type: ignore[arg-type]
         row = repo.get(call_id, for_update=True)
         if row is None:
@@ -129,6 +139,7 @@ def cancel_call(sessions: Sessions, call_id: uuid.UUID) -> CancelResult:
             raise Conflict(f"the call is already {row.status}")
         if row.cancel_requested_at is None:
             row.cancel_requested_at = datetime.now(tz=UTC)
+            row.canceled_by_key_id = by_key
         return CancelResult(row, needs_hangup=True)
 
 

@@ -228,3 +228,45 @@ class TestCancel:
         assert response.status_code == 202 and response.json["cancel_requested"] is True
         tasks = [m["headers"]["task"] for m in queued_messages(settings)]  # type: ignore[index]
         assert tasks.count("dispatcher.hangup_call") == 1
+
+
+class TestKeys:
+    def test_read_only_keys_can_read_but_not_place_or_cancel_calls(
+        self, app: Flask, client: FlaskClient, sessions: sessionmaker[Session]
+    ) -> None:
+        call = post_call(client, {"to": NUMBER}).json
+        _, key = services.create_api_key(sessions, "viewer", scopes=("calls:read",))
+        viewer = app.test_client()
+        viewer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        assert viewer.get(f"/v1/calls/{call['id']}").status_code == 200
+        refused = viewer.post("/v1/calls", json={"to": NUMBER})
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+        assert viewer.post(f"/v1/calls/{call['id']}/cancel").status_code == 403
+
+    def test_revoked_expired_and_unknown_keys_get_the_same_answer(
+        self, app: Flask, sessions: sessionmaker[Session]
+    ) -> None:
+        from dispatcher.db.repository import ApiKeyRepository
+
+        revoked_row, revoked = services.create_api_key(sessions, "old")
+        with sessions.begin() as session:
+            assert ApiKeyRepository(session).revoke(revoked_row.prefix) == 1
+        _, expired = services.create_api_key(sessions, "temp", expires_in=timedelta(-1))
+        answers = []
+        for key in (revoked, expired, "dsp_no-such-key"):
+            response = app.test_client().get("/v1/calls",
+                                             headers={"Authorization": f"Bearer {key}"})
+            answers.append((response.status_code, response.json))
+        assert answers[0] == answers[1] == answers[2]
+        assert answers[0][0] == 401
+
+    def test_the_key_that_placed_and_the_key_that_canceled_are_recorded(
+        self, app: Flask, client: FlaskClient, sessions: sessionmaker[Session], api_key: str
+    ) -> None:
+        call = post_call(client, {"to": NUMBER}).json
+        other_row, other = services.create_api_key(sessions, "supervisor")
+        supervisor = app.test_client()
+        supervisor.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {other}"
+        canceled = supervisor.post(f"/v1/calls/{call['id']}/cancel").json
+        assert canceled["placed_by"] == call["placed_by"] is not None
+        assert canceled["canceled_by"] == str(other_row.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 from flask import g, request
 
@@ -17,6 +18,17 @@ class Unauthorized(DispatcherError):
     code = "unauthorized"
 
 
+class Forbidden(DispatcherError):
+    status = 403
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+
+
 class KeyCache:
     """Remember recent successful lookups for a few seconds, keyed by the key's hash.
 
@@ -28,9 +40,9 @@ class KeyCache:
     def __init__(self, ttl: float = 10.0, size: int = 1024) -> None:
         self.ttl = ttl
         self.size = size
-        self._entries: dict[str, tuple[float, uuid.UUID]] = {}
+        self._entries: dict[str, tuple[float, Principal]] = {}
 
-    def lookup(self, token: str) -> uuid.UUID | None:
+    def lookup(self, token: str) -> Principal | None:
         digest = services.hash_api_key(token)
         hit = self._entries.get(digest)
         now = time.monotonic()
@@ -42,8 +54,9 @@ class KeyCache:
             return None
         if len(self._entries) >= self.size:
             self._entries.clear()
-        self._entries[digest] = (now, key.id)
-        return key.id
+        principal = Principal(key.id, frozenset(key.scopes.split()))
+        self._entries[digest] = (now, principal)
+        return principal
 
 
 _cache = KeyCache()
@@ -55,7 +68,11 @@ def require_api_key() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <api key>'")
-    key_id = _cache.lookup(token.strip())
-    if key_id is None:
-        raise Unauthorized("unknown or revoked API key")
-    g.api_key_id = key_id
+    principal = _cache.lookup(token.strip())
+    if principal is None:
+        # One answer for unknown, revoked and expired keys: nothing to learn by probing.
+        raise Unauthorized("invalid API key")
+    needed = "calls:read" if request.method in ("GET", "HEAD") else "calls:write"
+    if needed not in principal.scopes:
+        raise Forbidden(f"this API key lacks the {needed} scope")
+    g.api_key_id = principal.key_id

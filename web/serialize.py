@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dispatcher.db.tables import CallEventRow, CallRow
@@ -45,6 +45,8 @@ def call_json(row: CallRow) -> dict[str, Any]:
         "duration": _seconds(row.answered_at, row.ended_at),
         "ring_duration": _seconds(ring_start, ring_end) if ring_start else None,
         "cancel_requested": row.cancel_requested_at is not None,
+        "placed_by": str(row.api_key_id) if row.api_key_id else None,
+        "canceled_by": str(row.canceled_by_key_id) if row.canceled_by_key_id else None,
         "error": row.dial_error,
         "metadata": row.call_metadata,
     }
@@ -63,7 +65,13 @@ def encode_cursor(row: CallRow) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, call_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), uuid.UUID(call_id)
-    except (ValueError, TypeError) as exc:
+        decoded = json.loads(base64.urlsafe_b64decode(padded))
+        if not (isinstance(decoded, list) and len(decoded) == 2
+                and all(isinstance(part, str) for part in decoded)):
+            raise ValueError("not a [created_at, id] pair")
+        created = datetime.fromisoformat(decoded[0])
+        if created.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created.astimezone(UTC), uuid.UUID(decoded[1])
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise BadRequest("cursor is not valid", field="cursor") from exc

@@ -99,13 +99,14 @@ class CallRepository:
             self.session.execute(update(CallRow).where(CallRow.id.in_(call_ids))
                                  .values(published_at=func.now()))
 
-    def cancel_if_queued(self, call_id: uuid.UUID) -> bool:
+    def cancel_if_queued(self, call_id: uuid.UUID, by_key: uuid.UUID | None = None) -> bool:
         """Cancel a call no worker has claimed; the claim's guard then refuses it forever."""
         result = self.session.execute(
             update(CallRow)
             .where(CallRow.id == call_id, CallRow.status == CallStatus.QUEUED.value)
             .values(status=CallStatus.CANCELED.value, outcome="canceled",
-                    cancel_requested_at=func.now(), ended_at=func.now(), updated_at=func.now())
+                    cancel_requested_at=func.now(), ended_at=func.now(), updated_at=func.now(),
+                    canceled_by_key_id=by_key)
         )
         return result.rowcount == 1
 
@@ -196,9 +197,26 @@ class ApiKeyRepository:
         self.session.add(row)
 
     def by_hash(self, key_hash: str) -> ApiKeyRow | None:
-        stmt = select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash,
-                                       ApiKeyRow.revoked_at.is_(None))
+        """A usable key: not revoked, not expired."""
+        stmt = select(ApiKeyRow).where(
+            ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None),
+            or_(ApiKeyRow.expires_at.is_(None), ApiKeyRow.expires_at > func.now()))
         return self.session.scalars(stmt).first()
+
+    def all(self) -> list[ApiKeyRow]:
+        return list(self.session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
+
+    def revoke(self, id_or_prefix: str) -> int:
+        """Revoke by id or by the key's shown prefix; returns how many keys it matched."""
+        match = ApiKeyRow.prefix == id_or_prefix
+        try:
+            match = or_(match, ApiKeyRow.id == uuid.UUID(id_or_prefix))
+        except ValueError:
+            pass
+        result = self.session.execute(
+            update(ApiKeyRow).where(match, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=func.now()))
+        return int(result.rowcount)
 
 
 class ConsumerSessionRepository:
