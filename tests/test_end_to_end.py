@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from stackproc import Stack, running_stack
 
 from dispatcher.embedded import EmbeddedPostgres
@@ -90,3 +91,19 @@ def test_canceling_a_ringing_call_hangs_it_up(stack: Stack) -> None:
     assert stack.cancel(call["id"]).status_code == 202
     [row] = stack.wait_final({call["id"]}, deadline=20)
     assert (row.status, row.outcome, row.hangup_cause) == ("canceled", "canceled", 16)
+
+
+def test_metrics_reflect_the_calls_that_flowed(stack: Stack) -> None:
+    body = stack.get("/metrics").text
+    values = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    assert values['dispatcher_calls{outcome="answered",status="completed"}'] >= 15
+    assert values['dispatcher_calls{outcome="busy",status="busy"}'] >= 15
+    trunk = next(k for k in values if k.startswith("dispatcher_trunk_lines{"))
+    assert "trunk=" in trunk
+    assert any(k.startswith("dispatcher_originate_latency_seconds") for k in values)
+    assert [v for k, v in values.items() if k.startswith("dispatcher_ami_session_up")] == [1.0]
+    assert requests.get(f"{stack.base}/metrics", timeout=5).status_code == 401

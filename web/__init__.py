@@ -21,14 +21,17 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # "//" in a path is a 404 with the JSON error body, not a 308 to a merged URL (HTML body).
+    app.url_map.merge_slashes = False
     deps: Deps = build_deps(settings, publisher)
     app.extensions["dispatcher"] = deps
 
-    from web import calls, errors, health, openapi, trunks
+    from web import calls, errors, health, metrics, openapi, trunks
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(calls.bp, url_prefix="/v1")
     app.register_blueprint(trunks.bp, url_prefix="/v1")
+    app.register_blueprint(metrics.bp)
     return app
