@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=_apikey_revoke)
     sub.add_parser("events", help="run the AMI event consumer").set_defaults(func=_events)
     sub.add_parser("pbxsim", help="run the simulated Asterisk (AMI) server", add_help=False)
+    sub.add_parser("asterisk", help="render asterisk-conf for a trunk mode, or print what the "
+                                    "carrier's server needs (render, remote-config, cdr-table)",
+                   add_help=False)
     return parser
 
 
@@ -119,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dispatcher.pbxsim.cli import main as pbxsim_main
 
         return pbxsim_main(args_list[1:])
+    if args_list[:1] == ["asterisk"]:
+        from dispatcher.asterisk.cli import main as asterisk_main
+
+        return asterisk_main(args_list[1:])
     args = build_parser().parse_args(args_list)
     return int(args.func(args))
 

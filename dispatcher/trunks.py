@@ -27,8 +27,11 @@ class Trunk:
 
     @property
     def endpoint(self) -> str:
-        """The PJSIP endpoint the template dials (``...@carrier-trunk``), which names the
-        trunk's channels (``PJSIP/carrier-trunk-0000001a``)."""
+        """The PJSIP endpoint whose channels (``PJSIP/carrier-trunk-0000001a``) occupy this
+        trunk's lines: the one a ``PJSIP/...@endpoint`` template dials; with a ``Local/``
+        template the dialplan dials it, and it is named like the trunk."""
+        if not self.dial_template.startswith("PJSIP/"):
+            return self.name
         _, at, name = self.dial_template.rpartition("@")
         return name if at else self.name
 

@@ -1,0 +1,291 @@
+"""Everything the Asterisk configuration depends on, read once from the environment.
+
+The dispatcher's own ``DISPATCHER_*`` variables are read through :func:`dispatcher.config.
+load_settings`, the same parser the API and workers use, so the AMI users, the answered
+context and the line count Asterisk gets are exactly the ones the dispatcher will use. The
+Asterisk-only variables (trunk, NAT, RTP, CDR) have names outside ``DISPATCHER_*`` on purpose:
+``load_settings`` refuses unknown ``DISPATCHER_*`` names, and every service reads the same
+``.env``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from dispatcher.asterisk import values as v
+from dispatcher.asterisk.values import ConfError
+
+MODES = ("peer", "register")
+OUTBOUND_CONTEXT = "dispatcher-outbound"
+DEFAULT_LOCAL_NETS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+DEFAULT_DIAL_PATTERNS = "_09XXXXXXXXX,_0[1-8]XXXXXXXXX"
+_SECTION = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
+_TEMPLATE = re.compile(r"^(?P<tech>PJSIP|Local)/\{[a-z0-9_]+\}@(?P<target>[^/@]+)$")
+
+
+@dataclass(frozen=True)
+class CdrDatabase:
+    """Where ``cdr_pgsql`` writes: the dispatcher's PostgreSQL, ideally as an insert-only user."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    mode: str
+    # trunk
+    endpoint: str
+    carrier_host: str
+    carrier_port: int
+    carrier_transport: str
+    carrier_match: tuple[str, ...]
+    trunk_username: str
+    trunk_password: str = field(repr=False)
+    codecs: tuple[str, ...] = ("alaw", "ulaw")
+    qualify_seconds: int = 10
+    # SIP / NAT / media
+    sip_port: int = 5060
+    external_address: str = ""
+    local_nets: tuple[str, ...] = ()
+    rtp_start: int = 10000
+    rtp_end: int = 10199
+    # AMI
+    ami_port: int = 5038
+    ami_bind: str = "127.0.0.1"
+    ami_permit: tuple[str, ...] = ("127.0.0.1/32",)
+    worker_user: str = "dispatcher"
+    worker_secret: str = field(default="", repr=False)
+    events_user: str = "dispatcher-events"
+    events_secret: str = field(default="", repr=False)
+    # dialplan
+    trunk_lines: int = 30
+    max_call_seconds: int = 3600
+    originate_context: str = "dispatcher-answered"
+    originate_exten: str = "s"
+    dial_template: str = "PJSIP/{national}@carrier-trunk"
+    dial_patterns: tuple[str, ...] = ()
+    answer_sound: str = "hello-world"
+    # CDR
+    cdr: CdrDatabase | None = None
+
+
+def parse_mode(value: str | None) -> str:
+    mode = (value or "").strip().lower()
+    if mode not in MODES:
+        shown = f" (got {value!r})" if value else ""
+        raise ConfError("trunk mode must be 'peer' (the carrier knows us by IP) or 'register' "
+                        f"(we register to the carrier): pass --mode or set TRUNK_MODE{shown}")
+    return mode
+
+
+def _dispatcher_settings(env: Mapping[str, str]):  # -> dispatcher.config.Settings
+    """The dispatcher's own view of the shared variables, or a ConfError saying what is wrong."""
+    from dispatcher.config import SettingsError, load_settings
+
+    try:
+        return load_settings(env)
+    except SettingsError as exc:
+        raise ConfError(str(exc)) from None
+
+
+# Names the rendered files already use, and "anonymous", which PJSIP would treat as the
+# endpoint for unidentified callers.
+_RESERVED = frozenset({"general", "global", "system", "anonymous", "transport-udp",
+                       "transport-tcp", "trunk-endpoint", "trunk-aor", "globals",
+                       "from-carrier", "dispatcher-trunk", OUTBOUND_CONTEXT,
+                       "dispatcher-answered-custom", "dispatcher-hangup"})
+
+
+def _section_name(name: str, value: str) -> str:
+    if not _SECTION.match(value):
+        raise ConfError(f"{name} must be 1-40 letters, digits, '_' or '-', got {value!r}")
+    if value.lower() in _RESERVED:
+        raise ConfError(f"{name} may not be {value!r}: that name is reserved")
+    return value
+
+
+def _endpoint(dial_template: str, trunk_name: str) -> str:
+    """The PJSIP endpoint the dispatcher's dial string reaches, checked against what we render."""
+    v.refuse_structural("DISPATCHER_DIAL_TEMPLATE", dial_template)
+    match = _TEMPLATE.match(dial_template)
+    if not match:
+        raise ConfError("DISPATCHER_DIAL_TEMPLATE must be PJSIP/{national}@<endpoint> or "
+                        f"Local/{{national}}@{OUTBOUND_CONTEXT}, got {dial_template!r}")
+    if match["tech"] == "PJSIP":
+        return _section_name("DISPATCHER_DIAL_TEMPLATE endpoint", match["target"])
+    if match["target"] != OUTBOUND_CONTEXT:
+        raise ConfError(f"DISPATCHER_DIAL_TEMPLATE: a Local channel must go through the "
+                        f"{OUTBOUND_CONTEXT} context, got {match['target']!r}")
+    return _section_name("DISPATCHER_TRUNK_NAME", trunk_name)
+
+
+def _cdr_database(env: Mapping[str, str], database_url: str) -> CdrDatabase | None:
+    if not v.flag(env, "ASTERISK_CDR_PGSQL", True):
+        return None
+    url = v.text(env, "ASTERISK_CDR_DATABASE_URL") or database_url
+    if not url:
+        raise ConfError("missing required setting ASTERISK_CDR_DATABASE_URL (or DATABASE_URL): "
+                        "cdr_pgsql writes the CDRs the event consumer reconciles from; set "
+                        "ASTERISK_CDR_PGSQL=no to run without them")
+    v.refuse_structural("ASTERISK_CDR_DATABASE_URL (or DATABASE_URL)", url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parses the port, raising on a bad one
+    except ValueError:
+        parts = urlsplit("")
+    if not parts.scheme.startswith("postgres") or not parts.hostname or not parts.username:
+        raise ConfError("the CDR database URL must look like "
+                        "postgresql://user:password@host:5432/dbname")
+    password = unquote(parts.password or "")
+    if not password:
+        raise ConfError("missing required secret: the CDR database URL has no password")
+    checked = v.secret({"CDR database password": password}, "CDR database password",
+                       "cdr_pgsql logs in with it", min_length=8)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,63}", dbname):
+        raise ConfError(f"the CDR database name must be 1-63 letters, digits, '_' or '-', "
+                        f"got {dbname!r}")
+    user = unquote(parts.username)
+    if not re.fullmatch(r"[A-Za-z0-9_\-.]{1,63}", user):
+        raise ConfError(f"the CDR database user name is not plain, got {user!r}")
+    return CdrDatabase(host=v.host("CDR database host", parts.hostname),
+                       port=parts.port or 5432, dbname=dbname, user=user, password=checked)
+
+
+def _trunk(env: Mapping[str, str], mode: str) -> dict[str, object]:
+    carrier_host = v.host("CARRIER_HOST", v.required(
+        env, "CARRIER_HOST", "the IP address or host name of the carrier's Asterisk"))
+    out: dict[str, object] = {
+        "carrier_host": carrier_host,
+        "carrier_port": v.integer(env, "CARRIER_PORT", 5060, 1, 65535),
+        "carrier_transport": v.choice(env, "CARRIER_TRANSPORT", "udp", ("udp", "tcp")),
+        "carrier_match": v.hosts("CARRIER_MATCH", v.text(env, "CARRIER_MATCH", carrier_host)),
+        "codecs": v.codecs("TRUNK_CODECS", v.text(env, "TRUNK_CODECS", "alaw,ulaw")),
+        "qualify_seconds": v.integer(env, "TRUNK_QUALIFY_SECONDS", 10, 0, 3600),
+        "trunk_username": "",
+        "trunk_password": "",
+    }
+    if mode == "register":
+        out["trunk_username"] = v.sip_user("TRUNK_USERNAME", v.required(
+            env, "TRUNK_USERNAME", "the user name the carrier gave us for registration"))
+        out["trunk_password"] = v.secret(
+            env, "TRUNK_PASSWORD", "the password the carrier gave us for registration",
+            min_length=8)
+    return out
+
+
+def _media(env: Mapping[str, str], mode: str, lines: int) -> dict[str, object]:
+    external = v.text(env, "SIP_EXTERNAL_ADDRESS")
+    if mode == "peer" and not external:
+        raise ConfError("missing required setting SIP_EXTERNAL_ADDRESS: in peer mode the "
+                        "carrier sends to our public IP, and SDP must carry it (Docker NAT)")
+    rtp_start = v.integer(env, "RTP_START", 10000, 1024, 65534)
+    rtp_end = v.integer(env, "RTP_END", 10199, 1025, 65535)
+    if rtp_start % 2 or rtp_end <= rtp_start:
+        raise ConfError("RTP_START must be even and below RTP_END")
+    if rtp_end - rtp_start + 1 < 2 * lines:
+        raise ConfError(f"RTP_START-RTP_END has {rtp_end - rtp_start + 1} ports; {lines} lines "
+                        f"need at least {2 * lines} (RTP + RTCP per call)")
+    return {
+        "sip_port": v.integer(env, "SIP_PORT", 5060, 1, 65535),
+        "external_address": v.ip_address("SIP_EXTERNAL_ADDRESS", external) if external else "",
+        "local_nets": v.networks("SIP_LOCAL_NETS",
+                                 v.text(env, "SIP_LOCAL_NETS", DEFAULT_LOCAL_NETS)),
+        "rtp_start": rtp_start,
+        "rtp_end": rtp_end,
+    }
+
+
+def _ami(env: Mapping[str, str], s) -> dict[str, object]:  # s: dispatcher.config.Settings
+    if not s.ami_events_username:
+        raise ConfError("missing required setting DISPATCHER_AMI_EVENTS_USERNAME: the event "
+                        "consumer has its own read-only AMI user (the workers' user reads "
+                        "no events)")
+    worker = v.ami_user("DISPATCHER_AMI_USERNAME", s.ami_username)
+    events = v.ami_user("DISPATCHER_AMI_EVENTS_USERNAME", s.ami_events_username)
+    if worker == events:
+        raise ConfError("DISPATCHER_AMI_USERNAME and DISPATCHER_AMI_EVENTS_USERNAME must differ: "
+                        "each has only the rights its process needs")
+    return {
+        "ami_port": s.ami_port,
+        "ami_bind": v.ip_address("AMI_BIND", v.text(env, "AMI_BIND", "127.0.0.1")),
+        "ami_permit": v.networks("AMI_PERMIT", v.text(env, "AMI_PERMIT", "127.0.0.1/32")),
+        "worker_user": worker,
+        "worker_secret": v.secret(env, "DISPATCHER_AMI_SECRET",
+                                  "the workers' AMI password (Originate)"),
+        "events_user": events,
+        "events_secret": v.secret(env, "DISPATCHER_AMI_EVENTS_SECRET",
+                                  "the event consumer's AMI password"),
+    }
+
+
+def _dial_patterns(env: Mapping[str, str]) -> tuple[str, ...]:
+    name = "ASTERISK_DIAL_PATTERNS"
+    return v.dial_patterns(name, v.pattern_text(env, name, DEFAULT_DIAL_PATTERNS))
+
+
+def _dialplan(env: Mapping[str, str], s) -> dict[str, object]:  # s: dispatcher.config.Settings
+    if s.originate_priority != 1 and not s.originate_application:
+        raise ConfError("DISPATCHER_ORIGINATE_PRIORITY must be 1: the rendered answered "
+                        "context starts there")
+    if not 1 <= s.trunk_lines <= 1000:
+        raise ConfError("DISPATCHER_TRUNK_LINES must be between 1 and 1000")
+    if not 0 < s.max_call_seconds <= 86400:
+        raise ConfError("DISPATCHER_MAX_CALL_SECONDS must be between 1 and 86400")
+    exten = s.originate_exten
+    if not re.fullmatch(r"[A-Za-z0-9_+*#\-]{1,40}", exten) or exten.startswith("_"):
+        raise ConfError(f"DISPATCHER_ORIGINATE_EXTEN must be a plain extension, got {exten!r}")
+    return {
+        "trunk_lines": s.trunk_lines,
+        "max_call_seconds": s.max_call_seconds,
+        "originate_context": _section_name("DISPATCHER_ORIGINATE_CONTEXT", s.originate_context),
+        "originate_exten": exten,
+        "dial_template": s.dial_template,
+        "dial_patterns": _dial_patterns(env),
+        "answer_sound": v.sound("ASTERISK_ANSWER_SOUND",
+                                v.text(env, "ASTERISK_ANSWER_SOUND", "hello-world")),
+    }
+
+
+def load(env: Mapping[str, str], mode: str | None = None) -> AsteriskSettings:
+    """Validate everything :func:`~dispatcher.asterisk.render.render` needs, or raise ConfError
+    naming the first variable to fix. ``mode`` (the CLI's ``--mode``) overrides ``TRUNK_MODE``."""
+    chosen = parse_mode(mode or env.get("TRUNK_MODE"))
+    s = _dispatcher_settings(env)
+    return AsteriskSettings(
+        mode=chosen,
+        endpoint=_endpoint(s.dial_template, s.trunk_name),
+        **_trunk(env, chosen),  # type: ignore[arg-type]
+        **_media(env, chosen, s.trunk_lines),  # type: ignore[arg-type]
+        **_ami(env, s),  # type: ignore[arg-type]
+        **_dialplan(env, s),  # type: ignore[arg-type]
+        cdr=_cdr_database(env, s.database_url),
+    )
+
+
+def load_remote(env: Mapping[str, str], mode: str | None = None) -> AsteriskSettings:
+    """Only what the carrier's side must match: no AMI or CDR secrets are needed for that."""
+    chosen = parse_mode(mode or env.get("TRUNK_MODE"))
+    s = _dispatcher_settings(env)
+    external = v.text(env, "SIP_EXTERNAL_ADDRESS")
+    if chosen == "peer" and not external:
+        raise ConfError("missing required setting SIP_EXTERNAL_ADDRESS: the carrier sends to "
+                        "this public IP in peer mode")
+    return AsteriskSettings(
+        mode=chosen,
+        endpoint=_endpoint(s.dial_template, s.trunk_name),
+        **_trunk(env, chosen),  # type: ignore[arg-type]
+        sip_port=v.integer(env, "SIP_PORT", 5060, 1, 65535),
+        external_address=v.ip_address("SIP_EXTERNAL_ADDRESS", external) if external else "",
+        rtp_start=v.integer(env, "RTP_START", 10000, 1024, 65534),
+        rtp_end=v.integer(env, "RTP_END", 10199, 1025, 65535),
+        trunk_lines=s.trunk_lines,
+        dial_patterns=_dial_patterns(env),
+    )
