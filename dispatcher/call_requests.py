@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispatcher.callbacks import DEFAULT_EVENTS, CallbackRefused, check_url, parse_events
 from dispatcher.errors import ValidationFailed
 from dispatcher.numbers import InvalidNumber, NumberPolicy, parse_caller_id
 from dispatcher.trunks import TrunkTable
@@ -22,8 +24,10 @@ VARIABLE_VALUE = re.compile(r"^[A-Za-z0-9 _.:@+\-/]{0,128}$")
 RESERVED_VARIABLES = frozenset({"CALL_ID"})
 MAX_VARIABLES = 32
 MAX_METADATA_BYTES = 16384
+MAX_METADATA_DEPTH = 32
 TIMEOUT_RANGE = (5, 120)
-FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata", "priority"})
+FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata", "priority",
+                    "status_callback", "status_callback_event"})
 DEFAULT_PRIORITY = 5
 
 
@@ -37,12 +41,16 @@ class CallRequest:
     priority: int = DEFAULT_PRIORITY
     variables: dict[str, str] = field(default_factory=dict)
     metadata: Any = None
+    status_callback: str | None = None
+    callback_events: tuple[str, ...] = DEFAULT_EVENTS
 
     def fingerprint(self) -> str:
         """What an idempotent replay must match: the same request, not just the same key."""
         body = json.dumps(
             {"to": self.to, "from": self.caller_id, "timeout": self.timeout,
-             "priority": self.priority, "variables": self.variables, "metadata": self.metadata},
+             "priority": self.priority, "variables": self.variables, "metadata": self.metadata,
+             "status_callback": self.status_callback,
+             "status_callback_event": list(self.callback_events)},
             sort_keys=True, separators=(",", ":"),
         )
         return hashlib.sha256(body.encode()).hexdigest()
@@ -77,7 +85,8 @@ def _variables(value: object) -> dict[str, str]:
         raise ValidationFailed(f"at most {MAX_VARIABLES} variables", field="variables")
     result: dict[str, str] = {}
     for name, raw in value.items():
-        if not VARIABLE_NAME.match(name) or name.lstrip("_") in RESERVED_VARIABLES:
+        # fullmatch: with match, ``$`` also accepts a trailing "\n" (an AMI line break).
+        if not VARIABLE_NAME.fullmatch(name) or name.lstrip("_") in RESERVED_VARIABLES:
             raise ValidationFailed(f"variable name {name!r} is not allowed: use "
                                    "[A-Za-z_][A-Za-z0-9_]*, not CALL_ID",
                                    field=f"variables.{name}"[:100])
@@ -85,7 +94,7 @@ def _variables(value: object) -> dict[str, str]:
             raise ValidationFailed("variable values must be strings or numbers",
                                    field=f"variables.{name}")
         text = str(raw)
-        if not VARIABLE_VALUE.match(text):
+        if not VARIABLE_VALUE.fullmatch(text):
             raise ValidationFailed(
                 "variable values may hold up to 128 letters, digits, spaces and _.:@+-/ only",
                 field=f"variables.{name}")
@@ -93,16 +102,63 @@ def _variables(value: object) -> dict[str, str]:
     return result
 
 
+def _unstorable(value: object) -> str | None:
+    """Why PostgreSQL's jsonb would refuse ``value`` (or nesting we won't walk), else None."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            return f"nests deeper than {MAX_METADATA_DEPTH} levels"
+        texts: list[object] = []
+        if isinstance(item, dict):
+            texts += item.keys()
+            stack += [(child, depth + 1) for child in item.values()]
+        elif isinstance(item, list):
+            stack += [(child, depth + 1) for child in item]
+        elif isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "holds a number that is not finite"
+        for text in texts:
+            if not isinstance(text, str) or "\x00" in text:
+                return "holds a NUL character or a non-string key"
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return "holds an unpaired UTF-16 surrogate"
+    return None
+
+
 def _metadata(value: object) -> Any:
+    problem = _unstorable(value)
+    if problem:
+        raise ValidationFailed(f"metadata {problem}", field="metadata")
     if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
         raise ValidationFailed(f"metadata must be under {MAX_METADATA_BYTES} bytes as JSON",
                                field="metadata")
     return value
 
 
+def _callback(body: dict[str, Any], allow_private: bool) -> tuple[str | None,
+                                                                  tuple[str, ...]]:
+    url = body.get("status_callback")
+    try:
+        events = parse_events(body.get("status_callback_event"))
+    except ValueError as exc:
+        raise ValidationFailed(f"status_callback_event {exc}",
+                               field="status_callback_event") from None
+    if url is None:
+        return None, events
+    try:
+        return check_url(url, allow_private=allow_private), events
+    except CallbackRefused as exc:
+        raise ValidationFailed(f"status_callback {exc}", field="status_callback") from None
+
+
 def parse_call_request(body: object, policy: NumberPolicy,
                        default_caller_id: str | None = None,
-                       trunks: TrunkTable | None = None) -> CallRequest:
+                       trunks: TrunkTable | None = None, *,
+                       allow_private_callbacks: bool = False) -> CallRequest:
     """Validate a decoded JSON body, route it to a trunk and build its dial string; raise
     :class:`ValidationFailed` naming the field."""
     if not isinstance(body, dict):
@@ -126,9 +182,11 @@ def parse_call_request(body: object, policy: NumberPolicy,
         caller_id = parse_caller_id(caller) if caller is not None else default_caller_id or None
     except InvalidNumber as exc:
         raise ValidationFailed(f"from {exc}", field="from") from None
+    callback, events = _callback(body, allow_private_callbacks)
     return CallRequest(
         to=destination.e164, dial_string=dial_string, caller_id=caller_id,
         timeout=_timeout(body.get("timeout")), trunk=trunk.name if trunk else "",
         priority=_priority(body.get("priority")), variables=_variables(body.get("variables")),
+        status_callback=callback, callback_events=events,
         metadata=_metadata(body.get("metadata")),
     )

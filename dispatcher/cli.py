@@ -47,9 +47,22 @@ def _apikey_create(args: argparse.Namespace) -> int:
     row, key = services.create_api_key(_sessions(), args.name, scopes=scopes,
                                        expires_in=expires)
     until = f", expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""
-    print(f"created API key {row.name!r} (id {row.id}, scopes {row.scopes}{until}); "
-          "it is shown only once:")
+    print(f"created API key {row.name!r} (id {row.id}, scopes {row.scopes}{until})")
+    print(f"status callbacks are signed with: {row.callback_secret}")
+    print("the key is shown only once:")
     print(key)
+    return 0
+
+
+def _apikey_rotate_secret(args: argparse.Namespace) -> int:
+    from dispatcher import services
+
+    secret = services.rotate_callback_secret(_sessions(), args.key)
+    if secret is None:
+        print(f"no active key matches {args.key!r}", file=sys.stderr)
+        return 1
+    print("new callback signing secret (deliveries from now on use it):")
+    print(secret)
     return 0
 
 
@@ -108,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = apikey_sub.add_parser("revoke", help="revoke a key by id or shown prefix")
     revoke.add_argument("key")
     revoke.set_defaults(func=_apikey_revoke)
+    rotate = apikey_sub.add_parser("rotate-secret", help="new signing secret for callbacks")
+    rotate.add_argument("key")
+    rotate.set_defaults(func=_apikey_rotate_secret)
     sub.add_parser("events", help="run the AMI event consumer").set_defaults(func=_events)
     sub.add_parser("pbxsim", help="run the simulated Asterisk (AMI) server", add_help=False)
     sub.add_parser("asterisk", help="render asterisk-conf for a trunk mode, or print what the "

@@ -50,6 +50,7 @@ class Settings:
     reconcile_grace: float = 15.0
     reconcile_interval: float = 30.0
     max_body_bytes: int = 65536
+    callback_allow_private: bool = False
     log_level: str = "INFO"
 
     @property
@@ -82,6 +83,15 @@ def _int(name: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"DISPATCHER_{name.upper()} must be an integer, got {raw!r}") from None
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"DISPATCHER_{name.upper()} must be true or false, got {raw!r}")
 
 
 def _float(name: str, raw: str) -> float:
@@ -119,7 +129,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name, raw in values.items():
         kind = known[name].type
         text = str(raw)
-        if kind == "int":
+        if kind == "bool":
+            parsed[name] = _bool(name, text)
+        elif kind == "int":
             parsed[name] = _int(name, text)
         elif kind == "float":
             parsed[name] = _float(name, text)

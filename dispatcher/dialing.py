@@ -14,14 +14,15 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 
 from dispatcher.ami.errors import AMIActionFailed, AMIOutcomeUnknown, AMIUnavailable
 from dispatcher.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.ami.protocol import UnsafeAMIValue
+from dispatcher.callback_outbox import queue_callback
 from dispatcher.config import Settings
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
@@ -189,19 +190,20 @@ def _note(sessions: Sessions, attempt_id: uuid.UUID, **values: object) -> None:
 def _mark_dialed(sessions: Sessions, attempt_id: uuid.UUID) -> bool:
     """Record that the PBX accepted the Originate; say whether a cancel arrived meanwhile."""
     with sessions.begin() as session:
-        canceled = session.execute(
-            update(CallRow).where(CallRow.attempt_id == attempt_id)
-            .values(dialed_at=func.coalesce(CallRow.dialed_at, func.now()))
-            .returning(CallRow.cancel_requested_at)).scalar()
-    return canceled is not None
+        row = CallRepository(session).by_attempt(attempt_id, for_update=True)
+        if row is None:
+            return False
+        if row.dialed_at is None:
+            row.dialed_at = datetime.now(tz=UTC)
+            queue_callback(session, row, "initiated")
+        return row.cancel_requested_at is not None
 
 
 def _fail(sessions: Sessions, attempt_id: uuid.UUID, *, outcome: str, error: str) -> None:
     with sessions.begin() as session:
-        session.execute(
-            update(CallRow)
-            .where(CallRow.attempt_id == attempt_id,
-                   CallRow.status == CallStatus.INITIATED.value)
-            .values(status=CallStatus.FAILED.value, outcome=outcome, dial_error=error[:500],
-                    ended_at=func.now(), updated_at=func.now())
-        )
+        row = CallRepository(session).by_attempt(attempt_id, for_update=True)
+        if row is None or row.status != CallStatus.INITIATED.value:
+            return
+        row.status, row.outcome, row.dial_error = CallStatus.FAILED.value, outcome, error[:500]
+        row.ended_at = row.updated_at = datetime.now(tz=UTC)
+        queue_callback(session, row, "completed")

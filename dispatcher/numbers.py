@@ -17,6 +17,9 @@ _DIAL_STRING = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9+#*@._\-]{1,120}$")
 _CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")
 _REFUSED_TYPES = frozenset({PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
                             PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL})
+_PARSE_ERRORS = {getattr(NumberParseException, name): name.lower()
+                 for name in ("INVALID_COUNTRY_CODE", "NOT_A_NUMBER", "TOO_SHORT_AFTER_IDD",
+                              "TOO_SHORT_NSN", "TOO_LONG")}
 
 
 class InvalidNumber(ValueError):
@@ -48,7 +51,9 @@ class NumberPolicy:
         try:
             number = phonenumbers.parse(text, self.default_region)
         except NumberParseException as exc:
-            raise InvalidNumber(f"is not a phone number ({exc.error_type.name.lower()})") from None
+            # error_type is a plain int constant in phonenumbers, not an enum
+            reason = _PARSE_ERRORS.get(exc.error_type, "unparseable")
+            raise InvalidNumber(f"is not a phone number ({reason})") from None
         if not phonenumbers.is_valid_number(number):
             raise InvalidNumber("is not a valid phone number")
         region = phonenumbers.region_code_for_number(number)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dispatcher import events as ev
 from dispatcher.ami.protocol import AMIMessage
 from dispatcher.ami.translate import translate
+from dispatcher.callback_outbox import queue_change
 from dispatcher.calls import CallState, apply_event, mark_unresolved
 from dispatcher.db.repository import (
     CallRepository,
@@ -61,6 +62,7 @@ def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
             new = apply_event(old, item.event)
             if new != old:
                 store_state(row, new)
+                queue_change(session, row, old.status)
                 if new.status.is_final and not old.status.is_final:
                     ended.append((row.id, row.trunk))
     return ended
@@ -140,6 +142,7 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
                 new = _catch_up(old, channel_state, now)
                 if new != old:
                     store_state(row, new)
+                    queue_change(session, row, old.status)
                 continue
             evidence = cdr_lookup(session, row.attempt_id) if row.attempt_id else None
             if evidence is not None:
@@ -155,6 +158,7 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
                              "marked unresolved", row.id, row.attempt_id)
             if new != old:
                 store_state(row, new)
+                queue_change(session, row, old.status)
                 result.ended.append((row.id, row.trunk))
     return result
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.admission import Admissions
 from dispatcher.call_requests import CallRequest
+from dispatcher.callback_outbox import queue_callback
 from dispatcher.capacity import API, CAMPAIGN
 from dispatcher.db.repository import ApiKeyRepository, CallRepository
 from dispatcher.db.tables import ApiKeyRow, CallRow
@@ -44,7 +45,8 @@ def create_api_key(sessions: Sessions, name: str, *, scopes: tuple[str, ...] = S
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     expires_at = datetime.now(tz=UTC) + expires_in if expires_in else None
     row = ApiKeyRow(id=uuid.uuid4(), name=name, prefix=key[:12], key_hash=hash_api_key(key),
-                    scopes=" ".join(scopes), expires_at=expires_at)
+                    scopes=" ".join(scopes), expires_at=expires_at,
+                    callback_secret=secrets.token_hex(32))
     with sessions.begin() as session:
         ApiKeyRepository(session).add(row)
     return row, key
@@ -76,6 +78,8 @@ def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID 
         request_hash=fingerprint, to_number=request.to, dial_string=request.dial_string,
         caller_id=request.caller_id, ring_timeout=request.timeout, variables=request.variables,
         trunk=request.trunk, priority=request.priority, source="api",
+        status_callback=request.status_callback,
+        callback_events=" ".join(request.callback_events),
         call_metadata=request.metadata, status=CallStatus.QUEUED.value,
         created_at=now, updated_at=now,
         # Handed to admission right after this commit; if that fails, the sweeper finds the
@@ -131,7 +135,11 @@ def cancel_call(sessions: Sessions, call_id: uuid.UUID,
     with sessions.begin() as session:
         repo = CallRepository(session)
         if repo.cancel_if_queued(call_id, by_key):
-            return CancelResult(repo.get(call_id), needs_hangup=False)  # type: ignore[arg-type]
+            canceled = repo.get(call_id, for_update=True)
+            assert canceled is not None
+            session.refresh(canceled)
+            queue_callback(session, canceled, "completed")
+            return CancelResult(canceled, needs_hangup=False)
         row = repo.get(call_id, for_update=True)
         if row is None:
             raise NotFound("no such call")
@@ -163,3 +171,12 @@ def requeue_stale(sessions: Sessions, admissions: Admissions, older_than: timede
     if requeued:
         logger.warning("put %d queued call(s) back in line", requeued)
     return requeued
+
+
+def rotate_callback_secret(sessions: Sessions, id_or_prefix: str) -> str | None:
+    """A new signing secret for a key's callbacks; deliveries from now on use it."""
+    secret = secrets.token_hex(32)
+    with sessions.begin() as session:
+        if not ApiKeyRepository(session).set_callback_secret(id_or_prefix, secret):
+            return None
+    return secret

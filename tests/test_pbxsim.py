@@ -195,6 +195,8 @@ def test_config_switches_for_cel_cdr_timestamps_and_the_cdr_sink() -> None:
             assert not {m.name for m in probe.events()} & {"CEL", "Cdr"}
             assert all("Timestamp" not in m for m in probe.events())
         assert [(r["UniqueID"], r["Disposition"]) for r in records] == [(uid, "CONGESTION")]
+        # The sink also gets the hangup cause, as cdr_pgsql would from CDR(hangupcause).
+        assert [r.pop("hangupcause") for r in records] == ["34"]
         assert simulator.cdrs == records
     finally:
         simulator.stop()

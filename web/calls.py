@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -17,7 +19,13 @@ from dispatcher.numbers import InvalidNumber
 from dispatcher.status import CallStatus
 from web.auth import require_api_key
 from web.deps import deps
-from web.serialize import call_json, decode_cursor, encode_cursor, event_json
+from web.serialize import (
+    call_json,
+    callback_json,
+    decode_cursor,
+    encode_cursor,
+    event_json,
+)
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("calls", __name__)
@@ -31,12 +39,38 @@ class UnsupportedMediaType(DispatcherError):
     code = "unsupported-media-type"
 
 
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _json_body() -> object:
+    """Strict JSON: no NaN/Infinity or numbers that overflow to inf (PostgreSQL's jsonb refuses
+    them), and nesting too deep for the parser is a 400, not a crash. Reading the body past
+    ``MAX_CONTENT_LENGTH`` raises 413."""
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("the body is not valid JSON")
+    try:
+        return json.loads(request.get_data(cache=True), parse_constant=_reject_constant,
+                          parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON") from None
+
+
+def _optional_json_body() -> object:
+    """For endpoints that take no body: none is fine, but one sent must be a JSON object
+    within the size limit."""
+    if not request.get_data(cache=True):
+        return None
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("the request body must be a JSON object")
     return body
 
 
@@ -50,12 +84,14 @@ def _call_id(raw: str) -> uuid.UUID:
 @bp.post("/calls")
 def create_call() -> ResponseReturnValue:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
-        raise BadRequest("Idempotency-Key must be 1-255 printable characters",
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii()
+                                and key.isprintable()):
+        raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
                          field="Idempotency-Key")
     d = deps()
-    call_request = parse_call_request(_json_body(), d.policy, d.settings.default_caller_id,
-                                      d.trunks)
+    call_request = parse_call_request(
+        _json_body(), d.policy, d.settings.default_caller_id, d.trunks,
+        allow_private_callbacks=d.settings.callback_allow_private)
     submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
     if not submitted.created:
         return jsonify(call_json(submitted.call)), 200
@@ -86,18 +122,28 @@ def _datetime_arg(name: str) -> datetime | None:
         raise ValidationFailed(f"{name} must be an ISO 8601 timestamp", field=name) from None
     if value.tzinfo is None:
         raise ValidationFailed(f"{name} needs a time zone offset", field=name)
-    return value
+    try:
+        # PostgreSQL refuses offsets beyond +-15:59 that Python accepts: send UTC.
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed(f"{name} is out of range", field=name) from None
 
 
 def _limit() -> int:
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
         raise ValidationFailed("limit must be an integer from 1 to 500", field="limit")
     return int(raw)
 
 
+LIST_PARAMS = frozenset({"status", "to", "created_after", "created_before", "cursor", "limit"})
+
+
 @bp.get("/calls")
 def list_calls() -> ResponseReturnValue:
+    unknown = sorted(set(request.args) - LIST_PARAMS)
+    if unknown:  # a misspelt filter would otherwise silently list every call
+        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
     status = request.args.get("status")
     if status is not None and status not in {s.value for s in CallStatus}:
         raise ValidationFailed(f"unknown status {status!r}", field="status")
@@ -122,8 +168,9 @@ def list_calls() -> ResponseReturnValue:
 
 @bp.post("/calls/<call_id>/cancel")
 def cancel_call(call_id: str) -> ResponseReturnValue:
+    _optional_json_body()  # no fields yet; a body is still held to the usual rules
     d = deps()
-    result = services.cancel_call(d.sessions, _call_id(call_id))
+    result = services.cancel_call(d.sessions, _call_id(call_id), g.api_key_id)
     if result.needs_hangup:
         d.hangup(result.call.id, result.call.trunk)
         return jsonify(call_json(result.call)), 202
@@ -138,3 +185,13 @@ def call_events(call_id: str) -> ResponseReturnValue:
     with d.sessions() as session:
         rows = CallRepository(session).events(call.id)
     return jsonify(data=[event_json(r) for r in rows])
+
+
+@bp.get("/calls/<call_id>/callbacks")
+def call_callbacks(call_id: str) -> ResponseReturnValue:
+    """The delivery log of the call's status callbacks, in sequence order."""
+    d = deps()
+    call = services.get_call(d.sessions, _call_id(call_id))
+    with d.sessions() as session:
+        rows = CallRepository(session).callbacks(call.id)
+    return jsonify(data=[callback_json(r) for r in rows])

@@ -29,7 +29,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "-")
-        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
+        # Keep what the exception adds (``Allow`` on 405), minus its HTML content type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500, headers
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> ResponseReturnValue:

@@ -8,52 +8,23 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.db.tables import CallEventRow, CallRow
+from dispatcher.call_json import call_json, iso
+from dispatcher.db.tables import CallbackDeliveryRow, CallEventRow, CallRow
 from dispatcher.errors import BadRequest
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+__all__ = ["call_json", "callback_json", "decode_cursor", "encode_cursor", "event_json"]
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, round((end - start).total_seconds()))
-
-
-def call_json(row: CallRow) -> dict[str, Any]:
-    ring_start = row.ringing_at or row.dialed_at
-    ring_end = row.answered_at or row.ended_at
-    return {
-        "id": str(row.id),
-        "to": row.to_number,
-        "from": row.caller_id,
-        "status": row.status,
-        "outcome": row.outcome,
-        "hangup_cause": row.hangup_cause,
-        "hangup_cause_text": row.hangup_cause_text,
-        "sip_code": row.sip_code,
-        "timeout": row.ring_timeout,
-        "priority": row.priority,
-        "trunk": row.trunk,
-        "variables": row.variables or {},
-        "created_at": _iso(row.created_at),
-        "dialed_at": _iso(row.dialed_at),
-        "answered_at": _iso(row.answered_at),
-        "ended_at": _iso(row.ended_at),
-        "duration": _seconds(row.answered_at, row.ended_at),
-        "ring_duration": _seconds(ring_start, ring_end) if ring_start else None,
-        "cancel_requested": row.cancel_requested_at is not None,
-        "placed_by": str(row.api_key_id) if row.api_key_id else None,
-        "canceled_by": str(row.canceled_by_key_id) if row.canceled_by_key_id else None,
-        "error": row.dial_error,
-        "metadata": row.call_metadata,
-    }
+def callback_json(row: CallbackDeliveryRow) -> dict[str, Any]:
+    return {"sequence": row.sequence, "event": row.event, "event_id": str(row.event_id),
+            "url": row.url, "state": row.state, "attempts": row.attempts,
+            "last_status_code": row.last_status_code, "last_error": row.last_error,
+            "created_at": iso(row.created_at), "delivered_at": iso(row.delivered_at),
+            "next_attempt_at": iso(row.next_attempt_at) if row.state == "pending" else None}
 
 
 def event_json(row: CallEventRow) -> dict[str, Any]:
-    return {"name": row.name, "at": _iso(row.event_at), "received_at": _iso(row.received_at),
+    return {"name": row.name, "at": iso(row.event_at), "received_at": iso(row.received_at),
             "headers": row.payload}
 
 

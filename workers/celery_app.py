@@ -10,7 +10,7 @@ from celery import Celery
 
 from dispatcher.config import load_settings
 from dispatcher.redis_client import broker_transport_options
-from dispatcher.tasknames import REPUBLISH_STALE
+from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE
 from dispatcher.trunks import load_trunks
 
 settings = load_settings().require("database_url", "redis_url")
@@ -40,6 +40,8 @@ app.conf.update(
     beat_schedule={
         # A safety net, not the dispatch path: admission is driven by submits and call ends.
         "requeue-stale-and-pump-trunks": {"task": REPUBLISH_STALE, "schedule": 5.0},
+        # Status callbacks wait in an outbox table; this hands the due ones to workers.
+        "dispatch-status-callbacks": {"task": DISPATCH_CALLBACKS, "schedule": 1.0},
     },
 )
 

@@ -9,17 +9,25 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import requests
 from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import dialing, services
+from dispatcher import callback_delivery, dialing, services
 from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.redis_client import redis_from_url
-from dispatcher.tasknames import HANGUP_CALL, ORIGINATE_CALL, PUMP_TRUNK, REPUBLISH_STALE
+from dispatcher.tasknames import (
+    DELIVER_CALLBACK,
+    DISPATCH_CALLBACKS,
+    HANGUP_CALL,
+    ORIGINATE_CALL,
+    PUMP_TRUNK,
+    REPUBLISH_STALE,
+)
 from workers.celery_app import CelerySender, app, settings, trunks
 
 _sessions: sessionmaker[Session] | None = None
@@ -70,6 +78,26 @@ def originate_call(self: Task, call_id: str) -> str:
 @app.task(name=HANGUP_CALL, autoretry_for=(AMIUnavailable,), retry_backoff=1, max_retries=3)
 def hangup_call(call_id: str) -> bool:
     return dialing.hangup_call(sessions(), uuid.UUID(call_id), _ami)
+
+
+@app.task(name=DISPATCH_CALLBACKS, ignore_result=True)
+def dispatch_callbacks() -> int:
+    ids = callback_delivery.claim_due(sessions())
+    for delivery_id in ids:
+        deliver_callback.apply_async(args=[delivery_id])
+    return len(ids)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str],
+          timeout: float) -> callback_delivery.Response:
+    return requests.post(url, data=body, headers=headers, timeout=timeout,
+                         allow_redirects=False)
+
+
+@app.task(name=DELIVER_CALLBACK, ignore_result=True)
+def deliver_callback(delivery_id: int) -> str:
+    return callback_delivery.deliver(sessions(), delivery_id, _post,
+                                     allow_private=settings.callback_allow_private)
 
 
 @app.task(name=PUMP_TRUNK, ignore_result=True)

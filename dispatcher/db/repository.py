@@ -20,7 +20,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatcher.calls import CallState
-from dispatcher.db.tables import ApiKeyRow, CallEventRow, CallRow, ConsumerSessionRow
+from dispatcher.db.tables import (
+    ApiKeyRow,
+    CallbackDeliveryRow,
+    CallEventRow,
+    CallRow,
+    ConsumerSessionRow,
+)
 from dispatcher.status import ACTIVE_STATUSES, CallStatus
 
 _STATE_FIELDS = ("outcome", "channel", "hangup_cause", "hangup_cause_text", "sip_code",
@@ -91,6 +97,11 @@ class CallRepository:
     def events(self, call_id: uuid.UUID) -> list[CallEventRow]:
         stmt = (select(CallEventRow).where(CallEventRow.call_id == call_id)
                 .order_by(CallEventRow.event_at, CallEventRow.id))
+        return list(self.session.scalars(stmt))
+
+    def callbacks(self, call_id: uuid.UUID) -> list[CallbackDeliveryRow]:
+        stmt = (select(CallbackDeliveryRow).where(CallbackDeliveryRow.call_id == call_id)
+                .order_by(CallbackDeliveryRow.sequence))
         return list(self.session.scalars(stmt))
 
     def mark_published(self, call_ids: Sequence[uuid.UUID]) -> None:
@@ -208,15 +219,24 @@ class ApiKeyRepository:
 
     def revoke(self, id_or_prefix: str) -> int:
         """Revoke by id or by the key's shown prefix; returns how many keys it matched."""
-        match = ApiKeyRow.prefix == id_or_prefix
-        try:
-            match = or_(match, ApiKeyRow.id == uuid.UUID(id_or_prefix))
-        except ValueError:
-            pass
         result = self.session.execute(
-            update(ApiKeyRow).where(match, ApiKeyRow.revoked_at.is_(None))
+            update(ApiKeyRow).where(_key_match(id_or_prefix), ApiKeyRow.revoked_at.is_(None))
             .values(revoked_at=func.now()))
         return int(result.rowcount)
+
+    def set_callback_secret(self, id_or_prefix: str, secret: str) -> bool:
+        result = self.session.execute(
+            update(ApiKeyRow).where(_key_match(id_or_prefix), ApiKeyRow.revoked_at.is_(None))
+            .values(callback_secret=secret))
+        return int(result.rowcount) == 1
+
+
+def _key_match(id_or_prefix: str):  # type: ignore[no-untyped-def]
+    match = ApiKeyRow.prefix == id_or_prefix
+    try:
+        return or_(match, ApiKeyRow.id == uuid.UUID(id_or_prefix))
+    except ValueError:
+        return match
 
 
 class ConsumerSessionRepository:

@@ -36,6 +36,7 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     scopes: Mapped[str] = mapped_column(String(200), default="calls:read calls:write")
+    callback_secret: Mapped[str | None] = mapped_column(String(64))
 
 
 class CallRow(Base):
@@ -80,6 +81,9 @@ class CallRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     canceled_by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    status_callback: Mapped[str | None] = mapped_column(Text)
+    callback_events: Mapped[str] = mapped_column(String(100), default="completed")
+    callback_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CallEventRow(Base):
@@ -95,6 +99,29 @@ class CallEventRow(Base):
                                                   server_default=func.now())
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     event_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CallbackDeliveryRow(Base):
+    """The outbox of status callbacks: written with the state change, sent by Celery."""
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (Index("ix_callback_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ConsumerSessionRow(Base):

@@ -1,0 +1,90 @@
+"""Sending status callbacks: pick due deliveries, POST them signed, retry with backoff."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher.callbacks import CallbackRefused, next_delay, resolve_allowed, sign
+from dispatcher.db.tables import ApiKeyRow, CallbackDeliveryRow, CallRow
+
+logger = logging.getLogger(__name__)
+Sessions = sessionmaker[Session]
+LEASE = timedelta(seconds=60)
+TIMEOUT = 5.0
+
+
+class Response(Protocol):
+    status_code: int
+
+
+Post = Callable[[str, bytes, dict[str, str], float], Response]
+
+
+def claim_due(sessions: Sessions, limit: int = 100) -> list[int]:
+    """Take due deliveries for sending; a crashed sender's claim lapses after the lease."""
+    now = datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        ids = list(session.scalars(
+            select(CallbackDeliveryRow.id)
+            .where(CallbackDeliveryRow.state == "pending",
+                   CallbackDeliveryRow.next_attempt_at <= now)
+            .order_by(CallbackDeliveryRow.id).limit(limit).with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(update(CallbackDeliveryRow)
+                            .where(CallbackDeliveryRow.id.in_(ids))
+                            .values(next_attempt_at=now + LEASE))
+    return ids
+
+
+def deliver(sessions: Sessions, delivery_id: int, post: Post, *,
+            allow_private: bool = False) -> str:
+    """Try one delivery once; returns its state afterwards."""
+    with sessions() as session:
+        row = session.get(CallbackDeliveryRow, delivery_id)
+        if row is None or row.state != "pending":
+            return row.state if row else "missing"
+        secret = session.scalar(select(ApiKeyRow.callback_secret).join(
+            CallRow, CallRow.api_key_id == ApiKeyRow.id).where(CallRow.id == row.call_id))
+        url, payload, event_id = row.url, row.payload, row.event_id
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "call-dispatcher",
+               "X-Event-Id": str(event_id), "X-Signature": sign(secret or "", body)}
+    code: int | None = None
+    error: str | None = None
+    try:
+        resolve_allowed(url, allow_private=allow_private)
+        code = post(url, body, headers, TIMEOUT).status_code
+    except CallbackRefused as exc:
+        error = f"refused: {exc}"
+    except Exception as exc:  # any transport failure is a failed attempt, retried later
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    return _record(sessions, delivery_id, code, error)
+
+
+def _record(sessions: Sessions, delivery_id: int, code: int | None, error: str | None) -> str:
+    now = datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        row = session.get(CallbackDeliveryRow, delivery_id, with_for_update=True)
+        if row is None:
+            return "missing"
+        row.attempts += 1
+        row.last_status_code = code
+        row.last_error = error
+        if code is not None and 200 <= code < 300:
+            row.state, row.delivered_at = "delivered", now
+        else:
+            delay = None if error and error.startswith("refused") else next_delay(row.attempts)
+            if delay is None:
+                row.state = "failed"
+                logger.warning("callback %s for call %s failed for good: %s", row.event_id,
+                               row.call_id, error or code)
+            else:
+                row.next_attempt_at = now + delay
+        return row.state
