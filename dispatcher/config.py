@@ -51,6 +51,8 @@ class Settings:
     reconcile_interval: float = 30.0
     max_body_bytes: int = 65536
     callback_allow_private: bool = False
+    secret_key: str = field(default="", repr=False)
+    flower_url: str = "http://127.0.0.1:5555"
     log_level: str = "INFO"
 
     @property

@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     deps: Deps = build_deps(settings, publisher)
     app.extensions["dispatcher"] = deps
 
-    from web import calls, errors, health, metrics, openapi, trunks
+    from web import calls, errors, health, metrics, openapi, ops, trunks
 
     errors.register(app)
     app.register_blueprint(health.bp)
@@ -34,4 +34,6 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     app.register_blueprint(calls.bp, url_prefix="/v1")
     app.register_blueprint(trunks.bp, url_prefix="/v1")
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(ops.bp)
+    ops.configure_sessions(app)
     return app

@@ -62,6 +62,11 @@ class KeyCache:
 _cache = KeyCache()
 
 
+def lookup_key(token: str) -> Principal | None:
+    """Who ``token`` is (cached briefly), or None: for pages that sign in with a form."""
+    return _cache.lookup(token)
+
+
 def require_api_key() -> None:
     """``before_request`` hook for every protected blueprint."""
     header = request.headers.get("Authorization", "")

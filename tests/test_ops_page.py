@@ -1,0 +1,81 @@
+"""The operations page in a real headless Chromium against the running stack."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from stackproc import Stack, running_stack
+
+from dispatcher.embedded import EmbeddedPostgres
+from dispatcher.pbxsim import SimConfig
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = SimConfig(users={"dispatcher": "worker-secret", "events": "events-secret"},
+                       ring_delay=0.01, answer_delay=0.1, cel_events=False)
+    with running_stack(postgres, migrated_template, redis_url,
+                       tmp_path_factory.mktemp("ops-logs"), config) as stack:
+        yield stack
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+def test_the_page_shows_lines_and_live_calls_after_signing_in(
+    stack: Stack, browser: object, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    held = stack.post({"to": "+989121235001"}).json()  # answers and stays up
+    driver = browser
+    driver.get(f"{stack.base}/ops")  # type: ignore[attr-defined]
+    field = driver.find_element(By.ID, "api_key")  # type: ignore[attr-defined]
+    field.send_keys("wrong")
+    field.submit()
+    assert "invalid API key" in driver.page_source  # type: ignore[attr-defined]
+    field = driver.find_element(By.ID, "api_key")  # type: ignore[attr-defined]
+    field.send_keys(stack.key)
+    field.submit()
+    deadline = time.monotonic() + 20
+    while True:
+        rows = driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")  # type: ignore[attr-defined]
+        text = " ".join(r.text for r in rows)
+        if held["to"] in text and "in-progress" in text:
+            break
+        assert time.monotonic() < deadline, f"live call never shown: {text!r}"
+        time.sleep(0.5)
+    trunk_row = driver.find_element(By.CSS_SELECTOR, "#trunks tbody tr").text  # type: ignore[attr-defined]
+    assert "1 / 30" in trunk_row and "connected" in trunk_row
+    shot = Path(__file__).resolve().parent.parent / ".run" / "ops-page.png"
+    shot.parent.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    width = int.from_bytes(png[16:20], "big")
+    assert width >= 1000
+    stack.cancel(held["id"])

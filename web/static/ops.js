@@ -1,0 +1,31 @@
+// Refresh the numbers every 2 s without reloading the page.
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+async function refresh() {
+  const response = await fetch("/ops/data.json", {credentials: "same-origin"});
+  if (response.status === 401) { location.reload(); return; }
+  const data = await response.json();
+  const trunks = document.querySelector("#trunks tbody");
+  trunks.replaceChildren(...data.trunks.map(t => {
+    const tr = document.createElement("tr");
+    const lines = cell(` ${t.in_use} / ${t.total}`);
+    const meter = document.createElement("meter");
+    meter.min = 0; meter.max = t.total; meter.value = t.in_use;
+    lines.prepend(meter);
+    tr.append(cell(t.name), lines, cell(t.waiting), cell(t.ami, `ami-${t.ami}`));
+    return tr;
+  }));
+  const calls = document.querySelector("#calls tbody");
+  calls.replaceChildren(...data.calls.map(c => {
+    const tr = document.createElement("tr");
+    tr.append(cell(c.to), cell(c.status, `status-${c.status}`), cell(c.trunk), cell(c.seconds));
+    return tr;
+  }));
+  document.querySelector("#active-count").textContent = data.calls.length;
+  document.querySelector("#updated").textContent = `updated ${data.generated_at}`;
+}
+setInterval(() => refresh().catch(() => {}), 2000);
