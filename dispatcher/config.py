@@ -54,6 +54,8 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     flower_url: str = "http://127.0.0.1:5555"
     log_level: str = "INFO"
+    log_format: str = "json"
+    log_mask_numbers: bool = True
 
     @property
     def worker_ami(self) -> AMIEndpoint:

@@ -85,6 +85,7 @@ def run_stack(port: int = 8000) -> int:
     env["PORT"] = str(port)
     env.setdefault("CELERY_BEAT_SCHEDULE", str(root / "celerybeat-schedule"))
     env.setdefault("WORKER_CONCURRENCY", "4")
+    env.setdefault("DISPATCHER_LOG_FORMAT", "text")  # a terminal; production keeps JSON
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
 
     upgrade(env.get("DISPATCHER_DATABASE_URL") or env["DATABASE_URL"])

@@ -5,19 +5,17 @@ The web process records calls and enqueues them by task name; it never imports w
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from dispatcher.config import Settings, load_settings
+from dispatcher.logs import configure_logging
 from web.deps import Deps, Publisher, build_deps
 
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require("database_url", "redis_url")
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level, settings.log_format, settings.log_mask_numbers)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

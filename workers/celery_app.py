@@ -6,9 +6,13 @@ losing a call (see ../shared/docs/reliability-notes.md §3).
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 from dispatcher.config import load_settings
+from dispatcher.logs import JsonFormatter, TextFormatter
 from dispatcher.redis_client import broker_transport_options
 from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE
 from dispatcher.trunks import load_trunks
@@ -44,6 +48,16 @@ app.conf.update(
         "dispatch-status-callbacks": {"task": DISPATCH_CALLBACKS, "schedule": 1.0},
     },
 )
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _json_logs(logger: logging.Logger, **_: object) -> None:
+    """Celery sets up its own handlers; give them our format (call ids, masked numbers)."""
+    formatter = (JsonFormatter if settings.log_format == "json" else TextFormatter)(
+        settings.log_mask_numbers)
+    for handler in logger.handlers:
+        handler.setFormatter(formatter)
 
 
 class CelerySender:

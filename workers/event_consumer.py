@@ -26,6 +26,7 @@ from dispatcher.config import Settings, load_settings
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.repository import ConsumerSessionRepository
 from dispatcher.line_sync import resync_lines
+from dispatcher.logs import configure_logging
 from dispatcher.redis_client import redis_from_url
 from dispatcher.services import Sessions
 from dispatcher.trunks import load_trunks
@@ -175,8 +176,7 @@ class EventConsumer:
 
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings().require("database_url")
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level, settings.log_format, settings.log_mask_numbers)
     sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
     admissions = None
     if settings.redis_url:

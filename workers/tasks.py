@@ -19,6 +19,7 @@ from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
 from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.logs import call_context
 from dispatcher.redis_client import redis_from_url
 from dispatcher.tasknames import (
     DELIVER_CALLBACK,
@@ -72,12 +73,14 @@ TARGET = dialing.OriginateTarget.from_settings(settings)
 @app.task(name=ORIGINATE_CALL, bind=True, autoretry_for=(AMIUnavailable,), retry_backoff=1,
           retry_backoff_max=20, max_retries=8)
 def originate_call(self: Task, call_id: str) -> str:
-    return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET, admissions())
+    with call_context(call_id):
+        return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET, admissions())
 
 
 @app.task(name=HANGUP_CALL, autoretry_for=(AMIUnavailable,), retry_backoff=1, max_retries=3)
 def hangup_call(call_id: str) -> bool:
-    return dialing.hangup_call(sessions(), uuid.UUID(call_id), _ami)
+    with call_context(call_id):
+        return dialing.hangup_call(sessions(), uuid.UUID(call_id), _ami)
 
 
 @app.task(name=DISPATCH_CALLBACKS, ignore_result=True)
