@@ -7,9 +7,11 @@ import contextvars
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TextIO
 
 _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("call_id", default=None)
 _NUMBER = re.compile(r"(?<![\w-])(\+?\d[\d ]{5,17}\d)(?![\w-])")
@@ -73,10 +75,24 @@ class TextFormatter(logging.Formatter):
         return mask_numbers(line) if self.mask else line
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", mask: bool = True) -> None:
-    """Set up the root logger once per process (entry points only)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter(mask) if fmt == "json" else TextFormatter(mask))
+    """Add our handler to the root logger, once per process (entry points only)."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    if any(isinstance(h, _StderrHandler) for h in root.handlers):
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter(mask) if fmt == "json" else TextFormatter(mask))
+    root.addHandler(handler)
     root.setLevel(level)

@@ -22,7 +22,10 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
+from itsdangerous import URLSafeTimedSerializer
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from dispatcher.db.tables import CallRow
@@ -35,14 +38,24 @@ bp = Blueprint("ops", __name__, template_folder="templates")
 ACTIVE_LIMIT = 200
 
 
+class SharedKeySessions(SecureCookieSessionInterface):
+    """Signed cookies whose key every web process shares: ``DISPATCHER_SECRET_KEY``, else one
+    kept in Redis. Loaded on first use, so the API starts (and takes calls) without Redis."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            d = app.extensions["dispatcher"]
+            try:
+                d.redis.set("dispatcher:web-secret-key", secrets.token_hex(32), nx=True)
+                app.secret_key = d.redis.get("dispatcher:web-secret-key").decode()
+            except RedisError:
+                return None  # no sessions until Redis is back: the page asks to sign in
+        return super().get_signing_serializer(app)
+
+
 def configure_sessions(app: Flask) -> None:
-    """One signing key for every web process: from settings, else shared through Redis."""
-    d = app.extensions["dispatcher"]
-    key = d.settings.secret_key
-    if not key:
-        d.redis.set("dispatcher:web-secret-key", secrets.token_hex(32), nx=True)
-        key = d.redis.get("dispatcher:web-secret-key").decode()
-    app.secret_key = key
+    app.secret_key = app.extensions["dispatcher"].settings.secret_key or None
+    app.session_interface = SharedKeySessions()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
 
 
