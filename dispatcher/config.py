@@ -53,6 +53,7 @@ class Settings:
     callback_allow_private: bool = False
     secret_key: str = field(default="", repr=False)
     flower_url: str = "http://127.0.0.1:5555"
+    consumer_metrics_port: int = 0
     log_level: str = "INFO"
     log_format: str = "json"
     log_mask_numbers: bool = True

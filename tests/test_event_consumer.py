@@ -107,6 +107,10 @@ def test_live_events_drive_a_call_to_its_final_state(harness: Harness) -> None:
     assert a.answered_at and a.ended_at and a.ended_at > a.answered_at
     b = harness.wait(busy, final)
     assert (b.status, b.sip_code) == ("busy", 486)
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("dispatcher_consumer_events_read_total") > 0
+    assert REGISTRY.get_sample_value("dispatcher_consumer_ami_connected") == 1
 
 
 def test_calls_that_end_while_the_consumer_is_away_are_settled_from_the_cdr(

@@ -30,6 +30,7 @@ from dispatcher.logs import configure_logging
 from dispatcher.redis_client import redis_from_url
 from dispatcher.services import Sessions
 from dispatcher.trunks import load_trunks
+from workers import consumer_metrics as metrics
 from workers.event_writer import EventWriter
 
 logger = logging.getLogger(__name__)
@@ -73,12 +74,15 @@ class EventConsumer:
         writer = EventWriter(self.sessions, self._release)
         try:
             self.connected.set()
+            metrics.AMI_CONNECTED.set(1)
+            metrics.RECONNECTS.inc()
             self._report_ami("connected")
             logger.info("event consumer connected to %s:%s", self.settings.ami_host,
                         self.settings.ami_port)
             self._pump(client, writer)
         finally:
             client.close()
+            metrics.AMI_CONNECTED.set(0)
             self._report_ami("disconnected")
             writer.flush()
             self._close_epoch(epoch)
@@ -91,8 +95,10 @@ class EventConsumer:
         while not self.stop.is_set():
             batch = self._read_batch(client)
             if batch:
+                metrics.EVENTS_READ.inc(len(batch))
                 writer.add(batch)
             written = writer.flush()
+            metrics.EVENTS_HELD.set(writer.held)
             now = time.monotonic()
             if now - last_ping > PING_EVERY:
                 client.ping()
@@ -138,6 +144,7 @@ class EventConsumer:
             logger.warning("reconciliation postponed: database unavailable (%s)",
                            type(exc).__name__)
             return False
+        metrics.UNRESOLVED.inc(result.unresolved)
         if result.settled or result.unresolved:
             logger.warning("reconciliation: %d live, %d settled from CDRs, %d unresolved",
                            result.live, result.settled, result.unresolved)
@@ -189,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                                 admit_lease_seconds=settings.admit_lease_seconds,
                                 max_call_seconds=settings.max_call_seconds)
     consumer = EventConsumer(settings, sessions, admissions=admissions)
+    metrics.serve(settings.consumer_metrics_port)
 
     def _stop(*_: Any) -> None:
         consumer.stop.set()
