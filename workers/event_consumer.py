@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from dispatcher import recording
@@ -109,8 +110,14 @@ class EventConsumer:
                     next_reconcile = now + self.settings.reconcile_interval
 
     def _release(self, ended: recording.Ended) -> None:
+        """Free the lines of calls that ended. With Redis away this waits: the calls are final
+        in PostgreSQL, so the next line resync drops their leases anyway."""
         if self.admissions is not None and ended:
-            self.admissions.release_many(ended)
+            try:
+                self.admissions.release_many(ended)
+            except RedisError as exc:
+                logger.warning("could not free %d line(s) now (%s); the next resync will",
+                               len(ended), type(exc).__name__)
 
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
         """Wait for one event, then take whatever else has already arrived (up to a batch):
@@ -140,9 +147,8 @@ class EventConsumer:
             if self.admissions is not None:
                 self._release(result.ended)
                 resync_lines(self.sessions, self.admissions, self.trunks, items)
-        except DBAPIError as exc:
-            logger.warning("reconciliation postponed: database unavailable (%s)",
-                           type(exc).__name__)
+        except (DBAPIError, RedisError) as exc:
+            logger.warning("reconciliation postponed: %s unavailable", type(exc).__name__)
             return False
         metrics.UNRESOLVED.inc(result.unresolved)
         if result.settled or result.unresolved:
