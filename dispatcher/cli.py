@@ -45,7 +45,8 @@ def _apikey_create(args: argparse.Namespace) -> int:
     scopes = ("calls:read",) if args.read_only else services.SCOPES
     expires = timedelta(days=args.expires_days) if args.expires_days else None
     row, key = services.create_api_key(_sessions(), args.name, scopes=scopes,
-                                       expires_in=expires)
+                                       expires_in=expires, rate_limit=args.rate or None,
+                                       max_active_calls=args.max_calls or None)
     until = f", expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""
     print(f"created API key {row.name!r} (id {row.id}, scopes {row.scopes}{until})")
     print(f"status callbacks are signed with: {row.callback_secret}")
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--read-only", action="store_true", help="scope calls:read only")
     create.add_argument("--expires-days", type=int, default=0, help="expire after N days")
+    create.add_argument("--rate", type=int, default=0, help="requests per second (0: no limit)")
+    create.add_argument("--max-calls", type=int, default=0,
+                        help="calls in progress at once (0: no limit)")
     create.set_defaults(func=_apikey_create)
     apikey_sub.add_parser("list", help="list keys (never the secrets)").set_defaults(
         func=_apikey_list)

@@ -44,3 +44,8 @@ class IdempotencyConflict(Conflict):
 class ServiceUnavailable(DispatcherError):
     status = 503
     code = "unavailable"
+
+
+class TooManyRequests(DispatcherError):
+    status = 429
+    code = "rate-limited"

@@ -37,7 +37,8 @@ SCOPES = ("calls:read", "calls:write")
 
 
 def create_api_key(sessions: Sessions, name: str, *, scopes: tuple[str, ...] = SCOPES,
-                   expires_in: timedelta | None = None) -> tuple[ApiKeyRow, str]:
+                   expires_in: timedelta | None = None, rate_limit: int | None = None,
+                   max_active_calls: int | None = None) -> tuple[ApiKeyRow, str]:
     """Make a key; the plaintext is returned once and only its hash is stored."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
@@ -46,7 +47,8 @@ def create_api_key(sessions: Sessions, name: str, *, scopes: tuple[str, ...] = S
     expires_at = datetime.now(tz=UTC) + expires_in if expires_in else None
     row = ApiKeyRow(id=uuid.uuid4(), name=name, prefix=key[:12], key_hash=hash_api_key(key),
                     scopes=" ".join(scopes), expires_at=expires_at,
-                    callback_secret=secrets.token_hex(32))
+                    callback_secret=secrets.token_hex(32), rate_limit=rate_limit,
+                    max_active_calls=max_active_calls)
     with sessions.begin() as session:
         ApiKeyRepository(session).add(row)
     return row, key
@@ -97,6 +99,11 @@ def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID 
                 return Submitted(existing, created=False)
         raise
     return Submitted(row, created=True)
+
+
+def active_calls(sessions: Sessions, api_key_id: uuid.UUID) -> int:
+    with sessions() as session:
+        return CallRepository(session).count_active(api_key_id)
 
 
 def _replay(sessions: Sessions, api_key_id: uuid.UUID | None, key: str,

@@ -270,3 +270,31 @@ class TestKeys:
         canceled = supervisor.post(f"/v1/calls/{call['id']}/cancel").json
         assert canceled["placed_by"] == call["placed_by"] is not None
         assert canceled["canceled_by"] == str(other_row.id)
+
+
+class TestLimits:
+    def test_a_key_over_its_request_rate_gets_429_with_retry_after(
+        self, app: Flask, sessions: sessionmaker[Session]
+    ) -> None:
+        _, key = services.create_api_key(sessions, "slow", rate_limit=3)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        codes = []
+        for _ in range(8):
+            response = client.get("/v1/calls")
+            codes.append(response.status_code)
+            if response.status_code == 429:
+                assert response.headers["Retry-After"] == "1"
+                assert response.json["error"]["code"] == "rate-limited"
+        assert codes.count(200) >= 3 and 429 in codes
+
+    def test_a_key_at_its_concurrent_calls_limit_gets_429_and_nothing_is_written(
+        self, app: Flask, sessions: sessionmaker[Session]
+    ) -> None:
+        _, key = services.create_api_key(sessions, "small", max_active_calls=2)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        assert [post_call(client, {"to": NUMBER}).status_code for _ in range(2)] == [202, 202]
+        refused = post_call(client, {"to": NUMBER})
+        assert refused.status_code == 429
+        assert count(sessions, "SELECT count(*) FROM calls") == 2

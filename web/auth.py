@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 
 from flask import g, request
+from redis.exceptions import RedisError
 
 from dispatcher import services
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, TooManyRequests
 from web.deps import deps
 
 
@@ -27,6 +28,8 @@ class Forbidden(DispatcherError):
 class Principal:
     key_id: uuid.UUID
     scopes: frozenset[str]
+    rate_limit: int | None = None
+    max_active_calls: int | None = None
 
 
 class KeyCache:
@@ -54,7 +57,8 @@ class KeyCache:
             return None
         if len(self._entries) >= self.size:
             self._entries.clear()
-        principal = Principal(key.id, frozenset(key.scopes.split()))
+        principal = Principal(key.id, frozenset(key.scopes.split()), key.rate_limit,
+                              key.max_active_calls)
         self._entries[digest] = (now, principal)
         return principal
 
@@ -80,4 +84,24 @@ def require_api_key() -> None:
     needed = "calls:read" if request.method in ("GET", "HEAD") else "calls:write"
     if needed not in principal.scopes:
         raise Forbidden(f"this API key lacks the {needed} scope")
+    if principal.rate_limit:
+        _check_rate(principal)
     g.api_key_id = principal.key_id
+    g.principal = principal
+
+
+def _check_rate(principal: Principal) -> None:
+    """A per-second window per key, counted in Redis so every web process shares it. With
+    Redis away the limit is not enforced rather than refusing every request."""
+    window = int(time.time())
+    key = f"dispatcher:rate:{principal.key_id}:{window}"
+    try:
+        pipe = deps().redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2)
+        count = pipe.execute()[0]
+    except RedisError:
+        return
+    if count > (principal.rate_limit or 0):
+        raise TooManyRequests(f"more than {principal.rate_limit} requests per second for "
+                              "this API key; retry shortly")

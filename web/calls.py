@@ -14,7 +14,13 @@ from flask.typing import ResponseReturnValue
 from dispatcher import services
 from dispatcher.call_requests import parse_call_request
 from dispatcher.db.repository import CallFilter, CallRepository
-from dispatcher.errors import BadRequest, DispatcherError, NotFound, ValidationFailed
+from dispatcher.errors import (
+    BadRequest,
+    DispatcherError,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
 from dispatcher.numbers import InvalidNumber
 from dispatcher.status import CallStatus
 from web.auth import require_api_key
@@ -92,6 +98,10 @@ def create_call() -> ResponseReturnValue:
     call_request = parse_call_request(
         _json_body(), d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
+    limit = g.principal.max_active_calls
+    if limit and services.active_calls(d.sessions, g.api_key_id) >= limit:
+        raise TooManyRequests(f"this API key already has {limit} calls in progress; "
+                              "retry when one ends")
     submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
     if not submitted.created:
         return jsonify(call_json(submitted.call)), 200

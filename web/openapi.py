@@ -14,6 +14,7 @@ from dispatcher.call_requests import (
     MAX_VARIABLES,
     TIMEOUT_RANGE,
 )
+from dispatcher.callbacks import EVENTS as CALLBACK_EVENTS
 from dispatcher.status import CallStatus
 
 bp = Blueprint("openapi", __name__)
@@ -47,8 +48,17 @@ _VARIABLE_VALUE = r"^[A-Za-z0-9 _.:@+\-/]{0,128}$"
 _NUMBER = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[0-9+()\-. ]+$"}
 
 
+_ERROR_RESPONSE = {"content": {"application/json": {"schema": {"$ref":
+                                                               "#/components/schemas/Error"}}}}
+
+
 def _with_db(responses: dict[str, Any]) -> dict[str, Any]:
-    return {**responses, "503": _DB_DOWN}
+    """Every /v1 operation can also meet a missing scope, a per-key limit, or a database
+    outage."""
+    return {**responses, "503": _DB_DOWN,
+            "403": {"description": "the API key lacks the scope", **_ERROR_RESPONSE},
+            "429": {"description": "per-key rate or concurrent-call limit; see Retry-After",
+                    **_ERROR_RESPONSE}}
 
 
 SPEC: dict[str, Any] = {
@@ -77,7 +87,15 @@ SPEC: dict[str, Any] = {
                                         {"type": "number"}]}},
                                 "metadata": {"description": "any JSON, stored, never sent to "
                                              f"the PBX; at most {MAX_METADATA_BYTES} bytes "
-                                             f"and {MAX_METADATA_DEPTH} levels deep"}}},
+                                             f"and {MAX_METADATA_DEPTH} levels deep"},
+                                "status_callback": {
+                                    "type": "string", "format": "uri", "maxLength": 2000,
+                                    "description": "http(s) URL for signed status callbacks; "
+                                                   "public addresses only unless allowed"},
+                                "status_callback_event": {
+                                    "type": "array", "minItems": 1, "uniqueItems": True,
+                                    "items": {"enum": list(CALLBACK_EVENTS)},
+                                    "default": ["completed"]}}},
             "Call": {"type": "object", "required": ["id", "to", "status", "created_at"],
                      "properties": {
                 "id": {"type": "string", "format": "uuid"},
@@ -176,6 +194,12 @@ SPEC: dict[str, Any] = {
                 "type": "object", "required": ["data"], "properties": {
                     "data": {"type": "array",
                              "items": {"$ref": "#/components/schemas/Event"}}}}, 401, 404))}},
+        "/v1/calls/{call_id}/callbacks": {"get": {
+            "summary": "Status-callback deliveries of the call, in sequence order",
+            "parameters": [_ID],
+            "responses": _with_db(_responses("200", {
+                "type": "object", "required": ["data"], "properties": {
+                    "data": {"type": "array", "items": {"type": "object"}}}}, 401, 404))}},
         "/v1/trunks": {"get": {
             "summary": "Line use per trunk",
             "responses": _with_db(_responses("200", {

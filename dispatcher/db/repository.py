@@ -70,6 +70,12 @@ class CallRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
+    def count_active(self, api_key_id: uuid.UUID) -> int:
+        stmt = select(func.count()).select_from(CallRow).where(
+            CallRow.api_key_id == api_key_id,
+            CallRow.status.in_([s.value for s in ACTIVE_STATUSES]))
+        return int(self.session.scalar(stmt) or 0)
+
     def by_idempotency_key(self, api_key_id: uuid.UUID | None, key: str) -> CallRow | None:
         stmt = select(CallRow).where(CallRow.api_key_id == api_key_id,
                                      CallRow.idempotency_key == key)

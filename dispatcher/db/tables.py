@@ -37,6 +37,8 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     scopes: Mapped[str] = mapped_column(String(200), default="calls:read calls:write")
     callback_secret: Mapped[str | None] = mapped_column(String(64))
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
+    max_active_calls: Mapped[int | None] = mapped_column(Integer)
 
 
 class CallRow(Base):
@@ -48,6 +50,7 @@ class CallRow(Base):
         Index("ix_calls_status_created", "status", "created_at"),
         Index("ix_calls_to_created", "to_number", "created_at"),
         Index("ix_calls_trunk_status", "trunk", "status", "created_at"),
+        Index("ix_calls_key_status", "api_key_id", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
