@@ -51,15 +51,14 @@ class Admissions:
         if not self.enabled:
             self._publish(call_id, trunk)
             return
-        self.capacity(trunk).enqueue(call_id, waiting_score(priority, source, created))
-        self.pump(trunk)
+        self.pump(trunk, enqueue=(call_id, waiting_score(priority, source, created)))
 
-    def pump(self, trunk: str) -> int:
+    def pump(self, trunk: str, enqueue: tuple[uuid.UUID, float] | None = None) -> int:
         """Admit what fits and publish it; schedule a wake-up when pacing holds calls back."""
         if not self.enabled:
             return 0
         capacity = self.capacity(trunk)
-        admission = capacity.admit(self.admit_lease_seconds)
+        admission = capacity.admit(self.admit_lease_seconds, enqueue=enqueue)
         for call_id in admission.call_ids:
             try:
                 self._publish(call_id, trunk)

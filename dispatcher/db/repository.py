@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg2.extras import execute_values
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatcher.calls import CallState
@@ -62,7 +62,11 @@ class CallRepository:
 
     # --- API side -------------------------------------------------------------------------
     def add(self, row: CallRow) -> None:
-        self.session.add(row)
+        """Insert a new call with one plain INSERT: the API's hot path skips the unit of work
+        (the row object stays transient; unset columns get their server defaults)."""
+        values = {column: value for attr, column in _CALL_COLUMNS
+                  if (value := getattr(row, attr)) is not None}
+        self.session.execute(insert(CallRow.__table__).values(values))
 
     def get(self, call_id: uuid.UUID, *, for_update: bool = False) -> CallRow | None:
         stmt = select(CallRow).where(CallRow.id == call_id)
@@ -204,6 +208,9 @@ class EventRecord:
     name: str
     event_at: datetime
     payload: dict[str, Any]
+
+
+_CALL_COLUMNS = [(attr.key, attr.columns[0].name) for attr in CallRow.__mapper__.column_attrs]
 
 
 class ApiKeyRepository:
