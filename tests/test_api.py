@@ -230,6 +230,26 @@ class TestCancel:
         assert tasks.count("dispatcher.hangup_call") == 1
 
 
+class TestCancelDuringAnOutage:
+    def test_a_hangup_that_cannot_be_queued_is_a_503_and_a_retry_sends_it(
+        self, settings: Settings, sessions: sessionmaker[Session], api_key: str
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"}
+        ok_app = create_app(settings)
+        call = ok_app.test_client().post("/v1/calls", json={"to": NUMBER},
+                                         headers=headers).json
+        with sessions.begin() as session:
+            session.execute(update(CallRow).where(CallRow.id == uuid.UUID(call["id"]))
+                            .values(status="ringing", attempt_id=uuid.uuid4()))
+        down = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+        response = down.test_client().post(f"/v1/calls/{call['id']}/cancel", headers=headers)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        again = ok_app.test_client().post(f"/v1/calls/{call['id']}/cancel", headers=headers)
+        assert again.status_code == 202 and again.json["cancel_requested"] is True
+        tasks = [m["headers"]["task"] for m in queued_messages(settings)]  # type: ignore[index]
+        assert tasks.count("dispatcher.hangup_call") == 1
+
+
 class TestKeys:
     def test_read_only_keys_can_read_but_not_place_or_cancel_calls(
         self, app: Flask, client: FlaskClient, sessions: sessionmaker[Session]

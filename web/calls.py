@@ -18,6 +18,7 @@ from dispatcher.errors import (
     BadRequest,
     DispatcherError,
     NotFound,
+    ServiceUnavailable,
     TooManyRequests,
     ValidationFailed,
 )
@@ -182,9 +183,18 @@ def cancel_call(call_id: str) -> ResponseReturnValue:
     d = deps()
     result = services.cancel_call(d.sessions, _call_id(call_id), g.api_key_id)
     if result.needs_hangup:
-        d.hangup(result.call.id, result.call.trunk)
+        try:
+            d.hangup(result.call.id, result.call.trunk)
+        except Exception as exc:
+            # The cancel is recorded; asking again re-sends the hangup (it is idempotent).
+            raise ServiceUnavailable("the cancel is recorded but the hangup could not be "
+                                     "queued; retry the request") from exc
         return jsonify(call_json(result.call)), 202
-    d.admissions.release(result.call.id, result.call.trunk)
+    try:
+        d.admissions.release(result.call.id, result.call.trunk)
+    except Exception:
+        # Harmless: if the call is ever admitted, the worker sees it canceled and lets go.
+        logger.warning("call %s canceled; its place in line is freed later", result.call.id)
     return jsonify(call_json(result.call)), 200
 
 

@@ -24,7 +24,8 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, o
 def register(app: Flask) -> None:
     @app.errorhandler(DispatcherError)
     def _dispatcher_error(exc: DispatcherError) -> ResponseReturnValue:
-        headers = {"Retry-After": "1"} if exc.status == 429 else {}
+        headers = {"Retry-After": "1" if exc.status == 429 else "5"} if exc.status in (
+            429, 503) else {}
         return jsonify(error_body(exc.code, exc.message, exc.field)), exc.status, headers
 
     @app.errorhandler(HTTPException)
