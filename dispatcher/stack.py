@@ -114,6 +114,7 @@ def _banner(port: int, api_key: str, env: dict[str, str]) -> None:
     width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     print("=" * width)
     print(f"API        {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)")
+    print(f"Operations {base}/ops   (sign in with the API key below)")
     print(f"Flower     http://127.0.0.1:{env.get('FLOWER_PORT', '5555')}   "
           f"(user {user}, password {password})")
     print(f"Database   {env.get('DISPATCHER_DATABASE_URL') or env['DATABASE_URL']}")
