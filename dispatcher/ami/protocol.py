@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 MAX_LINE_BYTES = 1024  # Asterisk discards longer input lines (manager.c inbuf[1025])
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
@@ -30,13 +31,17 @@ class AMIMessage:
 
     items: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
+    @cached_property
+    def _first(self) -> dict[str, str]:
+        """Lower-cased name -> first value; built once, on the first lookup."""
+        index: dict[str, str] = {}
+        for key, value in self.items:
+            index.setdefault(key.lower(), value)
+        return index
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the first header called ``name`` (case-insensitive), as Asterisk reads it."""
-        wanted = name.lower()
-        for key, value in self.items:
-            if key.lower() == wanted:
-                return value
-        return default
+        return self._first.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         wanted = name.lower()
@@ -123,23 +128,29 @@ class FrameDecoder:
 
     def __init__(self, expect_banner: bool = True, max_buffer: int = 1 << 20) -> None:
         self._buffer = bytearray()
+        self._pos = 0
         self._lines: list[str] = []
         self._expect_banner = expect_banner
         self._max_buffer = max_buffer
         self.banner: str | None = None
 
     def feed(self, data: bytes) -> Iterator[AMIMessage]:
-        self._buffer.extend(data)
+        # A read offset instead of deleting each line from the front of the buffer: that
+        # memmove per line made a 64 KiB burst of events quadratic.
+        buffer = self._buffer
+        if self._pos:
+            del buffer[: self._pos]
+            self._pos = 0
+        buffer.extend(data)
         while True:
-            end = self._buffer.find(b"\n")
+            end = buffer.find(b"\n", self._pos)
             if end < 0:
-                if len(self._buffer) > self._max_buffer:
+                if len(buffer) - self._pos > self._max_buffer:
                     raise ValueError("AMI line exceeds buffer limit")
                 return
-            raw = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            line = raw[:-1] if raw.endswith(b"\r") else raw
-            text = line.decode("utf-8", errors="replace")
+            raw = bytes(buffer[self._pos:end])
+            self._pos = end + 1
+            text = (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8", errors="replace")
             if self._expect_banner:
                 self._expect_banner = False
                 self.banner = text
