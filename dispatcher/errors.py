@@ -27,6 +27,16 @@ class BadRequest(DispatcherError):
     code = "bad-request"
 
 
+class Unauthorized(DispatcherError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DispatcherError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(DispatcherError):
     status = 404
     code = "not-found"

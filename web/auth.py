@@ -10,18 +10,8 @@ from flask import g, request
 from redis.exceptions import RedisError
 
 from dispatcher import services
-from dispatcher.errors import DispatcherError, TooManyRequests
+from dispatcher.errors import Forbidden, TooManyRequests, Unauthorized
 from web.deps import deps
-
-
-class Unauthorized(DispatcherError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(DispatcherError):
-    status = 403
-    code = "forbidden"
 
 
 @dataclass(frozen=True)
