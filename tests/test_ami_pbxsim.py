@@ -1,4 +1,4 @@
-"""The AMI layer against the project's Asterisk simulator (skipped until it is importable).
+"""The AMI layer against the project's Asterisk simulator.
 
 The scripted peer in ``test_ami_peer`` checks misbehaviour; this checks that both clients agree
 with a faithful AMI implementation end to end: worker Originate (Events off) -> consumer sees the
@@ -8,10 +8,10 @@ call's events joined by the attempt UUID.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from test_ami_manager import request
 
 from dispatcher.ami.client import AMIEventClient
 from dispatcher.ami.endpoint import AMIEndpoint
@@ -19,11 +19,7 @@ from dispatcher.ami.errors import AMIActionFailed, AMIAuthError
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.originate import OriginateRequest
 from dispatcher.ami.protocol import AMIMessage
-
-try:
-    from dispatcher.pbxsim import PBXSimulator, SimConfig
-except ImportError as exc:  # being written concurrently
-    pytest.skip(f"dispatcher.pbxsim not importable yet: {exc}", allow_module_level=True)
+from dispatcher.pbxsim import PBXSimulator, SimConfig
 
 
 @pytest.fixture
@@ -41,18 +37,7 @@ def endpoint(sim: PBXSimulator, secret: str = "s") -> AMIEndpoint:
 
 
 def originate(number: str, **kw: object) -> OriginateRequest:
-    fields: dict[str, object] = {
-        "action_id": str(uuid.uuid4()),
-        "channel": f"PJSIP/{number}@carrier-trunk",
-        "timeout_s": 30,
-        "caller_id": '"Dispatcher" <5551000>',
-        "variables": {"CALL_ID": "42"},
-        "context": "dispatcher-answered",
-        "exten": "s",
-        "priority": 1,
-    }
-    fields.update(kw)
-    return OriginateRequest(**fields)  # type: ignore[arg-type]
+    return request(channel=f"PJSIP/{number}@carrier-trunk", **kw)
 
 
 def events_until(client: AMIEventClient, done: Callable[[list[AMIMessage]], bool],

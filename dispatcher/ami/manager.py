@@ -154,12 +154,7 @@ class _Manager(pyst2.Manager):  # type: ignore[misc]
                         log.warning("pyst2 could not parse an AMI message; dropping session",
                                     exc_info=True)
                         self._connected.clear()
-                        sock = _raw_socket(self)
-                        if sock is not None:
-                            try:
-                                sock.shutdown(socket.SHUT_RDWR)
-                            except OSError:
-                                pass
+                        _shutdown(_raw_socket(self))
                 if message is None:
                     self._event_queue.put(None)
                     for _ in list(self._reswaiting):
@@ -171,6 +166,15 @@ class _Manager(pyst2.Manager):  # type: ignore[misc]
                     self._response_queue.put(message)
         finally:
             reader.join()
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    """Wake pyst2's reader thread and end the connection, whatever state it is in."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _raw_socket(manager: _Manager) -> socket.socket | None:
@@ -383,12 +387,7 @@ class WorkerAMISession:
                         self.endpoint.host, self.endpoint.port, reason)
         self._dead = True
         manager = self._manager
-        sock = _raw_socket(manager)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _shutdown(_raw_socket(manager))
         _disarm(manager)
 
     def _abandon_after_fork(self) -> None:
