@@ -6,7 +6,9 @@ import json
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -198,20 +200,25 @@ def cancel_call(call_id: str) -> ResponseReturnValue:
     return jsonify(call_json(result.call)), 200
 
 
+def _children_of(call_id: str, fetch: Callable[[CallRepository, uuid.UUID], list[Any]]
+                 ) -> list[Any]:
+    """Rows belonging to one call, read in one session (404 for an unknown call)."""
+    with deps().sessions() as session:
+        repo = CallRepository(session)
+        call = repo.get(_call_id(call_id))
+        if call is None:
+            raise NotFound("no such call")
+        return fetch(repo, call.id)
+
+
 @bp.get("/calls/<call_id>/events")
 def call_events(call_id: str) -> ResponseReturnValue:
-    d = deps()
-    call = services.get_call(d.sessions, _call_id(call_id))
-    with d.sessions() as session:
-        rows = CallRepository(session).events(call.id)
+    rows = _children_of(call_id, CallRepository.events)
     return jsonify(data=[event_json(r) for r in rows])
 
 
 @bp.get("/calls/<call_id>/callbacks")
 def call_callbacks(call_id: str) -> ResponseReturnValue:
     """The delivery log of the call's status callbacks, in sequence order."""
-    d = deps()
-    call = services.get_call(d.sessions, _call_id(call_id))
-    with d.sessions() as session:
-        rows = CallRepository(session).callbacks(call.id)
+    rows = _children_of(call_id, CallRepository.callbacks)
     return jsonify(data=[callback_json(r) for r in rows])
