@@ -56,7 +56,7 @@ class CallRequest:
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _timeout(value: object) -> int:
+def parse_timeout(value: object) -> int:
     if value is None:
         return 30
     if isinstance(value, bool) or not isinstance(value, int):
@@ -67,7 +67,7 @@ def _timeout(value: object) -> int:
     return value
 
 
-def _priority(value: object) -> int:
+def parse_priority(value: object) -> int:
     if value is None:
         return DEFAULT_PRIORITY
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
@@ -76,7 +76,7 @@ def _priority(value: object) -> int:
     return value
 
 
-def _variables(value: object) -> dict[str, str]:
+def parse_variables(value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -129,7 +129,7 @@ def _unstorable(value: object) -> str | None:
     return None
 
 
-def _metadata(value: object) -> Any:
+def parse_metadata(value: object) -> Any:
     problem = _unstorable(value)
     if problem:
         raise ValidationFailed(f"metadata {problem}", field="metadata")
@@ -139,7 +139,7 @@ def _metadata(value: object) -> Any:
     return value
 
 
-def _callback(body: dict[str, Any], allow_private: bool) -> tuple[str | None,
+def parse_callback(body: dict[str, Any], allow_private: bool) -> tuple[str | None,
                                                                   tuple[str, ...]]:
     url = body.get("status_callback")
     try:
@@ -182,11 +182,12 @@ def parse_call_request(body: object, policy: NumberPolicy,
         caller_id = parse_caller_id(caller) if caller is not None else default_caller_id or None
     except InvalidNumber as exc:
         raise ValidationFailed(f"from {exc}", field="from") from None
-    callback, events = _callback(body, allow_private_callbacks)
+    callback, events = parse_callback(body, allow_private_callbacks)
     return CallRequest(
         to=destination.e164, dial_string=dial_string, caller_id=caller_id,
-        timeout=_timeout(body.get("timeout")), trunk=trunk.name if trunk else "",
-        priority=_priority(body.get("priority")), variables=_variables(body.get("variables")),
+        timeout=parse_timeout(body.get("timeout")), trunk=trunk.name if trunk else "",
+        priority=parse_priority(body.get("priority")),
+        variables=parse_variables(body.get("variables")),
         status_callback=callback, callback_events=events,
-        metadata=_metadata(body.get("metadata")),
+        metadata=parse_metadata(body.get("metadata")),
     )

@@ -50,6 +50,10 @@ class Settings:
     reconcile_grace: float = 15.0
     reconcile_interval: float = 30.0
     max_body_bytes: int = 65536
+    max_upload_bytes: int = 64 << 20
+    number_cap: int = 0  # calls to one number per number_cap_window, across everything; 0: off
+    number_cap_window: int = 86400
+    campaign_fill_interval: float = 1.0
     callback_allow_private: bool = False
     secret_key: str = field(default="", repr=False)
     flower_url: str = "http://127.0.0.1:5555"

@@ -18,14 +18,17 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from dispatcher.ami.errors import AMIActionFailed, AMIOutcomeUnknown, AMIUnavailable
 from dispatcher.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.ami.protocol import UnsafeAMIValue
 from dispatcher.callback_outbox import queue_callback
+from dispatcher.campaign_rules import utcnow
 from dispatcher.config import Settings
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
+from dispatcher.dial_guard import DialGuard, withdraw
 from dispatcher.faults import checkpoint
 from dispatcher.services import Sessions
 from dispatcher.status import CallStatus
@@ -59,6 +62,10 @@ class OriginateTarget:
 
 def build_originate(row: CallRow, attempt_id: uuid.UUID,
                     target: OriginateTarget) -> OriginateRequest:
+    if row.originate_target:  # a campaign's own dialplan location (validated at creation)
+        target = OriginateTarget(row.originate_target["context"],
+                                 row.originate_target["exten"],
+                                 row.originate_target["priority"])
     variables = {**(row.variables or {}), "CALL_ID": str(row.id)}
     return OriginateRequest(
         action_id=str(attempt_id), channel=row.dial_string, timeout_s=row.ring_timeout,
@@ -100,13 +107,17 @@ class UnlimitedLines:
 
 
 def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialPort],
-              target: OriginateTarget, lines: LinePort | None = None) -> str:
-    """Dial a queued call once, while it holds a line on its trunk.
+              target: OriginateTarget, lines: LinePort | None = None,
+              guard: DialGuard | None = None,
+              clock: Callable[[], datetime] = utcnow) -> str:
+    """Dial a queued call once, while it holds a line on its trunk and passes its last checks
+    (campaign running, call window open, not on a do-not-call list, number cap).
 
     Returns what happened. Raises :class:`AMIUnavailable` only when nothing reached the PBX and
     the call is back to ``queued`` (still holding its line), so a retry is safe.
     """
     lines = lines or UnlimitedLines()
+    guard = guard or DialGuard()
     with sessions() as session:
         current = CallRepository(session).get(call_id)
     if current is None or current.status != CallStatus.QUEUED.value:
@@ -119,7 +130,16 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
     attempt_id = uuid.uuid4()
     checkpoint("before-claim")
     with sessions.begin() as session:
-        row = CallRepository(session).claim(call_id, attempt_id, _worker_name())
+        reason = guard.refusal(session, current, clock())
+        if reason is None:
+            row = CallRepository(session).claim(call_id, attempt_id, _worker_name())
+        else:
+            row = None
+            _withdraw(session, current, reason)
+    if reason is not None:
+        logger.info("call %s: not dialled (%s)", call_id, reason)
+        lines.release(call_id, current.trunk)
+        return "withdrawn"
     if row is None:
         with sessions() as session:
             return _skip(CallRepository(session).get(call_id), lines)
@@ -160,6 +180,14 @@ def _skip(row: CallRow | None, lines: LinePort) -> str:
     logger.info("call %s: not claimable (duplicate delivery, canceled or done)",
                 row.id if row else None)
     return "skipped"
+
+
+def _withdraw(session: Session, call: CallRow, reason: str) -> None:
+    campaign = call.campaign_id is not None
+    if withdraw(session, call.id, reason, campaign=campaign) and not campaign:
+        closed = CallRepository(session).get(call.id)
+        if closed is not None:
+            queue_callback(session, closed, "completed")
 
 
 def hangup_call(sessions: Sessions, call_id: uuid.UUID,

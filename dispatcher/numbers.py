@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
+from dispatcher.config import Settings
+
 _DIAL_STRING = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9+#*@._\-]{1,120}$")
 _CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")
 _REFUSED_TYPES = frozenset({PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST,
@@ -39,9 +41,31 @@ class NumberPolicy:
     allowed_regions: frozenset[str] = frozenset({"IR"})
     dial_template: str = "PJSIP/{national}@carrier-trunk"
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NumberPolicy:
+        return cls(
+            default_region=settings.default_region,
+            allowed_regions=frozenset(r.strip().upper()
+                                      for r in settings.allowed_regions.split(",") if r.strip()),
+            dial_template=settings.dial_template,
+        )
+
     def parse(self, text: object) -> Destination:
         """Parse and normalise ``text``; raise :class:`InvalidNumber` with a reason a client
         can act on."""
+        number = self._checked(text)
+        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        national_text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        national = re.sub(r"[^0-9]", "", national_text)
+        return Destination(e164=e164, national=national,
+                           region=phonenumbers.region_code_for_number(number))
+
+    def e164(self, text: object) -> str:
+        """The same rules as :meth:`parse`, for bulk uploads: only the E.164 form, which is
+        all a stored contact needs (its dial string is built when it is dialled)."""
+        return phonenumbers.format_number(self._checked(text), PhoneNumberFormat.E164)
+
+    def _checked(self, text: object) -> phonenumbers.PhoneNumber:
         if not isinstance(text, str) or not text.strip():
             raise InvalidNumber("must be a non-empty string")
         if any(ch in text for ch in "\r\n\x00") or len(text) > 32:
@@ -54,17 +78,17 @@ class NumberPolicy:
             # error_type is a plain int constant in phonenumbers, not an enum
             reason = _PARSE_ERRORS.get(exc.error_type, "unparseable")
             raise InvalidNumber(f"is not a phone number ({reason})") from None
-        if not phonenumbers.is_valid_number(number):
-            raise InvalidNumber("is not a valid phone number")
+        # What is_valid_number computes, without matching the number's patterns twice: a
+        # number is valid when it belongs to a region and has a known type there.
         region = phonenumbers.region_code_for_number(number)
+        kind = phonenumbers.number_type(number) if region else PhoneNumberType.UNKNOWN
+        if kind == PhoneNumberType.UNKNOWN:
+            raise InvalidNumber("is not a valid phone number")
         if self.allowed_regions and region not in self.allowed_regions:
             raise InvalidNumber(f"calls to region {region} are not allowed")
-        if phonenumbers.number_type(number) in _REFUSED_TYPES:
+        if kind in _REFUSED_TYPES:
             raise InvalidNumber("premium and shared-cost numbers are not allowed")
-        e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        national_text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-        national = re.sub(r"[^0-9]", "", national_text)
-        return Destination(e164=e164, national=national, region=region)
+        return number
 
     def dial_string(self, destination: Destination, template: str | None = None) -> str:
         """Render the trunk's dial string; refuse a template that yields anything odd."""

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -33,7 +34,15 @@ from dispatcher.services import Sessions
 logger = logging.getLogger(__name__)
 
 
-Ended = list[tuple[uuid.UUID, str]]  # (call id, trunk) of calls that reached a final state
+class EndedCall(NamedTuple):
+    """A call that reached a final state: its line can go, and its campaign can move on."""
+
+    call_id: uuid.UUID
+    trunk: str
+    campaign_id: uuid.UUID | None = None
+
+
+Ended = list[EndedCall]
 
 
 def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
@@ -64,7 +73,7 @@ def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
                 store_state(row, new)
                 queue_change(session, row, old.status)
                 if new.status.is_final and not old.status.is_final:
-                    ended.append((row.id, row.trunk))
+                    ended.append(EndedCall(row.id, row.trunk, row.campaign_id))
     return ended
 
 
@@ -159,7 +168,7 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
             if new != old:
                 store_state(row, new)
                 queue_change(session, row, old.status)
-                result.ended.append((row.id, row.trunk))
+                result.ended.append(EndedCall(row.id, row.trunk, row.campaign_id))
     return result
 
 

@@ -43,7 +43,7 @@ def test_a_quiet_call_that_is_not_live_and_has_no_cdr_is_unresolved(
     fresh = reload(sessions, row)
     assert (fresh.status, fresh.outcome) == ("failed", "unresolved")
     assert (result.live, result.settled, result.unresolved) == (0, 0, 1)
-    assert result.ended == [(row.id, row.trunk)]
+    assert result.ended == [(row.id, row.trunk, None)]
 
 
 def test_a_live_call_is_left_alone(sessions: sessionmaker[Session]) -> None:

@@ -24,13 +24,15 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     deps: Deps = build_deps(settings, publisher)
     app.extensions["dispatcher"] = deps
 
-    from web import calls, errors, health, metrics, openapi, ops, trunks
+    from web import calls, campaigns, dnc, errors, health, metrics, openapi, ops, trunks
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(calls.bp, url_prefix="/v1")
     app.register_blueprint(trunks.bp, url_prefix="/v1")
+    app.register_blueprint(campaigns.bp, url_prefix="/v1")
+    app.register_blueprint(dnc.bp, url_prefix="/v1")
     app.register_blueprint(metrics.bp)
     app.register_blueprint(ops.bp)
     ops.configure_sessions(app)

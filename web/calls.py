@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +16,6 @@ from dispatcher.call_requests import parse_call_request
 from dispatcher.db.repository import CallFilter, CallRepository
 from dispatcher.errors import (
     BadRequest,
-    DispatcherError,
     NotFound,
     ServiceUnavailable,
     TooManyRequests,
@@ -27,6 +24,9 @@ from dispatcher.errors import (
 from dispatcher.numbers import InvalidNumber
 from dispatcher.status import CallStatus
 from web.auth import require_api_key
+from web.bodies import json_body as _json_body
+from web.bodies import limit_arg as _limit
+from web.bodies import optional_json_body as _optional_json_body
 from web.deps import deps
 from web.serialize import (
     call_json,
@@ -41,46 +41,6 @@ bp = Blueprint("calls", __name__)
 bp.before_request(require_api_key)
 
 MAX_IDEMPOTENCY_KEY = 255
-
-
-class UnsupportedMediaType(DispatcherError):
-    status = 415
-    code = "unsupported-media-type"
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-def _json_body() -> object:
-    """Strict JSON: no NaN/Infinity or numbers that overflow to inf (PostgreSQL's jsonb refuses
-    them), and nesting too deep for the parser is a 400, not a crash. Reading the body past
-    ``MAX_CONTENT_LENGTH`` raises 413."""
-    if not request.is_json:
-        raise UnsupportedMediaType("send the body as application/json")
-    try:
-        return json.loads(request.get_data(cache=True), parse_constant=_reject_constant,
-                          parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        raise BadRequest("the body is not valid JSON") from None
-
-
-def _optional_json_body() -> object:
-    """For endpoints that take no body: none is fine, but one sent must be a JSON object
-    within the size limit."""
-    if not request.get_data(cache=True):
-        return None
-    body = _json_body()
-    if not isinstance(body, dict):
-        raise ValidationFailed("the request body must be a JSON object")
-    return body
 
 
 def _call_id(raw: str) -> uuid.UUID:
@@ -140,13 +100,6 @@ def _datetime_arg(name: str) -> datetime | None:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValidationFailed(f"{name} is out of range", field=name) from None
-
-
-def _limit() -> int:
-    raw = request.args.get("limit", "50")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
-        raise ValidationFailed("limit must be an integer from 1 to 500", field="limit")
-    return int(raw)
 
 
 LIST_PARAMS = frozenset({"status", "to", "created_after", "created_before", "cursor", "limit"})

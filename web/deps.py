@@ -69,12 +69,7 @@ class Deps:
 
 def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
     engine = make_engine(settings.database_url, pool_size=5, max_overflow=10)
-    policy = NumberPolicy(
-        default_region=settings.default_region,
-        allowed_regions=frozenset(r.strip().upper() for r in settings.allowed_regions.split(",")
-                                  if r.strip()),
-        dial_template=settings.dial_template,
-    )
+    policy = NumberPolicy.from_settings(settings)
     publisher = publisher or CeleryPublisher(settings.redis_url, settings.redis_sentinel_master)
     trunks = load_trunks(settings)
     client = redis_from_url(settings.redis_url, sentinel_master=settings.redis_sentinel_master)

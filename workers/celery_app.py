@@ -14,7 +14,7 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 from dispatcher.config import load_settings
 from dispatcher.logs import JsonFormatter, TextFormatter
 from dispatcher.redis_client import broker_transport_options
-from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE
+from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE, RUN_HOPPER
 from dispatcher.trunks import load_trunks
 
 settings = load_settings().require("database_url", "redis_url")
@@ -46,6 +46,9 @@ app.conf.update(
         "requeue-stale-and-pump-trunks": {"task": REPUBLISH_STALE, "schedule": 5.0},
         # Status callbacks wait in an outbox table; this hands the due ones to workers.
         "dispatch-status-callbacks": {"task": DISPATCH_CALLBACKS, "schedule": 1.0},
+        # Campaigns: settle ended calls, schedule retries, refill lines, open call windows.
+        "run-campaign-hopper": {"task": RUN_HOPPER,
+                                "schedule": settings.campaign_fill_interval},
     },
 )
 

@@ -30,6 +30,7 @@ from dispatcher.line_sync import resync_lines
 from dispatcher.logs import configure_logging
 from dispatcher.redis_client import redis_from_url
 from dispatcher.services import Sessions
+from dispatcher.tasknames import RUN_HOPPER
 from dispatcher.trunks import load_trunks
 from workers import consumer_metrics as metrics
 from workers.event_writer import EventWriter
@@ -118,6 +119,12 @@ class EventConsumer:
             except RedisError as exc:
                 logger.warning("could not free %d line(s) now (%s); the next resync will",
                                len(ended), type(exc).__name__)
+        if self.admissions is not None and any(call.campaign_id for call in ended):
+            try:
+                # Refill the campaign's freed lines now rather than at the next beat tick.
+                self.admissions.sender.send(RUN_HOPPER, [], self.settings.queue_name)
+            except Exception as exc:  # an optimisation only: the tick comes within a second
+                logger.warning("could not wake the hopper (%s)", type(exc).__name__)
 
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
         """Wait for one event, then take whatever else has already arrived (up to a batch):

@@ -19,7 +19,10 @@ from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
 from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.dial_guard import DialGuard, NumberCap
+from dispatcher.hopper import Hopper
 from dispatcher.logs import call_context
+from dispatcher.numbers import NumberPolicy
 from dispatcher.redis_client import redis_from_url
 from dispatcher.tasknames import (
     DELIVER_CALLBACK,
@@ -28,6 +31,7 @@ from dispatcher.tasknames import (
     ORIGINATE_CALL,
     PUMP_TRUNK,
     REPUBLISH_STALE,
+    RUN_HOPPER,
 )
 from workers.celery_app import CelerySender, app, settings, trunks
 
@@ -70,11 +74,24 @@ def _ami(trunk: str) -> dialing.DialPort:
 TARGET = dialing.OriginateTarget.from_settings(settings)
 
 
+CAP = NumberCap(settings.number_cap, timedelta(seconds=settings.number_cap_window))
+GUARD = DialGuard(CAP)
+POLICY = NumberPolicy.from_settings(settings)
+
+
 @app.task(name=ORIGINATE_CALL, bind=True, autoretry_for=(AMIUnavailable,), retry_backoff=1,
           retry_backoff_max=20, max_retries=8)
 def originate_call(self: Task, call_id: str) -> str:
     with call_context(call_id):
-        return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET, admissions())
+        return dialing.dial_call(sessions(), uuid.UUID(call_id), _ami, TARGET, admissions(),
+                                 guard=GUARD)
+
+
+@app.task(name=RUN_HOPPER, ignore_result=True)
+def run_hopper() -> int:
+    """Settle, refill and complete campaigns; cheap when there is nothing to do."""
+    hopper = Hopper(sessions(), trunks, POLICY, CAP)
+    return len(hopper.run(admissions()).queued)
 
 
 @app.task(name=HANGUP_CALL, autoretry_for=(AMIUnavailable,), retry_backoff=1, max_retries=3)

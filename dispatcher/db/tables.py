@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -51,6 +52,9 @@ class CallRow(Base):
         Index("ix_calls_to_created", "to_number", "created_at"),
         Index("ix_calls_trunk_status", "trunk", "status", "created_at"),
         Index("ix_calls_key_status", "api_key_id", "status"),
+        Index("ix_calls_campaign_status", "campaign_id", "status",
+              postgresql_where="campaign_id IS NOT NULL"),
+        Index("ix_calls_contact", "contact_id", postgresql_where="contact_id IS NOT NULL"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -87,6 +91,9 @@ class CallRow(Base):
     status_callback: Mapped[str | None] = mapped_column(Text)
     callback_events: Mapped[str] = mapped_column(String(100), default="completed")
     callback_seq: Mapped[int] = mapped_column(Integer, default=0)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"))
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    originate_target: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class CallEventRow(Base):
@@ -137,3 +144,106 @@ class ConsumerSessionRow(Base):
     connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pbx_uptime: Mapped[str | None] = mapped_column(String(40))
+
+
+class CampaignRow(Base):
+    """A list of contacts dialled under one set of rules; the hopper feeds it to admission."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_status", "status"),
+                      Index("ix_campaigns_created", "created_at", "id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    trunk: Mapped[str] = mapped_column(String(64))
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    max_lines: Mapped[int] = mapped_column(Integer)
+    cps: Mapped[float | None] = mapped_column(Float)
+    ring_timeout: Mapped[int] = mapped_column(Integer, default=30)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=5)
+    target: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    retry: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    windows: Mapped[list[Any]] = mapped_column(JSONB, default=list)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tehran")
+    dnc_lists: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    status_callback: Mapped[str | None] = mapped_column(Text)
+    callback_events: Mapped[str] = mapped_column(String(100), default="completed")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ContactRow(Base):
+    """One number of a campaign and where it stands; the truth about what was dialled is in
+    its calls (``calls.contact_id``)."""
+
+    __tablename__ = "campaign_contacts"
+    __table_args__ = (
+        Index("uq_contacts_campaign_number", "campaign_id", "to_number", unique=True),
+        Index("ix_contacts_due", "campaign_id", "state", "next_attempt_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    to_number: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    contact_metadata: Mapped[Any] = mapped_column("metadata", JSONB, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=func.now())
+    last_call_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UploadRow(Base):
+    __tablename__ = "campaign_uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
+                                                   index=True)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    format: Mapped[str] = mapped_column(String(8))
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UploadRejectRow(Base):
+    __tablename__ = "campaign_upload_rejects"
+
+    upload_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaign_uploads.id", ondelete="CASCADE"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class DncListRow(Base):
+    __tablename__ = "dnc_lists"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DncNumberRow(Base):
+    __tablename__ = "dnc_numbers"
+    __table_args__ = (Index("ix_dnc_numbers_number", "number"),)
+
+    list_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dnc_lists.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,276 @@
+"""Campaign use cases: create, upload contacts, start/pause/resume/cancel, read progress, and
+do-not-call lists. Plain functions with their dependencies passed in, like :mod:`services`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from dispatcher.campaign_requests import LIST_NAME, CampaignSpec, parse_list_name
+from dispatcher.campaign_rules import (
+    WITHDRAWN_CANCELED,
+    WITHDRAWN_PAUSED,
+    CampaignStatus,
+    transition,
+)
+from dispatcher.contact_import import CSV, RawRow, csv_rows, ndjson_rows, validate
+from dispatcher.db.campaign_repository import CampaignRepository, DncRepository
+from dispatcher.db.tables import CampaignRow, DncListRow, UploadRow
+from dispatcher.errors import Conflict, NotFound, ValidationFailed
+from dispatcher.numbers import InvalidNumber, NumberPolicy
+from dispatcher.services import Sessions
+
+logger = logging.getLogger(__name__)
+RATE_WINDOW = timedelta(minutes=5)
+
+
+def create_campaign(sessions: Sessions, spec: CampaignSpec,
+                    api_key_id: uuid.UUID | None) -> CampaignRow:
+    with sessions.begin() as session:
+        missing = set(spec.dnc_lists) - DncRepository(session).existing(spec.dnc_lists)
+        if missing:
+            raise ValidationFailed(f"dnc_lists: no list named {sorted(missing)[0]!r}",
+                                   field="dnc_lists")
+        row = CampaignRow(
+            id=uuid.uuid4(), api_key_id=api_key_id, name=spec.name, status="draft",
+            trunk=spec.trunk, caller_id=spec.caller_id, max_lines=spec.max_lines, cps=spec.cps,
+            ring_timeout=spec.timeout, priority=spec.priority, target=spec.target,
+            variables=spec.variables, retry=spec.retry.as_json(),
+            windows=spec.windows.as_json(), timezone=spec.timezone,
+            dnc_lists=list(spec.dnc_lists), status_callback=spec.status_callback,
+            callback_events=" ".join(spec.callback_events),
+        )
+        CampaignRepository(session).add(row)
+        session.refresh(row)
+    return row
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """A campaign with its progress, as clients see it."""
+
+    row: CampaignRow
+    contacts: dict[str, int]
+    calls: dict[str, int]
+    outcomes: dict[str, int]
+    rate_per_minute: float
+    eta_seconds: float | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.contacts.values())
+
+    @property
+    def progress(self) -> float:
+        left = self.contacts.get("pending", 0) + self.contacts.get("dialing", 0)
+        return 1.0 if self.total == 0 else round((self.total - left) / self.total, 4)
+
+
+def view(sessions: Sessions, campaign_id: uuid.UUID, now: datetime | None = None) -> CampaignView:
+    now = now or datetime.now(tz=UTC)
+    with sessions() as session:
+        repo = CampaignRepository(session)
+        row = repo.get(campaign_id)
+        if row is None:
+            raise NotFound("no such campaign")
+        return _view(repo, row, now)
+
+
+def _view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
+    contacts = repo.contact_counts(row.id)
+    for state in ("pending", "dialing", "done", "skipped", "canceled"):
+        contacts.setdefault(state, 0)
+    # The measured rate: contacts finished over the last few minutes of this run.
+    since = max(now - RATE_WINDOW, row.started_at or now)
+    minutes = (now - since).total_seconds() / 60
+    finished = repo.finished_since(row.id, since) if minutes > 0 else 0
+    rate = finished / minutes if minutes >= 1 / 6 else 0.0
+    left = contacts["pending"] + contacts["dialing"]
+    eta = (left / rate * 60 if rate > 0 else None) if row.status == "running" else None
+    return CampaignView(row, contacts, repo.call_counts(row.id), repo.outcome_counts(row.id),
+                        round(rate, 2), None if eta is None else round(eta, 1))
+
+
+def page(sessions: Sessions, status: str | None, limit: int,
+         after: tuple[datetime, uuid.UUID] | None) -> list[CampaignView]:
+    now = datetime.now(tz=UTC)
+    with sessions() as session:
+        repo = CampaignRepository(session)
+        return [_view(repo, row, now) for row in repo.page(status, limit, after)]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    view: CampaignView
+    withdrawn: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+
+def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
+                  now: datetime | None = None) -> StatusChange:
+    """Move a campaign through its lifecycle. Pause and cancel take back every call not yet
+    claimed by a worker, under the campaign's row lock: a claim checks the campaign under the
+    same lock, so once this commits no call of the campaign can start dialling."""
+    now = now or datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        repo = CampaignRepository(session)
+        row = repo.get(campaign_id, lock="update")
+        if row is None:
+            raise NotFound("no such campaign")
+        new = transition(CampaignStatus(row.status), action)
+        withdrawn: list[tuple[uuid.UUID, str]] = []
+        row.status = new.value
+        row.updated_at = now
+        if action == "start":
+            row.started_at = now
+        elif action == "pause":
+            row.paused_at = now
+            withdrawn = repo.withdraw_queued(row.id, WITHDRAWN_PAUSED)
+        elif action == "resume":
+            row.paused_at = None
+        elif action == "cancel":
+            row.ended_at = now
+            withdrawn = repo.withdraw_queued(row.id, WITHDRAWN_CANCELED)
+            repo.cancel_pending(row.id)
+        session.flush()
+        result = StatusChange(_view(repo, row, now), withdrawn)
+    logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,
+                new.value, len(withdrawn))
+    return result
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UploadResult:
+    upload: UploadRow
+
+    def as_json(self) -> dict[str, object]:
+        u = self.upload
+        return {"upload_id": str(u.id), "received": u.received, "accepted": u.accepted,
+                "duplicates": u.duplicates, "rejected": u.rejected,
+                "seconds": round(u.seconds, 3),
+                "rejects_url": f"/v1/campaigns/{u.campaign_id}/uploads/{u.id}/rejects"}
+
+
+def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[str],
+                    fmt: str, policy: NumberPolicy, *, line_offset: int = 0,
+                    api_key_id: uuid.UUID | None = None) -> UploadResult:
+    """Validate every row, keep the good ones, report the rest by line; all in one
+    transaction, so a chunk is either wholly stored or not at all (safe to send again)."""
+    started = time.perf_counter()
+    with sessions() as session:
+        campaign = CampaignRepository(session).get(campaign_id)
+        if campaign is None:
+            raise NotFound("no such campaign")
+        if CampaignStatus(campaign.status).is_final:
+            raise Conflict(f"the campaign is {campaign.status}; contacts can no longer be added")
+    rows: Iterable[RawRow] = (csv_rows(lines, line_offset) if fmt == CSV
+                              else ndjson_rows(lines, line_offset))
+    raw = list(rows)
+    contacts, rejects = validate(raw, policy, json_fields=fmt != CSV)
+    with sessions.begin() as session:
+        repo = CampaignRepository(session)
+        campaign = repo.get(campaign_id, lock="share")
+        if campaign is None or CampaignStatus(campaign.status).is_final:
+            raise Conflict("the campaign ended while the upload was read")
+        upload = UploadRow(id=uuid.uuid4(), campaign_id=campaign_id, api_key_id=api_key_id,
+                           format=fmt, received=len(raw), accepted=0, duplicates=0,
+                           rejected=len(rejects), seconds=0.0)
+        added = repo.store_upload(upload, contacts, rejects)
+        upload.accepted = added
+        upload.duplicates = len(contacts) - added
+        upload.seconds = time.perf_counter() - started
+    logger.info("campaign %s: upload of %d row(s): %d added, %d duplicate, %d rejected in "
+                "%.2fs", campaign_id, len(raw), added, len(contacts) - added, len(rejects),
+                upload.seconds)
+    return UploadResult(upload)
+
+
+# --- do-not-call lists ----------------------------------------------------------------------
+
+def create_dnc_list(sessions: Sessions, name: object, description: object) -> DncListRow:
+    list_name = parse_list_name(name)
+    if description is not None and (not isinstance(description, str) or len(description) > 200
+                                    or not description.isprintable()):
+        raise ValidationFailed("description must be up to 200 printable characters",
+                               field="description")
+    with sessions.begin() as session:
+        repo = DncRepository(session)
+        if repo.by_name(list_name) is not None:
+            raise Conflict(f"a list named {list_name!r} exists")
+        row = DncListRow(id=uuid.uuid4(), name=list_name, description=description)
+        repo.add_list(row)
+        session.refresh(row)
+    return row
+
+
+def _known(name: str) -> str:
+    """A path segment that cannot name a list is simply not found (and never reaches SQL)."""
+    if not LIST_NAME.fullmatch(name):
+        raise NotFound("no such do-not-call list")
+    return name
+
+
+def dnc_list(sessions: Sessions, name: str) -> DncListRow:
+    _known(name)
+    with sessions() as session:
+        row = DncRepository(session).by_name(name)
+    if row is None:
+        raise NotFound("no such do-not-call list")
+    return row
+
+
+@dataclass(frozen=True)
+class DncAdded:
+    added: int
+    invalid: list[dict[str, object]]
+
+
+MAX_DNC_BATCH = 10_000
+
+
+def add_dnc_numbers(sessions: Sessions, name: str, numbers: object,
+                    policy: NumberPolicy) -> DncAdded:
+    """Numbers are stored in E.164, like contacts and calls, so any spelling matches. The
+    region allow-list does not apply: blocking a number is always allowed."""
+    _known(name)
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_DNC_BATCH:
+        raise ValidationFailed(f"numbers must be a list of 1-{MAX_DNC_BATCH} phone numbers",
+                               field="numbers")
+    lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
+    valid: list[str] = []
+    invalid: list[dict[str, object]] = []
+    for index, number in enumerate(numbers):
+        try:
+            valid.append(lenient.e164(number))
+        except InvalidNumber as exc:
+            invalid.append({"index": index, "reason": str(exc)})
+    with sessions.begin() as session:
+        repo = DncRepository(session)
+        row = repo.by_name(name)
+        if row is None:
+            raise NotFound("no such do-not-call list")
+        added = repo.add_numbers(row.id, sorted(set(valid)))
+    return DncAdded(added, invalid)
+
+
+def remove_dnc_number(sessions: Sessions, name: str, number: str,
+                      policy: NumberPolicy) -> None:
+    _known(name)
+    lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
+    try:
+        e164 = lenient.e164(number)
+    except InvalidNumber:
+        raise NotFound("that number is not on the list") from None
+    with sessions.begin() as session:
+        repo = DncRepository(session)
+        row = repo.by_name(name)
+        if row is None:
+            raise NotFound("no such do-not-call list")
+        if not repo.remove_number(row.id, e164):
+            raise NotFound("that number is not on the list")

@@ -1,0 +1,272 @@
+"""``/v1/campaigns``: create, upload contacts, lifecycle, progress, results and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from flask.typing import ResponseReturnValue
+
+from dispatcher import campaigns
+from dispatcher.call_json import iso
+from dispatcher.campaign_requests import parse_campaign_request
+from dispatcher.campaign_rules import ACTIONS, CampaignStatus, ContactState
+from dispatcher.contact_import import CSV, NDJSON
+from dispatcher.db.campaign_repository import CampaignRepository
+from dispatcher.db.tables import ContactRow
+from dispatcher.errors import NotFound, ValidationFailed
+from dispatcher.numbers import InvalidNumber
+from dispatcher.tasknames import RUN_HOPPER
+from web.auth import require_api_key
+from web.bodies import UnsupportedMediaType, json_body, limit_arg, optional_json_body
+from web.deps import deps
+from web.serialize import decode_cursor, encode_cursor
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("campaigns", __name__)
+bp.before_request(require_api_key)
+
+UPLOAD_TYPES = {"text/csv": CSV, "application/x-ndjson": NDJSON, "application/jsonl": NDJSON,
+                "application/x-jsonlines": NDJSON}
+MAX_LINE_OFFSET = 1_000_000_000
+
+
+def campaign_json(v: campaigns.CampaignView) -> dict[str, Any]:
+    r = v.row
+    return {
+        "id": str(r.id), "name": r.name, "status": r.status, "trunk": r.trunk,
+        "caller_id": r.caller_id, "max_lines": r.max_lines, "cps": r.cps,
+        "timeout": r.ring_timeout, "priority": r.priority, "target": r.target,
+        "variables": r.variables, "retry": r.retry, "windows": r.windows,
+        "timezone": r.timezone, "dnc_lists": r.dnc_lists,
+        "status_callback": r.status_callback,
+        "status_callback_event": r.callback_events.split(),
+        "created_at": iso(r.created_at), "started_at": iso(r.started_at),
+        "paused_at": iso(r.paused_at), "ended_at": iso(r.ended_at),
+        "contacts": {"total": v.total, **v.contacts}, "calls": v.calls, "outcomes": v.outcomes,
+        "progress": v.progress, "rate_per_minute": v.rate_per_minute,
+        "eta_seconds": v.eta_seconds,
+    }
+
+
+def contact_json(c: ContactRow) -> dict[str, Any]:
+    return {"id": c.id, "line": c.line, "to": c.to_number, "state": c.state,
+            "outcome": c.outcome, "attempts": c.attempts,
+            "next_attempt_at": iso(c.next_attempt_at) if c.state == "pending" else None,
+            "last_call_id": str(c.last_call_id) if c.last_call_id else None,
+            "last_attempt_at": iso(c.last_attempt_at), "timezone": c.timezone,
+            "variables": c.variables, "metadata": c.contact_metadata}
+
+
+def _campaign_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("no such campaign") from None
+
+
+def _wake_hopper() -> None:
+    """Start dialling now rather than at the next beat tick (best effort)."""
+    d = deps()
+    try:
+        d.publisher.send(RUN_HOPPER, [], d.settings.queue_name)
+    except Exception as exc:
+        logger.warning("could not wake the hopper (%s); the next tick will run it",
+                       type(exc).__name__)
+
+
+@bp.post("/campaigns")
+def create_campaign() -> ResponseReturnValue:
+    d = deps()
+    spec = parse_campaign_request(json_body(), d.trunks, d.settings.default_caller_id,
+                                  allow_private_callbacks=d.settings.callback_allow_private)
+    row = campaigns.create_campaign(d.sessions, spec, g.api_key_id)
+    response = jsonify(campaign_json(campaigns.view(d.sessions, row.id)))
+    response.headers["Location"] = f"/v1/campaigns/{row.id}"
+    return response, 201
+
+
+@bp.get("/campaigns")
+def list_campaigns() -> ResponseReturnValue:
+    unknown = sorted(set(request.args) - {"status", "cursor", "limit"})
+    if unknown:
+        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in CampaignStatus}:
+        raise ValidationFailed(f"unknown status {status!r}", field="status")
+    cursor = request.args.get("cursor")
+    limit = limit_arg()
+    views = campaigns.page(deps().sessions, status, limit + 1,
+                           decode_cursor(cursor) if cursor else None)
+    more = len(views) > limit
+    views = views[:limit]
+    next_cursor = encode_cursor(views[-1].row) if more and views else None
+    return jsonify(data=[campaign_json(v) for v in views], next_cursor=next_cursor)
+
+
+@bp.get("/campaigns/<campaign_id>")
+def get_campaign(campaign_id: str) -> ResponseReturnValue:
+    return jsonify(campaign_json(campaigns.view(deps().sessions, _campaign_id(campaign_id))))
+
+
+def _change(campaign_id: str, action: str) -> ResponseReturnValue:
+    optional_json_body()
+    d = deps()
+    change = campaigns.change_status(d.sessions, _campaign_id(campaign_id), action)
+    for call_id, trunk in change.withdrawn:
+        try:
+            d.admissions.release(call_id, trunk)
+        except Exception:
+            # Harmless: if admitted later, the worker finds the call closed and lets go.
+            logger.warning("call %s withdrawn; its place in line is freed later", call_id)
+    if change.view.row.status == "running":
+        _wake_hopper()
+    return jsonify(campaign_json(change.view))
+
+
+for _action in ACTIONS:
+    bp.add_url_rule(f"/campaigns/<campaign_id>/{_action}", f"{_action}_campaign",
+                    lambda campaign_id, _a=_action: _change(campaign_id, _a), methods=["POST"])
+
+
+def _upload_format() -> str:
+    mimetype = request.mimetype
+    if mimetype not in UPLOAD_TYPES:
+        raise UnsupportedMediaType("send contacts as text/csv or application/x-ndjson")
+    return UPLOAD_TYPES[mimetype]
+
+
+def _line_offset() -> int:
+    raw = request.args.get("line_offset", "0")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_LINE_OFFSET:
+        raise ValidationFailed("line_offset must be a whole number", field="line_offset")
+    return int(raw)
+
+
+@bp.post("/campaigns/<campaign_id>/contacts")
+def upload_contacts(campaign_id: str) -> ResponseReturnValue:
+    """Streamed: the body is decoded line by line, never held whole as one string."""
+    d = deps()
+    cid = _campaign_id(campaign_id)
+    fmt = _upload_format()
+    offset = _line_offset()
+    unknown = sorted(set(request.args) - {"line_offset"})
+    if unknown:
+        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    request.max_content_length = d.settings.max_upload_bytes
+    text = io.TextIOWrapper(io.BufferedReader(request.stream),  # type: ignore[arg-type]
+                            encoding="utf-8-sig", errors="replace", newline="")
+    result = campaigns.upload_contacts(d.sessions, cid, text, fmt, d.policy,
+                                       line_offset=offset, api_key_id=g.api_key_id)
+    return jsonify(result.as_json())
+
+
+@bp.get("/campaigns/<campaign_id>/uploads")
+def list_uploads(campaign_id: str) -> ResponseReturnValue:
+    cid = _campaign_id(campaign_id)
+    with deps().sessions() as session:
+        repo = CampaignRepository(session)
+        if repo.get(cid) is None:
+            raise NotFound("no such campaign")
+        uploads = repo.uploads(cid)
+    return jsonify(data=[campaigns.UploadResult(u).as_json() | {"created_at": iso(u.created_at)}
+                         for u in uploads])
+
+
+@bp.get("/campaigns/<campaign_id>/uploads/<upload_id>/rejects")
+def upload_rejects(campaign_id: str, upload_id: str) -> ResponseReturnValue:
+    """The rejected rows of one upload as CSV: line number and reason."""
+    cid = _campaign_id(campaign_id)
+    try:
+        uid = uuid.UUID(upload_id)
+    except ValueError:
+        raise NotFound("no such upload") from None
+    with deps().sessions() as session:
+        repo = CampaignRepository(session)
+        if repo.upload(cid, uid) is None:
+            raise NotFound("no such upload")
+        rejects = repo.rejects(uid)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["line", "reason"])
+    writer.writerows((r.line, r.reason) for r in rejects)
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="rejects-{uid}.csv"'})
+
+
+CONTACT_PARAMS = frozenset({"state", "outcome", "to", "cursor", "limit"})
+
+
+@bp.get("/campaigns/<campaign_id>/contacts")
+def list_contacts(campaign_id: str) -> ResponseReturnValue:
+    cid = _campaign_id(campaign_id)
+    unknown = sorted(set(request.args) - CONTACT_PARAMS)
+    if unknown:
+        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    state = request.args.get("state")
+    if state is not None and state not in {s.value for s in ContactState}:
+        raise ValidationFailed(f"unknown state {state!r}", field="state")
+    outcome = request.args.get("outcome")
+    if outcome is not None and not (0 < len(outcome) <= 32 and outcome.isprintable()):
+        raise ValidationFailed("outcome must be 1-32 printable characters", field="outcome")
+    to = request.args.get("to")
+    if to is not None:
+        try:
+            to = deps().policy.e164(to)
+        except InvalidNumber as exc:
+            raise ValidationFailed(f"to {exc}", field="to") from None
+    cursor = request.args.get("cursor")
+    after = None
+    if cursor is not None:
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) < 19):
+            raise ValidationFailed("cursor is not valid", field="cursor")
+        after = int(cursor)
+    limit = limit_arg()
+    with deps().sessions() as session:
+        repo = CampaignRepository(session)
+        if repo.get(cid) is None:
+            raise NotFound("no such campaign")
+        rows = repo.contacts_page(cid, state=state, outcome=outcome, to=to, limit=limit + 1,
+                                  after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(data=[contact_json(c) for c in rows],
+                   next_cursor=str(rows[-1].id) if more and rows else None)
+
+
+EXPORT_HEADER = ["line", "to", "state", "outcome", "attempts", "last_call_id",
+                 "last_attempt_at", "attempt_outcomes"]
+
+
+@bp.get("/campaigns/<campaign_id>/export")
+def export_contacts(campaign_id: str) -> ResponseReturnValue:
+    """Every contact with its attempts and final outcome, streamed as CSV."""
+    cid = _campaign_id(campaign_id)
+    sessions = deps().sessions
+    with sessions() as session:
+        if CampaignRepository(session).get(cid) is None:
+            raise NotFound("no such campaign")
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(EXPORT_HEADER)
+        with sessions() as session:
+            for n, row in enumerate(CampaignRepository(session).export_rows(cid), start=1):
+                line, to, state, outcome, attempts, call_id, at, outcomes = row
+                writer.writerow([line, to, state, outcome or "", attempts, call_id or "",
+                                 iso(at) or "", outcomes or ""])
+                if n % 1000 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="campaign-{cid}.csv"'})
+
