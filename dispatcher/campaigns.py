@@ -231,7 +231,7 @@ class DncAdded:
     invalid: list[dict[str, object]]
 
 
-MAX_DNC_BATCH = 10_000
+MAX_DNC_BATCH = 1000
 
 
 def add_dnc_numbers(sessions: Sessions, name: str, numbers: object,
@@ -241,6 +241,9 @@ def add_dnc_numbers(sessions: Sessions, name: str, numbers: object,
     _known(name)
     if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_DNC_BATCH:
         raise ValidationFailed(f"numbers must be a list of 1-{MAX_DNC_BATCH} phone numbers",
+                               field="numbers")
+    if not all(isinstance(n, str) and len(n) <= 32 for n in numbers):
+        raise ValidationFailed("numbers must be strings of at most 32 characters",
                                field="numbers")
     lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
     valid: list[str] = []

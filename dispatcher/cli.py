@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("asterisk", help="render asterisk-conf for a trunk mode, or print what the "
                                     "carrier's server needs (render, remote-config, cdr-table)",
                    add_help=False)
+    sub.add_parser("campaign", help="create, upload contacts to, start, pause and watch "
+                                    "campaigns through the REST API", add_help=False)
     return parser
 
 
@@ -146,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dispatcher.asterisk.cli import main as asterisk_main
 
         return asterisk_main(args_list[1:])
+    if args_list[:1] == ["campaign"]:
+        from dispatcher.campaign_cli import main as campaign_main
+
+        return campaign_main(args_list[1:])
     args = build_parser().parse_args(args_list)
     return int(args.func(args))
 
