@@ -9,6 +9,7 @@ a change on the server side is a change in one file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -302,6 +303,14 @@ def _wait(failure: ApiError | ApiUnavailable, attempt: int) -> float:
     return min(seconds, MAX_WAIT)
 
 
+def chunk_key(campaign: str, chunk: Chunk) -> str:
+    """Names a chunk by its content and place, so a chunk whose answer was lost (the upload
+    stopped while it was in flight) is answered from the server's record when it is sent
+    again, instead of being stored twice and counted as duplicates."""
+    digest = hashlib.sha256(f"{campaign}:{chunk.line_offset}:".encode() + chunk.body)
+    return "chunk-" + digest.hexdigest()
+
+
 def send_chunk(client: ApiClient, campaign: str, fmt: str, chunk: Chunk,
                on_retry: Callable[[Exception, float], None],
                sleep: Callable[[float], None]) -> dict[str, Any]:
@@ -313,7 +322,8 @@ def send_chunk(client: ApiClient, campaign: str, fmt: str, chunk: Chunk,
             answer: dict[str, Any] = client.call(
                 "POST", campaign_path(campaign, "contacts"), data=chunk.body,
                 params={"line_offset": chunk.line_offset}, timeout=UPLOAD_TIMEOUT,
-                headers={"Content-Type": CONTENT_TYPES[fmt]})
+                headers={"Content-Type": CONTENT_TYPES[fmt],
+                         "Idempotency-Key": chunk_key(campaign, chunk)})
             return answer
         except (ApiUnavailable, ApiError) as exc:
             refused = isinstance(exc, ApiError) and exc.status != 429

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from dispatcher.campaign_requests import LIST_NAME, CampaignSpec, parse_list_name
 from dispatcher.campaign_rules import (
     WITHDRAWN_CANCELED,
@@ -18,7 +20,15 @@ from dispatcher.campaign_rules import (
     CampaignStatus,
     transition,
 )
-from dispatcher.contact_import import CSV, RawRow, csv_rows, ndjson_rows, validate
+from dispatcher.contact_import import (
+    CSV,
+    Contact,
+    RawRow,
+    Reject,
+    csv_rows,
+    ndjson_rows,
+    validate,
+)
 from dispatcher.db.campaign_repository import CampaignRepository, DncRepository
 from dispatcher.db.tables import CampaignRow, DncListRow, UploadRow
 from dispatcher.errors import Conflict, NotFound, ValidationFailed
@@ -159,20 +169,45 @@ class UploadResult:
 
 def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[str],
                     fmt: str, policy: NumberPolicy, *, line_offset: int = 0,
-                    api_key_id: uuid.UUID | None = None) -> UploadResult:
+                    api_key_id: uuid.UUID | None = None,
+                    idempotency_key: str | None = None) -> UploadResult:
     """Validate every row, keep the good ones, report the rest by line; all in one
-    transaction, so a chunk is either wholly stored or not at all (safe to send again)."""
+    transaction, so a chunk is either wholly stored or not at all (safe to send again; with
+    an idempotency key, a chunk sent again is answered from the first time's record)."""
     started = time.perf_counter()
     with sessions() as session:
-        campaign = CampaignRepository(session).get(campaign_id)
+        repo = CampaignRepository(session)
+        campaign = repo.get(campaign_id)
         if campaign is None:
             raise NotFound("no such campaign")
+        if idempotency_key and (done := repo.upload_by_key(campaign_id, idempotency_key)):
+            return UploadResult(done)
         if CampaignStatus(campaign.status).is_final:
             raise Conflict(f"the campaign is {campaign.status}; contacts can no longer be added")
     rows: Iterable[RawRow] = (csv_rows(lines, line_offset) if fmt == CSV
                               else ndjson_rows(lines, line_offset))
     raw = list(rows)
     contacts, rejects = validate(raw, policy, json_fields=fmt != CSV)
+    try:
+        upload = _store(sessions, campaign_id, fmt, raw, contacts, rejects, api_key_id,
+                        idempotency_key, started)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        with sessions() as session:  # the same chunk, sent twice at once: the first won
+            upload = CampaignRepository(session).upload_by_key(campaign_id, idempotency_key)
+        if upload is None:
+            raise
+        return UploadResult(upload)
+    logger.info("campaign %s: upload of %d row(s): %d added, %d duplicate, %d rejected in "
+                "%.2fs", campaign_id, len(raw), upload.accepted, upload.duplicates,
+                len(rejects), upload.seconds)
+    return UploadResult(upload)
+
+
+def _store(sessions: Sessions, campaign_id: uuid.UUID, fmt: str, raw: list[RawRow],
+           contacts: list[Contact], rejects: list[Reject], api_key_id: uuid.UUID | None,
+           idempotency_key: str | None, started: float) -> UploadRow:
     with sessions.begin() as session:
         repo = CampaignRepository(session)
         campaign = repo.get(campaign_id, lock="share")
@@ -180,15 +215,13 @@ def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[
             raise Conflict("the campaign ended while the upload was read")
         upload = UploadRow(id=uuid.uuid4(), campaign_id=campaign_id, api_key_id=api_key_id,
                            format=fmt, received=len(raw), accepted=0, duplicates=0,
-                           rejected=len(rejects), seconds=0.0)
+                           rejected=len(rejects), seconds=0.0,
+                           idempotency_key=idempotency_key)
         added = repo.store_upload(upload, contacts, rejects)
         upload.accepted = added
         upload.duplicates = len(contacts) - added
         upload.seconds = time.perf_counter() - started
-    logger.info("campaign %s: upload of %d row(s): %d added, %d duplicate, %d rejected in "
-                "%.2fs", campaign_id, len(raw), added, len(contacts) - added, len(rejects),
-                upload.seconds)
-    return UploadResult(upload)
+    return upload
 
 
 # --- do-not-call lists ----------------------------------------------------------------------

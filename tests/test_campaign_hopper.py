@@ -103,6 +103,17 @@ class TestUpload:
         again = upload(sessions, cid, text).upload
         assert (again.accepted, again.duplicates) == (0, 2)
 
+    def test_a_chunk_sent_again_with_its_key_is_answered_from_the_first_time(
+            self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
+        cid = make_campaign(sessions, trunks)
+        lines = "to\n09121000001\n12\n".splitlines(keepends=True)
+        first = campaigns.upload_contacts(sessions, cid, lines, "csv", POLICY,
+                                          idempotency_key="chunk-1").upload
+        again = campaigns.upload_contacts(sessions, cid, lines, "csv", POLICY,
+                                          idempotency_key="chunk-1").upload
+        assert again.id == first.id
+        assert (again.accepted, again.duplicates, again.rejected) == (1, 0, 1)
+
     def test_json_lines(self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
         cid = make_campaign(sessions, trunks)
         text = ('{"to": "09121000001", "variables": {"code": 12}, "metadata": {"crm": 7}}\n'

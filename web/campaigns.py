@@ -19,7 +19,7 @@ from dispatcher.campaign_rules import ACTIONS, CampaignStatus, ContactState
 from dispatcher.contact_import import CSV, NDJSON
 from dispatcher.db.campaign_repository import CampaignRepository
 from dispatcher.db.tables import ContactRow
-from dispatcher.errors import NotFound, ValidationFailed
+from dispatcher.errors import BadRequest, NotFound, ValidationFailed
 from dispatcher.numbers import InvalidNumber
 from dispatcher.tasknames import RUN_HOPPER
 from web.auth import require_api_key
@@ -158,11 +158,16 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
     unknown = sorted(set(request.args) - {"line_offset"})
     if unknown:
         raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
+                         field="Idempotency-Key")
     request.max_content_length = d.settings.max_upload_bytes
     text = io.TextIOWrapper(io.BufferedReader(request.stream),  # type: ignore[arg-type]
                             encoding="utf-8-sig", errors="replace", newline="")
     result = campaigns.upload_contacts(d.sessions, cid, text, fmt, d.policy,
-                                       line_offset=offset, api_key_id=g.api_key_id)
+                                       line_offset=offset, api_key_id=g.api_key_id,
+                                       idempotency_key=key)
     return jsonify(result.as_json())
 
 

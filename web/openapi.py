@@ -80,6 +80,9 @@ _WINDOW = {"type": "object", "additionalProperties": False, "required": ["days",
                "start": {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"},
                "end": {"type": "string",
                        "pattern": r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"}}}
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                           "pattern": "^[\\x20-\\x7e]+$"}}
 _CAMPAIGN = {"$ref": "#/components/schemas/Campaign"}
 _CID = {"name": "campaign_id", "in": "path", "required": True,
         "schema": {"type": "string", "format": "uuid"}}
@@ -354,7 +357,8 @@ SPEC: dict[str, Any] = {
         "/v1/campaigns/{campaign_id}/contacts": {
             "post": {"summary": "Upload contacts (CSV with a header row, or JSON lines); one "
                                 "chunk is stored atomically",
-                     "parameters": [_CID, {"name": "line_offset", "in": "query", "schema": {
+                     "parameters": [_CID, _IDEMPOTENCY, {"name": "line_offset", "in": "query",
+                                                         "schema": {
                          "type": "integer", "minimum": 0, "maximum": 1_000_000_000,
                          "description": "added to line numbers in the reject report"}}],
                      "requestBody": {"required": True, "content": {

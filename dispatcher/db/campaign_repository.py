@@ -215,6 +215,11 @@ class CampaignRepository:
                 .order_by(UploadRow.created_at))
         return list(self.session.scalars(stmt))
 
+    def upload_by_key(self, campaign_id: uuid.UUID, key: str) -> UploadRow | None:
+        stmt = select(UploadRow).where(UploadRow.campaign_id == campaign_id,
+                                       UploadRow.idempotency_key == key)
+        return self.session.scalars(stmt).first()
+
     def upload(self, campaign_id: uuid.UUID, upload_id: uuid.UUID) -> UploadRow | None:
         stmt = select(UploadRow).where(UploadRow.id == upload_id,
                                        UploadRow.campaign_id == campaign_id)

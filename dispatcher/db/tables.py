@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -115,7 +116,8 @@ class CallbackDeliveryRow(Base):
     """The outbox of status callbacks: written with the state change, sent by Celery."""
 
     __tablename__ = "callback_deliveries"
-    __table_args__ = (Index("ix_callback_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_callback_due", "state", "next_attempt_at"),
+                      UniqueConstraint("call_id", "sequence", name="uq_callback_call_sequence"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
@@ -207,6 +209,8 @@ class ContactRow(Base):
 
 class UploadRow(Base):
     __tablename__ = "campaign_uploads"
+    __table_args__ = (Index("uq_uploads_idempotency", "campaign_id", "idempotency_key",
+                            unique=True, postgresql_where="idempotency_key IS NOT NULL"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
@@ -218,6 +222,7 @@ class UploadRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     seconds: Mapped[float] = mapped_column(Float, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -85,9 +85,13 @@ def upgrade() -> None:
         sa.Column("duplicates", sa.Integer, nullable=False),
         sa.Column("rejected", sa.Integer, nullable=False),
         sa.Column("seconds", sa.Float, nullable=False),
+        sa.Column("idempotency_key", sa.String(255)),
         _tz("created_at", nullable=False, server_default=_NOW),
     )
     op.create_index("ix_campaign_uploads_campaign_id", "campaign_uploads", ["campaign_id"])
+    op.create_index("uq_uploads_idempotency", "campaign_uploads",
+                    ["campaign_id", "idempotency_key"], unique=True,
+                    postgresql_where=sa.text("idempotency_key IS NOT NULL"))
     op.create_table(
         "campaign_upload_rejects",
         sa.Column("upload_id", UUID(as_uuid=True),
