@@ -5,13 +5,9 @@ do-not-call lists. Plain functions with their dependencies passed in, like :mod:
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy.exc import IntegrityError
 
 from dispatcher.campaign_requests import LIST_NAME, CampaignSpec, parse_list_name
 from dispatcher.campaign_rules import (
@@ -20,17 +16,8 @@ from dispatcher.campaign_rules import (
     CampaignStatus,
     transition,
 )
-from dispatcher.contact_import import (
-    CSV,
-    Contact,
-    RawRow,
-    Reject,
-    csv_rows,
-    ndjson_rows,
-    validate,
-)
 from dispatcher.db.campaign_repository import CampaignRepository, DncRepository
-from dispatcher.db.tables import CampaignRow, DncListRow, UploadRow
+from dispatcher.db.tables import CampaignRow, DncListRow
 from dispatcher.errors import Conflict, NotFound, ValidationFailed
 from dispatcher.numbers import InvalidNumber, NumberPolicy
 from dispatcher.services import Sessions
@@ -151,77 +138,6 @@ def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
     logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,
                 new.value, len(withdrawn))
     return result
-
-
-# --- contacts -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class UploadResult:
-    upload: UploadRow
-
-    def as_json(self) -> dict[str, object]:
-        u = self.upload
-        return {"upload_id": str(u.id), "received": u.received, "accepted": u.accepted,
-                "duplicates": u.duplicates, "rejected": u.rejected,
-                "seconds": round(u.seconds, 3),
-                "rejects_url": f"/v1/campaigns/{u.campaign_id}/uploads/{u.id}/rejects"}
-
-
-def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[str],
-                    fmt: str, policy: NumberPolicy, *, line_offset: int = 0,
-                    api_key_id: uuid.UUID | None = None,
-                    idempotency_key: str | None = None) -> UploadResult:
-    """Validate every row, keep the good ones, report the rest by line; all in one
-    transaction, so a chunk is either wholly stored or not at all (safe to send again; with
-    an idempotency key, a chunk sent again is answered from the first time's record)."""
-    started = time.perf_counter()
-    with sessions() as session:
-        repo = CampaignRepository(session)
-        campaign = repo.get(campaign_id)
-        if campaign is None:
-            raise NotFound("no such campaign")
-        if idempotency_key and (done := repo.upload_by_key(campaign_id, idempotency_key)):
-            return UploadResult(done)
-        if CampaignStatus(campaign.status).is_final:
-            raise Conflict(f"the campaign is {campaign.status}; contacts can no longer be added")
-    rows: Iterable[RawRow] = (csv_rows(lines, line_offset) if fmt == CSV
-                              else ndjson_rows(lines, line_offset))
-    raw = list(rows)
-    contacts, rejects = validate(raw, policy, json_fields=fmt != CSV)
-    try:
-        upload = _store(sessions, campaign_id, fmt, raw, contacts, rejects, api_key_id,
-                        idempotency_key, started)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        with sessions() as session:  # the same chunk, sent twice at once: the first won
-            upload = CampaignRepository(session).upload_by_key(campaign_id, idempotency_key)
-        if upload is None:
-            raise
-        return UploadResult(upload)
-    logger.info("campaign %s: upload of %d row(s): %d added, %d duplicate, %d rejected in "
-                "%.2fs", campaign_id, len(raw), upload.accepted, upload.duplicates,
-                len(rejects), upload.seconds)
-    return UploadResult(upload)
-
-
-def _store(sessions: Sessions, campaign_id: uuid.UUID, fmt: str, raw: list[RawRow],
-           contacts: list[Contact], rejects: list[Reject], api_key_id: uuid.UUID | None,
-           idempotency_key: str | None, started: float) -> UploadRow:
-    with sessions.begin() as session:
-        repo = CampaignRepository(session)
-        campaign = repo.get(campaign_id, lock="share")
-        if campaign is None or CampaignStatus(campaign.status).is_final:
-            raise Conflict("the campaign ended while the upload was read")
-        upload = UploadRow(id=uuid.uuid4(), campaign_id=campaign_id, api_key_id=api_key_id,
-                           format=fmt, received=len(raw), accepted=0, duplicates=0,
-                           rejected=len(rejects), seconds=0.0,
-                           idempotency_key=idempotency_key)
-        added = repo.store_upload(upload, contacts, rejects)
-        upload.accepted = added
-        upload.duplicates = len(contacts) - added
-        upload.seconds = time.perf_counter() - started
-    return upload
 
 
 # --- do-not-call lists ----------------------------------------------------------------------

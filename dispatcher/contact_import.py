@@ -15,11 +15,13 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dispatcher.call_requests import (
+    MAX_VARIABLES,
     RESERVED_VARIABLES,
     VARIABLE_NAME,
+    VARIABLE_VALUE,
     parse_metadata,
     parse_variables,
 )
@@ -33,8 +35,7 @@ JSON_FIELDS = frozenset({"to", "timezone", "metadata", "variables"})
 MAX_REASON = 200
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(NamedTuple):
     line: int
     to: str
     timezone: str | None
@@ -139,10 +140,22 @@ def _contact(line: int, fields: dict[Any, Any], policy: NumberPolicy,
         variables = parse_variables(fields.get("variables"))
         metadata = parse_metadata(fields.get("metadata"))
     else:
-        variables = parse_variables({k: v for k, v in fields.items()
-                                     if k not in CSV_FIELDS and v != ""})
-        metadata = parse_metadata(_json_cell(fields.get("metadata")))
+        variables = _csv_variables(fields)
+        cell = fields.get("metadata")
+        metadata = parse_metadata(_json_cell(cell)) if cell else None
     return Contact(line, to, timezone, variables, metadata)
+
+
+def _csv_variables(fields: dict[str, str]) -> dict[str, str]:
+    """The header's names were checked once (:func:`check_csv_header`); each row's values
+    get the same check as an API call's variables."""
+    variables = {k: v for k, v in fields.items() if v and k not in CSV_FIELDS}
+    for value in variables.values():
+        if not VARIABLE_VALUE.fullmatch(value):
+            return parse_variables(variables)  # raises, naming the field and the rule
+    if len(variables) > MAX_VARIABLES:
+        return parse_variables(variables)
+    return variables
 
 
 def _json_cell(text: str | None) -> Any:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import campaigns
+from dispatcher import campaigns, contact_upload
 from dispatcher.campaign_requests import parse_campaign_request
 from dispatcher.config import Settings
 from dispatcher.db.campaign_repository import CampaignRepository
@@ -39,8 +39,9 @@ def make_campaign(sessions: sessionmaker[Session], trunks, **fields: object) -> 
 
 
 def upload(sessions: sessionmaker[Session], cid: uuid.UUID, text: str,
-           fmt: str = "csv") -> campaigns.UploadResult:
-    return campaigns.upload_contacts(sessions, cid, text.splitlines(keepends=True), fmt, POLICY)
+           fmt: str = "csv") -> contact_upload.UploadResult:
+    return contact_upload.upload_contacts(sessions, cid, text.splitlines(keepends=True), fmt,
+                                          POLICY)
 
 
 def contacts(sessions: sessionmaker[Session], cid: uuid.UUID) -> dict[str, ContactRow]:
@@ -107,9 +108,9 @@ class TestUpload:
             self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
         cid = make_campaign(sessions, trunks)
         lines = "to\n09121000001\n12\n".splitlines(keepends=True)
-        first = campaigns.upload_contacts(sessions, cid, lines, "csv", POLICY,
+        first = contact_upload.upload_contacts(sessions, cid, lines, "csv", POLICY,
                                           idempotency_key="chunk-1").upload
-        again = campaigns.upload_contacts(sessions, cid, lines, "csv", POLICY,
+        again = contact_upload.upload_contacts(sessions, cid, lines, "csv", POLICY,
                                           idempotency_key="chunk-1").upload
         assert again.id == first.id
         assert (again.accepted, again.duplicates, again.rejected) == (1, 0, 1)

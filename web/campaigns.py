@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatcher import campaigns
+from dispatcher import campaigns, contact_upload
 from dispatcher.call_json import iso
 from dispatcher.campaign_requests import parse_campaign_request
 from dispatcher.campaign_rules import ACTIONS, CampaignStatus, ContactState
@@ -165,7 +165,7 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
     request.max_content_length = d.settings.max_upload_bytes
     text = io.TextIOWrapper(io.BufferedReader(request.stream),  # type: ignore[arg-type]
                             encoding="utf-8-sig", errors="replace", newline="")
-    result = campaigns.upload_contacts(d.sessions, cid, text, fmt, d.policy,
+    result = contact_upload.upload_contacts(d.sessions, cid, text, fmt, d.policy,
                                        line_offset=offset, api_key_id=g.api_key_id,
                                        idempotency_key=key)
     return jsonify(result.as_json())
@@ -179,8 +179,8 @@ def list_uploads(campaign_id: str) -> ResponseReturnValue:
         if repo.get(cid) is None:
             raise NotFound("no such campaign")
         uploads = repo.uploads(cid)
-    return jsonify(data=[campaigns.UploadResult(u).as_json() | {"created_at": iso(u.created_at)}
-                         for u in uploads])
+    return jsonify(data=[contact_upload.UploadResult(u).as_json()
+                         | {"created_at": iso(u.created_at)} for u in uploads])
 
 
 @bp.get("/campaigns/<campaign_id>/uploads/<upload_id>/rejects")

@@ -180,40 +180,10 @@ class CampaignRepository:
         return set(self.session.scalars(stmt))
 
     # --- uploads --------------------------------------------------------------------------
-    def store_upload(self, upload: UploadRow, contacts: Sequence[Contact],
-                     rejects: Sequence[Reject]) -> int:
-        """COPY the valid rows into a staging table, then insert the new numbers in file
-        order; duplicates (in the file or already in the campaign) are dropped. Returns how
-        many were added."""
+    def contact_loader(self, upload: UploadRow) -> ContactLoader:
         self.session.add(upload)
         self.session.flush()
-        cursor = self.session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS contact_stage (line integer, "
-                           "to_number text, timezone text, variables jsonb, metadata jsonb) "
-                           "ON COMMIT DELETE ROWS")
-            cursor.copy_expert("COPY contact_stage FROM STDIN WITH (FORMAT csv)",
-                               _csv_buffer(_contact_rows(contacts)))
-            cursor.execute(
-                "INSERT INTO campaign_contacts (campaign_id, line, to_number, timezone, "
-                "variables, metadata, state, attempts, next_attempt_at, updated_at) "
-                "SELECT %s, line, to_number, timezone, variables, metadata, 'pending', 0, "
-                "now(), now() FROM contact_stage ORDER BY line "
-                "ON CONFLICT (campaign_id, to_number) DO NOTHING",
-                (str(upload.campaign_id),))
-            added = cursor.rowcount
-            cursor.copy_expert(
-                "COPY campaign_upload_rejects (upload_id, line, reason) FROM STDIN "
-                "WITH (FORMAT csv)",
-                _csv_buffer([(str(upload.id), r.line, r.reason) for r in _unique(rejects)]))
-        finally:
-            cursor.close()
-        return int(added)
-
-    def uploads(self, campaign_id: uuid.UUID) -> list[UploadRow]:
-        stmt = (select(UploadRow).where(UploadRow.campaign_id == campaign_id)
-                .order_by(UploadRow.created_at))
-        return list(self.session.scalars(stmt))
+        return ContactLoader(self.session, upload)
 
     def upload_by_key(self, campaign_id: uuid.UUID, key: str) -> UploadRow | None:
         stmt = select(UploadRow).where(UploadRow.campaign_id == campaign_id,
@@ -242,6 +212,53 @@ class CampaignRepository:
                                                              yield_per=5000),
                                       {"id": campaign_id})
         yield from result
+
+
+class ContactLoader:
+    """Loads an upload's rows batch by batch inside one transaction: COPY into a staging
+    table, then insert the numbers the campaign does not have yet (the unique index drops the
+    rest). COPY-class ingestion, never row by row. The COPY texts are prepared by the caller
+    (:func:`copy_text`), so this thread only waits on PostgreSQL."""
+
+    def __init__(self, session: Session, upload: UploadRow) -> None:
+        self.upload = upload
+        self.added = 0
+        dbapi = session.connection().connection.dbapi_connection
+        assert dbapi is not None
+        self._cursor = dbapi.cursor()
+        self._cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS contact_stage (line integer, to_number text, "
+            "timezone text, variables jsonb, metadata jsonb) ON COMMIT DELETE ROWS")
+
+    def add(self, contacts: io.StringIO | None, rejects: io.StringIO | None) -> None:
+        cursor = self._cursor
+        if contacts is not None:
+            cursor.execute("TRUNCATE contact_stage")
+            cursor.copy_expert("COPY contact_stage FROM STDIN WITH (FORMAT csv)", contacts)
+            cursor.execute(
+                "INSERT INTO campaign_contacts (campaign_id, line, to_number, timezone, "
+                "variables, metadata, state, attempts, next_attempt_at, updated_at) "
+                "SELECT %s, line, to_number, timezone, variables, metadata, 'pending', 0, "
+                "now(), now() FROM contact_stage "
+                "ON CONFLICT (campaign_id, to_number) DO NOTHING",
+                (str(self.upload.campaign_id),))
+            self.added += cursor.rowcount
+        if rejects is not None:
+            cursor.copy_expert("COPY campaign_upload_rejects (upload_id, line, reason) FROM "
+                               "STDIN WITH (FORMAT csv)", rejects)
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def contact_copy_text(contacts: Sequence[Contact]) -> io.StringIO | None:
+    return _csv_buffer(_contact_rows(contacts)) if contacts else None
+
+
+def reject_copy_text(upload_id: uuid.UUID, rejects: Sequence[Reject]) -> io.StringIO | None:
+    if not rejects:
+        return None
+    return _csv_buffer([(str(upload_id), r.line, r.reason) for r in _unique(rejects)])
 
 
 class DncRepository:

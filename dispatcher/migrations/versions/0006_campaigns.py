@@ -54,8 +54,8 @@ def upgrade() -> None:
     op.create_table(
         "campaign_contacts",
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
-        sa.Column("campaign_id", UUID(as_uuid=True),
-                  sa.ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+        # No foreign key: see ContactRow (a per-row check would dominate bulk uploads).
+        sa.Column("campaign_id", UUID(as_uuid=True), nullable=False),
         sa.Column("line", sa.Integer, nullable=False),
         sa.Column("to_number", sa.String(20), nullable=False),
         sa.Column("timezone", sa.String(64)),
