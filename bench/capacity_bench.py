@@ -7,7 +7,9 @@ this process, and gunicorn, a Celery worker and the event consumer as real proce
    most simultaneous calls the PBX saw, API-accepted -> Originate-on-the-wire latency, peak RSS;
 2. capacity off (naive): the same calls published at once, showing the congestion it causes;
 3. free-line latency: calls submitted one by one while lines are free;
-4. API ingest: POST /v1/calls accepted per second from concurrent clients (no workers running).
+4. API ingest: POST /v1/calls accepted per second from concurrent clients (no workers running);
+5. contact upload: 100,000 CSV rows into a campaign in one request (server-side seconds as the
+   API reports them, and wall time), then the same file through ``dispatcher campaign upload``.
 
 Loopback only; every loop is bounded in count and time. Prints figures; asserts nothing.
 Run with ``make bench`` (or ``.venv/bin/python bench/capacity_bench.py --help``).
@@ -304,6 +306,47 @@ def run_ingest(svc: Services, args: argparse.Namespace) -> tuple[int, float, int
         sim.stop()
 
 
+def contacts_csv(rows: int) -> bytes:
+    """``rows`` contacts with two variables; one row in a hundred is not a phone number."""
+    lines = ["to,name,code"]
+    for i in range(rows):
+        to = "12" if i % 100 == 99 else f"0912{i:07d}"
+        lines.append(f"{to},Customer {i},A-{i % 977}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def run_upload(svc: Services, sim: PBXSimulator, args: argparse.Namespace) -> dict[str, object]:
+    body = contacts_csv(args.upload_rows)
+    result: dict[str, object] = {"bytes": len(body)}
+    with phase(svc, sim, "upload", {}, workers=False) as stack:
+        auth = {"Authorization": f"Bearer {stack.key}"}
+        for label in ("single", "cli"):
+            created = requests.post(f"{stack.base}/v1/campaigns", json={"name": label},
+                                    headers=auth, timeout=30)
+            created.raise_for_status()
+            cid = created.json()["id"]
+            start = time.monotonic()
+            if label == "single":
+                answer = requests.post(f"{stack.base}/v1/campaigns/{cid}/contacts", data=body,
+                                       headers={**auth, "Content-Type": "text/csv"},
+                                       timeout=300)
+                answer.raise_for_status()
+                result["single"] = (answer.json(), time.monotonic() - start)
+            else:
+                path = svc.logdir / "contacts.csv"
+                path.write_bytes(body)
+                done = subprocess.run(
+                    [str(BIN / "dispatcher"), "campaign", "upload", cid, str(path)],
+                    env={**stack.env, "DISPATCHER_API_URL": stack.base,
+                         "DISPATCHER_API_KEY": stack.key},
+                    capture_output=True, text=True, timeout=600, check=False)
+                if done.returncode != 0:
+                    raise SystemExit(f"dispatcher campaign upload failed: {done.stderr}")
+                result["cli"] = time.monotonic() - start
+        result["rss"] = stack.rss()
+    return result
+
+
 def report_latency(label: str, values: list[float]) -> None:
     ms = [v * 1000 for v in values]
     print(f"  {label}: n={len(ms)} p50={percentile(ms, 50):.1f} ms "
@@ -319,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-calls", type=int, default=100)
     parser.add_argument("--ingest-seconds", type=float, default=30.0)
     parser.add_argument("--ingest-clients", type=int, default=16)
+    parser.add_argument("--upload-rows", type=int, default=100_000)
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["capacity", "naive", "latency", "ingest"])
+                        choices=["capacity", "naive", "latency", "ingest", "upload"])
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="dispatcher-bench-"))
@@ -357,6 +401,21 @@ def main(argv: list[str] | None = None) -> int:
                   f"{accepted / elapsed:.0f} calls/s from {args.ingest_clients} connections "
                   f"via {client} ({errors} errors), "
                   f"gunicorn workers={os.environ.get('WEB_CONCURRENCY', '4')}")
+        if "upload" not in args.skip:
+            sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"})).start()
+            try:
+                upload = run_upload(svc, sim, args)
+            finally:
+                sim.stop()
+            answer, wall = upload["single"]  # type: ignore[misc]
+            print(f"\ncontact upload: {args.upload_rows} CSV rows "
+                  f"({upload['bytes'] / 1e6:.1f} MB) in one request")
+            print(f"  server {answer['seconds']:.2f} s, wall {wall:.2f} s "
+                  f"({args.upload_rows / wall:.0f} rows/s): {answer['accepted']} accepted, "
+                  f"{answer['duplicates']} duplicates, {answer['rejected']} rejected")
+            print(f"  dispatcher campaign upload (chunks of 5000, progress, resumable): "
+                  f"{upload['cli']:.2f} s wall; web peak RSS "
+                  f"{upload['rss']['web']:.0f} MB")  # type: ignore[index]
     finally:
         redis.stop()
         postgres.stop()
