@@ -61,6 +61,15 @@ def create_call() -> ResponseReturnValue:
     call_request = parse_call_request(
         _json_body(), d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
+    if d.number_cap.enabled:
+        with d.sessions() as session:
+            free_at = d.number_cap.next_allowed(session, [call_request.to],
+                                                datetime.now(tz=UTC)).get(call_request.to)
+        if free_at is not None:
+            raise TooManyRequests(
+                f"this number was called {d.number_cap.limit} time(s) within the last "
+                f"{int(d.number_cap.window.total_seconds())} s; it may be called again after "
+                f"{free_at.isoformat()}", field="to")
     limit = g.principal.max_active_calls
     if limit and services.active_calls(d.sessions, g.api_key_id) >= limit:
         raise TooManyRequests(f"this API key already has {limit} calls in progress; "

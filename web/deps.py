@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from celery import Celery
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatcher.admission import Admissions
 from dispatcher.config import Settings
 from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.dial_guard import NumberCap
 from dispatcher.numbers import NumberPolicy
 from dispatcher.redis_client import broker_transport_options, redis_from_url
 from dispatcher.tasknames import HANGUP_CALL
@@ -62,6 +64,7 @@ class Deps:
     trunks: TrunkTable
     admissions: Admissions
     redis: Redis
+    number_cap: NumberCap
 
     def hangup(self, call_id: uuid.UUID, trunk: str) -> None:
         self.publisher.send(HANGUP_CALL, [str(call_id)], self.trunks.get(trunk).queue)
@@ -76,8 +79,9 @@ def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
     admissions = Admissions(client, trunks, publisher, enabled=settings.capacity != "off",
                             admit_lease_seconds=settings.admit_lease_seconds,
                             max_call_seconds=settings.max_call_seconds)
+    cap = NumberCap(settings.number_cap, timedelta(seconds=settings.number_cap_window))
     return Deps(settings, make_session_factory(engine), policy, publisher, trunks, admissions,
-                client)
+                client, cap)
 
 
 def deps() -> Deps:

@@ -185,6 +185,11 @@ class CampaignRepository:
         self.session.flush()
         return ContactLoader(self.session, upload)
 
+    def uploads(self, campaign_id: uuid.UUID) -> list[UploadRow]:
+        stmt = (select(UploadRow).where(UploadRow.campaign_id == campaign_id)
+                .order_by(UploadRow.created_at))
+        return list(self.session.scalars(stmt))
+
     def upload_by_key(self, campaign_id: uuid.UUID, key: str) -> UploadRow | None:
         stmt = select(UploadRow).where(UploadRow.campaign_id == campaign_id,
                                        UploadRow.idempotency_key == key)

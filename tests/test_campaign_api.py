@@ -1,0 +1,192 @@
+"""The campaign and do-not-call HTTP API against real PostgreSQL and Redis (Flask's client)."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher import services
+from dispatcher.config import Settings
+from dispatcher.db.tables import CallRow
+from web import create_app
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    yield create_app(replace(settings, number_cap=1, number_cap_window=3600))
+
+
+@pytest.fixture
+def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
+    client = app.test_client()
+    key = services.create_api_key(sessions, "tests")[1]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
+def create(client: FlaskClient, **body: object) -> dict:
+    response = client.post("/v1/campaigns", json={"name": "reminders", **body})
+    assert response.status_code == 201, response.json
+    return response.json  # type: ignore[return-value]
+
+
+def upload(client: FlaskClient, cid: str, text: str, content_type: str = "text/csv",
+           **params: str) -> dict:
+    response = client.post(f"/v1/campaigns/{cid}/contacts", data=text.encode(),
+                           content_type=content_type, query_string=params)
+    assert response.status_code == 200, response.json
+    return response.json  # type: ignore[return-value]
+
+
+class TestCreate:
+    def test_defaults_are_filled_in_and_shown(self, client: FlaskClient,
+                                              settings: Settings) -> None:
+        body = create(client, retry={"busy": {"max_attempts": 3, "delay": 600}},
+                      windows=[{"days": ["sat", "sun"], "start": "09:00", "end": "24:00"}])
+        assert body["status"] == "draft" and body["trunk"] == settings.trunk_name
+        assert body["max_lines"] == settings.trunk_lines and body["timezone"] == "Asia/Tehran"
+        assert body["windows"] == [{"days": ["sat", "sun"], "start": "09:00", "end": "24:00"}]
+        assert body["contacts"]["total"] == 0 and body["progress"] == 1.0
+        assert client.get(f"/v1/campaigns/{body['id']}").json["id"] == body["id"]
+
+    @pytest.mark.parametrize(("field", "value"), [
+        ("max_lines", 31), ("max_lines", 0), ("timezone", "Mars/Olympus"),
+        ("dnc_lists", ["nobody-made-this"]), ("caller_id", "12\r\nAction: Hangup"),
+        ("target", {"context": "x\r\nAction: Command"}), ("variables", {"A": "1\n2"}),
+        ("retry", {"invalid-number": {"max_attempts": 2}}), ("trunk", "elsewhere"),
+        ("windows", [{"days": ["someday"], "start": "09:00", "end": "10:00"}]),
+    ])
+    def test_bad_fields_are_refused_by_name_and_create_nothing(
+            self, client: FlaskClient, field: str, value: object) -> None:
+        response = client.post("/v1/campaigns", json={"name": "x", field: value})
+        assert response.status_code == 422
+        assert response.json["error"]["field"].startswith(field)
+        assert client.get("/v1/campaigns").json["data"] == []
+
+
+class TestUploads:
+    def test_rows_are_numbered_as_file_lines_and_the_report_is_downloadable(
+            self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        # The second chunk of a file whose first data row is line 1002.
+        result = upload(client, cid, "to,name\n09121000001,Ali\nnot-a-number,Bad\n",
+                        line_offset="1000")
+        assert (result["accepted"], result["rejected"]) == (1, 1)
+        report = client.get(result["rejects_url"])
+        assert report.mimetype == "text/csv"
+        rows = list(csv.reader(report.text.splitlines()))
+        assert rows[0] == ["line", "reason"] and rows[1][0] == "1003"
+        assert rows[1][1].startswith("to may contain only digits")
+
+    def test_json_lines_are_accepted_too(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        result = upload(client, cid, '{"to": "09121000001", "timezone": "Asia/Dubai"}\n',
+                        content_type="application/x-ndjson")
+        assert result["accepted"] == 1
+        [contact] = client.get(f"/v1/campaigns/{cid}/contacts").json["data"]
+        assert contact["to"] == "+989121000001" and contact["timezone"] == "Asia/Dubai"
+
+    def test_a_csv_without_a_to_column_is_refused_whole(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        response = client.post(f"/v1/campaigns/{cid}/contacts", data=b"phone\n0912\n",
+                               content_type="text/csv")
+        assert response.status_code == 422
+        assert client.get(f"/v1/campaigns/{cid}/uploads").json["data"] == []
+
+    def test_other_content_types_and_unknown_campaigns(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        assert client.post(f"/v1/campaigns/{cid}/contacts", data=b"to\n",
+                           content_type="text/plain").status_code == 415
+        assert client.post(f"/v1/campaigns/{uuid.uuid4()}/contacts", data=b"to\n",
+                           content_type="text/csv").status_code == 404
+
+    def test_a_canceled_campaign_takes_no_more_contacts(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        assert client.post(f"/v1/campaigns/{cid}/cancel").status_code == 200
+        response = client.post(f"/v1/campaigns/{cid}/contacts", data=b"to\n09121000001\n",
+                               content_type="text/csv")
+        assert response.status_code == 409
+
+
+class TestLifecycle:
+    def test_only_the_allowed_transitions_happen(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        assert client.post(f"/v1/campaigns/{cid}/pause").status_code == 409
+        assert client.post(f"/v1/campaigns/{cid}/resume").status_code == 409
+        assert client.post(f"/v1/campaigns/{cid}/start").json["status"] == "running"
+        assert client.post(f"/v1/campaigns/{cid}/start").status_code == 409
+        assert client.post(f"/v1/campaigns/{cid}/pause").json["status"] == "paused"
+        assert client.post(f"/v1/campaigns/{cid}/resume").json["status"] == "running"
+        assert client.post(f"/v1/campaigns/{cid}/cancel").json["status"] == "canceled"
+        assert client.post(f"/v1/campaigns/{cid}/cancel").status_code == 409
+
+    def test_lists_filter_by_status_and_page(self, client: FlaskClient) -> None:
+        ids = [create(client, name=f"c{i}")["id"] for i in range(3)]
+        client.post(f"/v1/campaigns/{ids[0]}/start")
+        running = client.get("/v1/campaigns", query_string={"status": "running"}).json
+        assert [c["id"] for c in running["data"]] == [ids[0]]
+        first = client.get("/v1/campaigns", query_string={"limit": "2"}).json
+        second = client.get("/v1/campaigns", query_string={
+            "limit": "2", "cursor": first["next_cursor"]}).json
+        assert [c["id"] for c in first["data"] + second["data"]] == ids[::-1]
+
+
+class TestContactsAndExport:
+    def test_filters_pagination_and_export(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        upload(client, cid, "to\n" + "".join(f"0912100000{i}\n" for i in range(1, 8)))
+        page = client.get(f"/v1/campaigns/{cid}/contacts", query_string={"limit": "3"}).json
+        rest = client.get(f"/v1/campaigns/{cid}/contacts",
+                          query_string={"limit": "10", "cursor": page["next_cursor"]}).json
+        assert len(page["data"]) == 3 and len(rest["data"]) == 4 and not rest["next_cursor"]
+        one = client.get(f"/v1/campaigns/{cid}/contacts",
+                         query_string={"to": "0912 100 0003"}).json["data"]
+        assert [c["line"] for c in one] == [4]
+        assert client.get(f"/v1/campaigns/{cid}/contacts",
+                          query_string={"state": "done"}).json["data"] == []
+        assert client.get(f"/v1/campaigns/{cid}/contacts",
+                          query_string={"state": "nonsense"}).status_code == 422
+        export = client.get(f"/v1/campaigns/{cid}/export")
+        table = list(csv.DictReader(export.text.splitlines()))
+        assert [r["line"] for r in table] == [str(n) for n in range(2, 9)]
+        assert {r["state"] for r in table} == {"pending"}
+
+
+class TestDncLists:
+    def test_numbers_are_stored_in_e164_whatever_the_spelling(self,
+                                                             client: FlaskClient) -> None:
+        assert client.post("/v1/dnc-lists", json={"name": "complaints"}).status_code == 201
+        assert client.post("/v1/dnc-lists", json={"name": "complaints"}).status_code == 409
+        added = client.post("/v1/dnc-lists/complaints/numbers", json={
+            "numbers": ["0912 100 0001", "+989121000001", "nonsense"]}).json
+        assert added["added"] == 1 and added["invalid"][0]["index"] == 2
+        found = client.get("/v1/dnc-lists/complaints/numbers",
+                           query_string={"number": "09121000001"}).json["data"]
+        assert found == ["+989121000001"]
+        [listed] = client.get("/v1/dnc-lists").json["data"]
+        assert (listed["name"], listed["numbers"]) == ("complaints", 1)
+        assert client.delete("/v1/dnc-lists/complaints/numbers/09121000001").status_code == 204
+        assert client.delete("/v1/dnc-lists/complaints/numbers/09121000001").status_code == 404
+        assert client.get("/v1/dnc-lists/nope%00/numbers").status_code == 404
+
+
+class TestNumberCap:
+    def test_an_api_call_to_a_number_called_too_often_is_refused(
+            self, client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+        first = client.post("/v1/calls", json={"to": "09121000001"})
+        assert first.status_code == 202
+        with sessions.begin() as session:  # a worker dialled it
+            session.execute(update(CallRow).values(claimed_at=datetime.now(tz=UTC),
+                                                   status="completed"))
+        again = client.post("/v1/calls", json={"to": "+98 912 100 0001"})
+        assert again.status_code == 429 and again.json["error"]["field"] == "to"
+        assert client.post("/v1/calls", json={"to": "09121000002"}).status_code == 202
