@@ -46,4 +46,6 @@ def call_json(row: CallRow) -> dict[str, Any]:
         "canceled_by": str(row.canceled_by_key_id) if row.canceled_by_key_id else None,
         "error": row.dial_error,
         "metadata": row.call_metadata,
+        "campaign_id": str(row.campaign_id) if row.campaign_id else None,
+        "contact_id": row.contact_id,
     }

@@ -101,6 +101,15 @@ def page(sessions: Sessions, status: str | None, limit: int,
         return [_view(repo, row, now) for row in repo.page(status, limit, after)]
 
 
+def live_views(sessions: Sessions, limit: int) -> list[CampaignView]:
+    """What an operator watches: running and paused campaigns, and any that ended within the
+    last hour."""
+    now = datetime.now(tz=UTC)
+    with sessions() as session:
+        repo = CampaignRepository(session)
+        return [_view(repo, row, now) for row in repo.live(now - timedelta(hours=1), limit)]
+
+
 @dataclass(frozen=True)
 class StatusChange:
     view: CampaignView

@@ -178,6 +178,9 @@ def test_pause_stops_new_dials_within_a_second_and_cancel_stops_them_for_good(
     dialled_while_paused = sum(1 for _, n in originates(stack) if n in mine)
     paused = campaign(stack, cid)
     assert paused["contacts"]["pending"] > 100 and paused["contacts"]["dialing"] == 0
+    metrics = api(stack, "GET", "/metrics").text
+    assert f'dispatcher_campaign_contacts{{campaign="{cid}",name="e2e",state="pending"}}' \
+        in metrics
 
     act(stack, cid, "resume")
     end = time.monotonic() + 30

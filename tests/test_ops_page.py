@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from stackproc import Stack, running_stack
 
 from dispatcher.embedded import EmbeddedPostgres
@@ -46,6 +47,15 @@ def browser(tmp_path: Path) -> Iterator[object]:
     driver.quit()
 
 
+def wait_for_text(driver: object, selector: str, text: str, deadline: float = 20) -> None:
+    from selenium.webdriver.common.by import By
+
+    end = time.monotonic() + deadline
+    while text not in (shown := driver.find_element(By.CSS_SELECTOR, selector).text):  # type: ignore[attr-defined]
+        assert time.monotonic() < end, f"{text!r} never shown in {selector}: {shown!r}"
+        time.sleep(0.3)
+
+
 def test_the_page_shows_lines_and_live_calls_after_signing_in(
     stack: Stack, browser: object, tmp_path: Path
 ) -> None:
@@ -71,6 +81,17 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
         time.sleep(0.5)
     trunk_row = driver.find_element(By.CSS_SELECTOR, "#trunks tbody tr").text  # type: ignore[attr-defined]
     assert "1 / 30" in trunk_row and "connected" in trunk_row
+
+    # A campaign appears, and its status follows a pause without reloading the page.
+    auth = {"Authorization": f"Bearer {stack.key}"}
+    cid = requests.post(f"{stack.base}/v1/campaigns", json={"name": "Reminders"},
+                        headers=auth, timeout=10).json()["id"]
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/contacts", data=b"to\n09121235002\n",
+                  headers={**auth, "Content-Type": "text/csv"}, timeout=10)
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/start", headers=auth, timeout=10)
+    wait_for_text(driver, "#campaigns tbody", "Reminders")
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/pause", headers=auth, timeout=10)
+    wait_for_text(driver, "#campaigns tbody", "paused")
     shot = Path(__file__).resolve().parent.parent / ".run" / "ops-page.png"
     shot.parent.mkdir(exist_ok=True)
     assert driver.save_screenshot(str(shot))  # type: ignore[attr-defined]

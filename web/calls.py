@@ -111,7 +111,8 @@ def _datetime_arg(name: str) -> datetime | None:
         raise ValidationFailed(f"{name} is out of range", field=name) from None
 
 
-LIST_PARAMS = frozenset({"status", "to", "created_after", "created_before", "cursor", "limit"})
+LIST_PARAMS = frozenset({"status", "to", "created_after", "created_before", "cursor", "limit",
+                         "campaign_id"})
 
 
 @bp.get("/calls")
@@ -128,8 +129,13 @@ def list_calls() -> ResponseReturnValue:
             to = deps().policy.parse(to).e164
         except InvalidNumber as exc:
             raise ValidationFailed(f"to {exc}", field="to") from None
+    campaign = request.args.get("campaign_id")
+    try:
+        campaign_id = uuid.UUID(campaign) if campaign is not None else None
+    except ValueError:
+        raise ValidationFailed("campaign_id must be a UUID", field="campaign_id") from None
     flt = CallFilter(status=status, to_number=to, created_after=_datetime_arg("created_after"),
-                     created_before=_datetime_arg("created_before"))
+                     created_before=_datetime_arg("created_before"), campaign_id=campaign_id)
     cursor = request.args.get("cursor")
     after = decode_cursor(cursor) if cursor else None
     limit = _limit()

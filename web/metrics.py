@@ -41,6 +41,7 @@ class StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._calls()
         yield from self._trunks()
+        yield from self._campaigns()
 
     def _calls(self) -> Iterator[Metric]:
         calls = GaugeMetricFamily("dispatcher_calls", "Calls by status and outcome",
@@ -88,6 +89,26 @@ class StateCollector(Collector):
             waiting.add_metric([trunk.name], usage.waiting)
             session.add_metric([trunk.name], 1 if ami_state(trunk.name) == "connected" else 0)
         yield from (lines, waiting, session)
+
+
+    def _campaigns(self) -> Iterator[Metric]:
+        """Campaign counts by status, and contacts by state for campaigns not yet over (the
+        label set stays as small as the number of live campaigns)."""
+        campaigns = GaugeMetricFamily("dispatcher_campaigns", "Campaigns by status",
+                                      labels=["status"])
+        contacts = GaugeMetricFamily("dispatcher_campaign_contacts",
+                                     "Contacts of running and paused campaigns by state",
+                                     labels=["campaign", "name", "state"])
+        with self.d.sessions() as session:
+            for status, count in session.execute(text(
+                    "SELECT status, count(*) FROM campaigns GROUP BY status")):
+                campaigns.add_metric([status], count)
+            for cid, name, state, count in session.execute(text(
+                    "SELECT c.id, c.name, k.state, count(*) FROM campaigns c "
+                    "JOIN campaign_contacts k ON k.campaign_id = c.id "
+                    "WHERE c.status IN ('running', 'paused') GROUP BY 1, 2, 3")):
+                contacts.add_metric([str(cid), name, state], count)
+        yield from (campaigns, contacts)
 
 
 @bp.get("/metrics")

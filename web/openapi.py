@@ -173,7 +173,9 @@ SPEC: dict[str, Any] = {
                 "ring_duration": {"type": ["integer", "null"]},
                 "cancel_requested": {"type": "boolean"},
                 "error": {"type": ["string", "null"]},
-                "metadata": {}}},
+                "metadata": {},
+                "campaign_id": {"type": ["string", "null"], "format": "uuid"},
+                "contact_id": {"type": ["integer", "null"]}}},
             "Event": {"type": "object", "required": ["name", "headers"], "properties": {
                 "name": {"type": "string"}, "at": _NULLABLE_TIME, "received_at": _NULLABLE_TIME,
                 "headers": {"type": "object"}}},
@@ -297,6 +299,8 @@ SPEC: dict[str, Any] = {
                          "schema": {"type": "string", "format": "date-time"}},
                         {"name": "created_before", "in": "query",
                          "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "campaign_id", "in": "query",
+                         "schema": {"type": "string", "format": "uuid"}},
                         {"name": "cursor", "in": "query",
                          "schema": {"type": "string", "description": "next_cursor of the "
                                     "previous page; anything else is a 400"}},

@@ -28,6 +28,7 @@ from itsdangerous import URLSafeTimedSerializer
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from dispatcher import campaigns
 from dispatcher.db.tables import CallRow
 from dispatcher.status import ACTIVE_STATUSES
 from web.auth import lookup_key
@@ -36,6 +37,7 @@ from web.trunks import ami_state
 
 bp = Blueprint("ops", __name__, template_folder="templates")
 ACTIVE_LIMIT = 200
+CAMPAIGN_LIMIT = 50
 
 
 class SharedKeySessions(SecureCookieSessionInterface):
@@ -111,4 +113,22 @@ def snapshot() -> dict[str, Any]:
               "seconds": round((now - (r.answered_at or r.dialed_at or r.created_at))
                                .total_seconds())} for r in rows]
     return {"generated_at": now.isoformat(timespec="seconds"), "trunks": trunks,
-            "calls": calls, "campaigns": []}
+            "calls": calls, "campaigns": _campaigns()}
+
+
+def _campaigns() -> list[dict[str, Any]]:
+    """Running and paused campaigns, and those that ended in the last hour."""
+    views = campaigns.live_views(deps().sessions, limit=CAMPAIGN_LIMIT)
+    return [{"id": str(v.row.id), "name": v.row.name, "status": v.row.status,
+             "trunk": v.row.trunk, "progress": round(100 * v.progress, 1), "total": v.total,
+             "dialing": v.contacts["dialing"], "pending": v.contacts["pending"],
+             "answered": v.outcomes.get("answered", 0), "rate": v.rate_per_minute,
+             "eta": _duration(v.eta_seconds)} for v in views]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"

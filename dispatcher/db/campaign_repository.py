@@ -61,6 +61,13 @@ class CampaignRepository:
         stmt = stmt.order_by(CampaignRow.created_at.desc(), CampaignRow.id.desc()).limit(limit)
         return list(self.session.scalars(stmt))
 
+    def live(self, ended_after: datetime, limit: int) -> list[CampaignRow]:
+        stmt = (select(CampaignRow)
+                .where(CampaignRow.status.in_(("running", "paused"))
+                       | (CampaignRow.ended_at > ended_after))
+                .order_by(CampaignRow.created_at.desc()).limit(limit))
+        return list(self.session.scalars(stmt))
+
     def active_ids(self) -> list[uuid.UUID]:
         """Campaigns the hopper has work for: running ones, and stopped ones whose last calls
         are still to be settled."""

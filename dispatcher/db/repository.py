@@ -54,6 +54,7 @@ class CallFilter:
     to_number: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    campaign_id: uuid.UUID | None = None
 
 
 class CallRepository:
@@ -97,6 +98,8 @@ class CallRepository:
             stmt = stmt.where(CallRow.created_at > flt.created_after)
         if flt.created_before:
             stmt = stmt.where(CallRow.created_at < flt.created_before)
+        if flt.campaign_id:
+            stmt = stmt.where(CallRow.campaign_id == flt.campaign_id)
         if after:
             created, last_id = after
             stmt = stmt.where(or_(CallRow.created_at < created,

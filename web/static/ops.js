@@ -25,6 +25,25 @@ async function refresh() {
     tr.append(cell(c.to), cell(c.status, `status-${c.status}`), cell(c.trunk), cell(c.seconds));
     return tr;
   }));
+  const campaigns = document.querySelector("#campaigns tbody");
+  campaigns.replaceChildren(...data.campaigns.map(c => {
+    const tr = document.createElement("tr");
+    const progress = cell(` ${c.progress}% of ${c.total}`);
+    const meter = document.createElement("meter");
+    meter.min = 0; meter.max = 100; meter.value = c.progress;
+    progress.prepend(meter);
+    tr.append(cell(c.name), cell(c.status, `campaign-${c.status}`), progress, cell(c.dialing),
+              cell(c.pending), cell(c.answered), cell(c.rate), cell(c.eta));
+    return tr;
+  }));
+  if (!data.campaigns.length) {
+    const tr = document.createElement("tr");
+    const td = cell("No running campaigns.");
+    td.colSpan = 8;
+    tr.className = "empty";
+    tr.append(td);
+    campaigns.append(tr);
+  }
   document.querySelector("#active-count").textContent = data.calls.length;
   document.querySelector("#updated").textContent = `updated ${data.generated_at}`;
 }
