@@ -298,7 +298,9 @@ def after_call(policy: RetryPolicy, attempts_before: int, status: str, outcome: 
             return NextStep(ContactState.SKIPPED, "dnc", counts_as_attempt=False)
         if campaign_canceled or outcome == WITHDRAWN_CANCELED:
             return NextStep(ContactState.CANCELED, None, counts_as_attempt=False)
-        return NextStep(ContactState.PENDING, None, now, counts_as_attempt=False)
+        # Back in line where it was (its next_attempt_at is unchanged): a resumed campaign
+        # continues with the contacts it had picked.
+        return NextStep(ContactState.PENDING, None, counts_as_attempt=False)
     attempts = attempts_before + 1
     final = outcome if status == "failed" else ("answered" if status == "completed"
                                                   else outcome or status)

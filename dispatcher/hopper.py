@@ -111,8 +111,11 @@ class Hopper:
             share = max(1, lines * campaign.max_lines // asked)
         allowance = share - repo.dialing(campaign.id)
         if campaign.cps:
-            recent = repo.created_since(campaign.id, now - timedelta(seconds=1))
-            allowance = min(allowance, math.ceil(campaign.cps) - recent)
+            # A budget per window of at least a second: 0.5 cps is one call per 2 s.
+            window = max(1.0, 1.0 / campaign.cps)
+            budget = max(1, math.floor(campaign.cps * window))
+            recent = repo.created_since(campaign.id, now - timedelta(seconds=window))
+            allowance = min(allowance, budget - recent)
         return max(0, allowance)
 
     def _feed(self, session: Session, repo: CampaignRepository, campaign: CampaignRow,

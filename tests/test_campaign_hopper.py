@@ -199,6 +199,15 @@ class TestHopper:
         assert hopper.run(None, datetime(2026, 11, 30, 13, 59, tzinfo=UTC)).queued == []
         assert len(hopper.run(None, datetime(2026, 11, 30, 14, 0, tzinfo=UTC)).queued) == 1
 
+    def test_calls_per_second_below_one_spaces_the_calls(self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
+        cid = make_campaign(sessions, trunks, cps=0.5)
+        upload(sessions, cid, "to\n" + "".join(f"0912100000{i}\n" for i in range(1, 6)))
+        hopper = Hopper(sessions, trunks, POLICY)
+        campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
+        queued = [len(hopper.run(None, MONDAY_10_TEHRAN + timedelta(seconds=s)).queued)
+                  for s in (0, 1, 1.9, 2.1, 3, 4.2)]
+        assert queued == [1, 0, 0, 1, 0, 1]
+
     def test_two_campaigns_share_the_trunk_by_their_lines(self, sessions, trunks,
                                                           settings: Settings) -> None:
         big = make_campaign(sessions, trunks, max_lines=settings.trunk_lines)
