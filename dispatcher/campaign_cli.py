@@ -9,9 +9,7 @@ interrupted. Messages go to stderr; ids, statuses and summaries go to stdout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,186 +17,28 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from rich.console import RenderableType
+from dispatcher.campaign_flags import (
+    RETRY_OUTCOMES,
+    caller_id_flag,
+    create_body,
+    parse_retry,
+    parse_var,
+    parse_window,
+)
+from dispatcher.campaign_render import FINAL, live_view, summary, summary_line
 
+if TYPE_CHECKING:
     from dispatcher.api_client import ApiClient
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_CODES = ("exit codes: 0 done, 1 the API refused, 2 usage error or unusable file, 3 the API "
               "is unreachable or failing, 130 interrupted")
-WEEK = ("sat", "sun", "mon", "tue", "wed", "thu", "fri")
-RETRY_OUTCOMES = ("busy", "no-answer", "congestion", "failed")
-FINAL = ("completed", "canceled")
-CONTACT_STATES = ("pending", "dialing", "done", "skipped", "canceled")
-CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy",
-                 "no-answer", "failed", "canceled")
 FORMATS = {".csv": "csv", ".jsonl": "ndjson", ".ndjson": "ndjson"}
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
-_DELAY = re.compile(r"(\d+)([smh]?)")
 Handler = Callable[[argparse.Namespace, "ApiClient"], int]
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# --- flags -> JSON body ---------------------------------------------------------------------
-
-
-def parse_days(text: str) -> list[str]:
-    """``sat-wed``, ``mon,wed``, ``thu-sat`` (wraps past Friday) or ``all``, in week order."""
-    chosen: set[str] = set()
-    for part in text.lower().replace("all", "sat-fri").split(","):
-        first, dash, last = part.strip().partition("-")
-        last = last if dash else first
-        if first not in WEEK or last not in WEEK:
-            raise argparse.ArgumentTypeError(
-                f"bad days {text!r}: use {','.join(WEEK)}, ranges like sat-wed, or all")
-        start, span = WEEK.index(first), (WEEK.index(last) - WEEK.index(first)) % 7
-        chosen.update(WEEK[(start + k) % 7] for k in range(span + 1))
-    return [day for day in WEEK if day in chosen]
-
-
-def _clock(text: str, end: bool = False) -> str:
-    match = _TIME.fullmatch(text.strip())
-    value = f"{int(match[1]):02d}:{match[2]}" if match else text
-    if value == "24:00" and end:
-        return value
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise argparse.ArgumentTypeError(
-            f"bad time {text!r}: use HH:MM, 00:00 to 23:59 (an end may be 24:00)")
-    return value
-
-
-def parse_window(text: str) -> dict[str, Any]:
-    """``DAYS@HH:MM-HH:MM``; without ``DAYS@`` the window applies every day. A start after
-    the end spans midnight, which the server accepts, so it is not refused here."""
-    days, at, span = text.rpartition("@")
-    start, dash, end = span.partition("-")
-    if not dash:
-        raise argparse.ArgumentTypeError(f"bad window {text!r}: use DAYS@HH:MM-HH:MM")
-    return {"days": parse_days(days if at else "all"), "start": _clock(start),
-            "end": _clock(end, end=True)}
-
-
-def parse_retry(text: str) -> tuple[str, dict[str, int]]:
-    """``OUTCOME=ATTEMPTS:DELAY``; DELAY is seconds, or a number with s, m or h."""
-    outcome, eq, rule = text.partition("=")
-    outcome = outcome.strip().lower().replace("_", "-")
-    attempts, colon, delay = rule.partition(":")
-    match = _DELAY.fullmatch(delay.strip())
-    if outcome not in RETRY_OUTCOMES or not eq or not colon or not attempts.strip().isdigit() \
-            or not match:
-        raise argparse.ArgumentTypeError(
-            f"bad retry {text!r}: use OUTCOME=ATTEMPTS:DELAY, OUTCOME one of "
-            f"{', '.join(RETRY_OUTCOMES)}, e.g. busy=3:10m")
-    seconds = int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
-    return outcome, {"max_attempts": int(attempts), "delay": seconds}
-
-
-def parse_var(text: str) -> tuple[str, str]:
-    name, eq, value = text.partition("=")
-    if not eq or not name.strip():
-        raise argparse.ArgumentTypeError(f"bad variable {text!r}: use NAME=VALUE")
-    return name.strip(), value
-
-
-def _caller_id(text: str) -> str:
-    if not re.fullmatch(r"\+?\d+", text):
-        raise argparse.ArgumentTypeError(f"bad caller id {text!r}: digits, optionally a +")
-    return text
-
-
-def create_body(args: argparse.Namespace) -> dict[str, Any]:
-    """The POST body: ``--json`` first, then each flag given overrides it. Retry rules and
-    variables merge key by key; windows and DNC lists given as flags replace the file's."""
-    from dispatcher.api_client import InputError
-
-    body: Any = {}
-    if args.json:
-        try:
-            body = json.loads(Path(args.json).read_text() if args.json != "-"
-                              else sys.stdin.read())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read --json {args.json}: {exc}") from None
-        if not isinstance(body, dict):
-            raise InputError(f"--json {args.json} must hold a JSON object")
-    flags = {"name": args.name, "trunk": args.trunk, "caller_id": args.caller_id,
-             "max_lines": args.max_lines, "cps": args.cps, "timeout": args.timeout,
-             "priority": args.priority, "timezone": args.timezone,
-             "windows": args.window, "dnc_lists": args.dnc}
-    body.update({key: value for key, value in flags.items() if value is not None})
-    for key, pairs in (("retry", args.retry), ("variables", args.var)):
-        if pairs:
-            base = body.get(key) or {}
-            if not isinstance(base, dict):
-                raise InputError(f"{key!r} in --json must be an object")
-            body[key] = {**base, **dict(pairs)}
-    if not body.get("name"):
-        raise InputError("a campaign needs a name: --name, or \"name\" in --json")
-    return body
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-
-def _counts(counts: dict[str, int] | None, order: Sequence[str], zeros: bool = False) -> str:
-    counts = counts or {}
-    names = [*order, *sorted(set(counts) - set(order))]
-    shown = [f"{name} {counts.get(name, 0)}" for name in names
-             if zeros and name in order or counts.get(name)]
-    return ", ".join(shown) or "-"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes \
-        else f"{secs}s"
-
-
-def _figures(c: dict[str, Any]) -> dict[str, str]:
-    contacts = c.get("contacts") or {}
-    return {
-        "progress": f"{100 * float(c.get('progress') or 0):.1f}% of {contacts.get('total', 0)}",
-        "contacts": _counts({k: v for k, v in contacts.items() if k != "total"},
-                            CONTACT_STATES, zeros=True),
-        "calls": _counts(c.get("calls"), CALL_STATUSES),
-        "outcomes": _counts(c.get("outcomes"), ()),
-        "rate": f"{float(c.get('rate_per_minute') or 0):.1f}/min",
-        "eta": "-" if c.get("status") in FINAL else _duration(c.get("eta_seconds")),
-    }
-
-
-def summary_line(c: dict[str, Any]) -> str:
-    f = _figures(c)
-    return (f"{c.get('status')}  {f['progress']}  contacts: {f['contacts']}  calls: "
-            f"{f['calls']}  outcomes: {f['outcomes']}  rate {f['rate']}  ETA {f['eta']}")
-
-
-def summary(c: dict[str, Any]) -> str:
-    head = f"campaign {c.get('id')}  {c.get('name', '')!r}  {c.get('status')}"
-    return "\n".join([head, *(f"{k:<9} {v}" for k, v in _figures(c).items())])
-
-
-def live_view(c: dict[str, Any]) -> RenderableType:
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
-
-    f = _figures(c)
-    bar = Table.grid(padding=(0, 1))
-    bar.add_row(ProgressBar(total=1.0, completed=float(c.get("progress") or 0), width=40),
-                f["progress"])
-    grid = Table.grid(padding=(0, 2))
-    grid.add_row("[bold]campaign", f"{c.get('id')}  {c.get('name', '')}  "
-                                   f"[bold]{c.get('status')}")
-    grid.add_row("[bold]progress", bar)
-    for key in ("contacts", "calls", "outcomes", "rate", "eta"):
-        grid.add_row(f"[bold]{key}", f[key])
-    return grid
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -234,6 +74,7 @@ def _upload(args: argparse.Namespace, client: ApiClient) -> int:
     )
 
     from dispatcher import api_client as api
+    from dispatcher import chunked_upload as up
 
     path = Path(args.file)
     fmt = args.format or FORMATS.get(path.suffix.lower())
@@ -244,23 +85,22 @@ def _upload(args: argparse.Namespace, client: ApiClient) -> int:
         path.open("rb").close()
     except OSError as exc:
         raise api.InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    where = api.state_path(path, args.id)
-    state = api.UploadState.load(where)
+    where = up.state_path(path, args.id)
+    state = up.UploadState.load(where)
     if state is None:
-        state = api.UploadState(args.id, fmt, size)
+        state = up.UploadState(args.id, fmt, size)
     elif (state.campaign, state.format, state.size) != (args.id, fmt, size):
         raise api.InputError(f"{where} is from another upload ({state.format}, {state.size} "
                              f"bytes); delete it to upload {path} from the start")
     else:
         say(f"resuming the upload of {path} at line {state.line} ({state.accepted} accepted "
-            f"so far; {where}); rows of a chunk that was in flight when it stopped may come "
-            "back as duplicates")
+            f"so far; {where})")
     console = Console(stderr=True)
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("upload", total=size, completed=state.offset)
         try:
-            api.upload(client, args.id, path, state, args.chunk_rows,
+            up.upload(client, args.id, path, state, args.chunk_rows,
                        on_chunk=lambda chunk: bar.update(task, completed=chunk.end_offset),
                        on_retry=lambda exc, delay: console.print(
                            f"{exc}; retrying in {delay:.1f} s"),
@@ -276,7 +116,7 @@ def _upload(args: argparse.Namespace, client: ApiClient) -> int:
     if state.rejects:
         rejects = path.with_name(path.name + ".rejects.csv")
         try:
-            api.download_rejects(client, state.rejects, rejects)
+            up.download_rejects(client, state.rejects, rejects)
         except api.ApiUnavailable:
             say(f"every row was sent; rerun the same command to fetch the report of rejected "
                 f"rows ({where} remembers them)")
@@ -379,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = command("create", _create, "create a draft campaign; prints its id on stdout")
     create.add_argument("--name", help="required, here or in --json")
     create.add_argument("--trunk")
-    create.add_argument("--caller-id", type=_caller_id)
+    create.add_argument("--caller-id", type=caller_id_flag)
     create.add_argument("--max-lines", type=int, metavar="N")
     create.add_argument("--cps", type=float, metavar="X", help="calls started per second")
     create.add_argument("--timeout", type=int, metavar="S", help="ring seconds (5-120)")

@@ -23,17 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dispatcher import api_client
-from dispatcher.api_client import InputError, UploadState, iter_chunks, state_path
-from dispatcher.campaign_cli import (
-    build_parser,
-    create_body,
-    main,
-    parse_days,
-    parse_retry,
-    parse_window,
-    summary_line,
-)
+from dispatcher import chunked_upload
+from dispatcher.api_client import InputError
+from dispatcher.campaign_cli import build_parser, main
+from dispatcher.campaign_flags import create_body, parse_days, parse_retry, parse_window
+from dispatcher.campaign_render import summary_line
+from dispatcher.chunked_upload import UploadState, iter_chunks, state_path
 from dispatcher.cli import build_parser as dispatcher_parser
 from dispatcher.cli import main as dispatcher_main
 
@@ -208,7 +203,7 @@ def test_chunker_refuses_headerless_and_runaway_records(
     empty.write_text("\n\n")
     with pytest.raises(InputError, match="no CSV header"):
         list(iter_chunks(empty, "csv", 10))
-    monkeypatch.setattr(api_client, "MAX_RECORD_BYTES", 100)
+    monkeypatch.setattr(chunked_upload, "MAX_RECORD_BYTES", 100)
     runaway = tmp_path / "r.csv"
     runaway.write_text("to,name\n09121001001,ok\n09121001002,\"never closed\n" + "x\n" * 100)
     with pytest.raises(InputError, match="line 3: a record longer"):
@@ -370,7 +365,7 @@ def test_upload_retries_a_503_then_resumes_after_giving_up(
     assert main(["upload", "7", str(path), "--chunk-rows", "3"]) == 3
     err = capsys.readouterr().err
     assert "HTTP 503" in err and "retry after 0 s" in err and "rerun" in err
-    assert api.failed == [5] + [8] * (api_client.RETRIES + 1)
+    assert api.failed == [5] + [8] * (chunked_upload.RETRIES + 1)
     assert api.requests == [(0, [2, 3, 4]), (3, [5, 6, 7])]
     saved = UploadState.load(state_file)
     assert saved is not None and (saved.line, saved.accepted, saved.rejected) == (8, 5, 1)
