@@ -11,15 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dispatcher.call_requests import parse_callback, parse_priority, parse_timeout, parse_variables
+from dispatcher.call_windows import DEFAULT_TIMEZONE, Windows, check_timezone, parse_windows
 from dispatcher.callbacks import DEFAULT_EVENTS
-from dispatcher.campaign_rules import (
-    DEFAULT_TIMEZONE,
-    RetryPolicy,
-    Windows,
-    check_timezone,
-    parse_retry,
-    parse_windows,
-)
+from dispatcher.campaign_rules import RetryPolicy, parse_retry
 from dispatcher.errors import ValidationFailed
 from dispatcher.numbers import InvalidNumber, parse_caller_id
 from dispatcher.trunks import TrunkTable

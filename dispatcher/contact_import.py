@@ -25,7 +25,7 @@ from dispatcher.call_requests import (
     parse_metadata,
     parse_variables,
 )
-from dispatcher.campaign_rules import check_timezone
+from dispatcher.call_windows import check_timezone
 from dispatcher.errors import ValidationFailed
 from dispatcher.numbers import InvalidNumber, NumberPolicy
 

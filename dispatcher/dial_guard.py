@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from dispatcher.call_windows import parse_windows
 from dispatcher.campaign_rules import (
     WITHDRAWN_CANCELED,
     WITHDRAWN_CAP,
     WITHDRAWN_DNC,
     WITHDRAWN_PAUSED,
     WITHDRAWN_WINDOW,
-    parse_windows,
 )
 from dispatcher.db.campaign_repository import CampaignRepository
 from dispatcher.db.tables import CallRow, ContactRow

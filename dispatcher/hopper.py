@@ -22,13 +22,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dispatcher.admission import Admissions
-from dispatcher.campaign_rules import (
-    ContactState,
-    Windows,
-    after_call,
-    parse_retry,
-    parse_windows,
-)
+from dispatcher.call_windows import Windows, parse_windows
+from dispatcher.campaign_rules import ContactState, after_call, parse_retry
 from dispatcher.capacity import CAMPAIGN
 from dispatcher.db.campaign_repository import CampaignRepository
 from dispatcher.db.repository import CallRepository

@@ -14,9 +14,9 @@ from dispatcher.call_requests import (
     MAX_VARIABLES,
     TIMEOUT_RANGE,
 )
+from dispatcher.call_windows import DAYS
 from dispatcher.callbacks import EVENTS as CALLBACK_EVENTS
 from dispatcher.campaign_rules import (
-    DAYS,
     MAX_ATTEMPTS_LIMIT,
     MAX_RETRY_DELAY,
     RETRYABLE,
