@@ -54,6 +54,7 @@ class Settings:
     number_cap: int = 0  # calls to one number per number_cap_window, across everything; 0: off
     number_cap_window: int = 86400
     campaign_fill_interval: float = 1.0
+    campaign_upload_grace: float = 30.0
     callback_allow_private: bool = False
     secret_key: str = field(default="", repr=False)
     flower_url: str = "http://127.0.0.1:5555"

@@ -60,6 +60,9 @@ class Hopper:
     trunks: TrunkTable
     policy: NumberPolicy
     cap: NumberCap = NumberCap()
+    # A campaign with nothing left completes only once its last upload is this old, so one
+    # started while a chunked upload is still arriving is not cut off between two chunks.
+    upload_grace: timedelta = timedelta(seconds=30)
 
     def run(self, admissions: Admissions | None, now: datetime | None = None) -> HopperRun:
         """One pass over every campaign with work; the calls it queued are handed to line
@@ -88,7 +91,8 @@ class Hopper:
             if campaign.status != "running":
                 return result
             self._feed(session, repo, campaign, now, result)
-            if not result.queued and repo.remaining(campaign.id) == 0:
+            if not result.queued and repo.remaining(campaign.id) == 0 \
+                    and not repo.uploaded_since(campaign.id, now - self.upload_grace):
                 campaign.status = "completed"
                 campaign.ended_at = campaign.updated_at = now
                 result.completed.append(campaign.id)

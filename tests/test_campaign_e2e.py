@@ -44,7 +44,9 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
     with running_stack(postgres, migrated_template, redis_url,
                        tmp_path_factory.mktemp("campaign-logs"), config,
                        {"DISPATCHER_TRUNK_LINES": str(LINES),
-                        "DISPATCHER_RECONCILE_GRACE": "5"},
+                        "DISPATCHER_RECONCILE_GRACE": "5",
+                        # Completion waits this long after the last upload (30 s by default).
+                        "DISPATCHER_CAMPAIGN_UPLOAD_GRACE": "2"},
                        concurrency=4, beat=True) as stack:
         yield stack
 

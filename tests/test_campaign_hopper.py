@@ -167,6 +167,20 @@ class TestHopper:
         assert campaigns.view(sessions, cid).row.status == "completed"
         assert len(calls(sessions, cid)) == 3
 
+    def test_a_campaign_does_not_complete_while_contacts_may_still_be_arriving(
+            self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
+        cid = make_campaign(sessions, trunks)
+        upload(sessions, cid, "to\n09121000001\n")
+        now = datetime.now(tz=UTC)  # the upload is stamped by the database clock
+        campaigns.change_status(sessions, cid, "start", now)
+        hopper = Hopper(sessions, trunks, POLICY, upload_grace=timedelta(seconds=30))
+        hopper.run(None, now)
+        end_calls(sessions, cid, "completed", "answered", now)
+        hopper.run(None, now)
+        assert campaigns.view(sessions, cid).row.status == "running"  # a next chunk may come
+        hopper.run(None, now + timedelta(seconds=31))
+        assert campaigns.view(sessions, cid).row.status == "completed"
+
     @pytest.mark.parametrize("outcome", ["invalid-number", "rejected", "unresolved"])
     def test_never_retries_what_must_not_be_retried(self, sessions, trunks, outcome) -> None:  # type: ignore[no-untyped-def]
         cid = make_campaign(sessions, trunks, retry={

@@ -90,7 +90,8 @@ def originate_call(self: Task, call_id: str) -> str:
 @app.task(name=RUN_HOPPER, ignore_result=True)
 def run_hopper() -> int:
     """Settle, refill and complete campaigns; cheap when there is nothing to do."""
-    hopper = Hopper(sessions(), trunks, POLICY, CAP)
+    hopper = Hopper(sessions(), trunks, POLICY, CAP,
+                    upload_grace=timedelta(seconds=settings.campaign_upload_grace))
     return len(hopper.run(admissions()).queued)
 
 

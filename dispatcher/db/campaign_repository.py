@@ -192,6 +192,11 @@ class CampaignRepository:
         self.session.flush()
         return ContactLoader(self.session, upload)
 
+    def uploaded_since(self, campaign_id: uuid.UUID, since: datetime) -> bool:
+        stmt = select(UploadRow.id).where(UploadRow.campaign_id == campaign_id,
+                                          UploadRow.created_at > since).limit(1)
+        return self.session.scalars(stmt).first() is not None
+
     def uploads(self, campaign_id: uuid.UUID) -> list[UploadRow]:
         stmt = (select(UploadRow).where(UploadRow.campaign_id == campaign_id)
                 .order_by(UploadRow.created_at))
