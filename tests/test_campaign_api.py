@@ -22,7 +22,8 @@ from web import create_app
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
-    yield create_app(replace(settings, number_cap=1, number_cap_window=3600))
+    yield create_app(replace(settings, number_cap=1, number_cap_window=3600,
+                             max_upload_bytes=4096))
 
 
 @pytest.fixture
@@ -108,6 +109,14 @@ class TestUploads:
                            content_type="text/plain").status_code == 415
         assert client.post(f"/v1/campaigns/{uuid.uuid4()}/contacts", data=b"to\n",
                            content_type="text/csv").status_code == 404
+
+    def test_an_upload_over_the_size_limit_is_refused_whole(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        body = "to\n" + "".join(f"0912{i:07d}\n" for i in range(500))  # 6 kB > 4 kB
+        response = client.post(f"/v1/campaigns/{cid}/contacts", data=body.encode(),
+                               content_type="text/csv")
+        assert response.status_code == 413 and "error" in response.json
+        assert client.get(f"/v1/campaigns/{cid}").json["contacts"]["total"] == 0
 
     def test_a_canceled_campaign_takes_no_more_contacts(self, client: FlaskClient) -> None:
         cid = create(client)["id"]

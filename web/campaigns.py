@@ -46,6 +46,7 @@ def campaign_json(v: campaigns.CampaignView) -> dict[str, Any]:
         "timezone": r.timezone, "dnc_lists": r.dnc_lists,
         "status_callback": r.status_callback,
         "status_callback_event": r.callback_events.split(),
+        "created_by": str(r.api_key_id) if r.api_key_id else None,
         "created_at": iso(r.created_at), "started_at": iso(r.started_at),
         "paused_at": iso(r.paused_at), "ended_at": iso(r.ended_at),
         "contacts": {"total": v.total, **v.contacts}, "calls": v.calls, "outcomes": v.outcomes,

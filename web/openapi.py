@@ -223,6 +223,7 @@ SPEC: dict[str, Any] = {
                 "timezone": {"type": "string"},
                 "dnc_lists": {"type": "array", "items": {"type": "string"}},
                 "created_at": {"type": "string", "format": "date-time"},
+                "created_by": {"type": ["string", "null"]},
                 "started_at": _NULLABLE_TIME, "ended_at": _NULLABLE_TIME,
                 "contacts": {"type": "object", "required": ["total"],
                              "additionalProperties": {"type": "integer"}},
