@@ -44,6 +44,16 @@ def say(message: str) -> None:
 # --- commands -------------------------------------------------------------------------------
 
 
+def _update(args: argparse.Namespace, client: ApiClient) -> int:
+    from dispatcher.api_client import campaign_path
+
+    c = client.call("PATCH", campaign_path(args.id), json=create_body(args, require_name=False))
+    say(f"updated campaign {c['id']} {c['name']!r} ({c['status']}): max_lines "
+        f"{c['max_lines']}, {len(c.get('windows') or [])} window(s)")
+    print(c["status"])
+    return 0
+
+
 def _create(args: argparse.Namespace, client: ApiClient) -> int:
     c = client.call("POST", "/v1/campaigns", json=create_body(args))
     details = [f"{k} {c[k]}" for k in ("trunk", "max_lines", "cps", "timezone") if c.get(k)]
@@ -199,6 +209,30 @@ def _export(args: argparse.Namespace, client: ApiClient) -> int:
 # --- parser and entry point -----------------------------------------------------------------
 
 
+def settings_flags(p: argparse.ArgumentParser, name_help: str) -> None:
+    """The settings flags shared by create and update."""
+    p.add_argument("--name", help=name_help)
+    p.add_argument("--caller-id", type=caller_id_flag)
+    p.add_argument("--max-lines", type=int, metavar="N")
+    p.add_argument("--cps", type=float, metavar="X", help="calls started per second")
+    p.add_argument("--timeout", type=int, metavar="S", help="ring seconds (5-120)")
+    p.add_argument("--priority", type=int, metavar="P", help="0-9")
+    p.add_argument("--timezone", metavar="TZ", help="IANA name; server default Asia/Tehran")
+    p.add_argument("--retry", type=parse_retry, action="append",
+                   metavar="OUTCOME=ATTEMPTS:DELAY",
+                   help=f"OUTCOME in {', '.join(RETRY_OUTCOMES)}; DELAY like 600, 10m, 1h")
+    p.add_argument("--window", type=parse_window, action="append",
+                   metavar="DAYS@HH:MM-HH:MM",
+                   help="calling hours, repeatable; DAYS like sat-wed, mon,wed or all "
+                        "(week order sat..fri), e.g. sat-wed@09:00-17:00")
+    p.add_argument("--dnc", action="append", metavar="NAME",
+                   help="do-not-call list, repeatable")
+    p.add_argument("--var", type=parse_var, action="append", metavar="NAME=VALUE",
+                   help="dialplan variable for every call, repeatable")
+    p.add_argument("--json", metavar="FILE",
+                   help="a full JSON body (- for stdin); flags override it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     conn = argparse.ArgumentParser(add_help=False)
     conn.add_argument("--api-url", default=argparse.SUPPRESS,
@@ -217,27 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     create = command("create", _create, "create a draft campaign; prints its id on stdout")
-    create.add_argument("--name", help="required, here or in --json")
     create.add_argument("--trunk")
-    create.add_argument("--caller-id", type=caller_id_flag)
-    create.add_argument("--max-lines", type=int, metavar="N")
-    create.add_argument("--cps", type=float, metavar="X", help="calls started per second")
-    create.add_argument("--timeout", type=int, metavar="S", help="ring seconds (5-120)")
-    create.add_argument("--priority", type=int, metavar="P", help="0-9")
-    create.add_argument("--timezone", metavar="TZ", help="IANA name; server default Asia/Tehran")
-    create.add_argument("--retry", type=parse_retry, action="append",
-                        metavar="OUTCOME=ATTEMPTS:DELAY",
-                        help=f"OUTCOME in {', '.join(RETRY_OUTCOMES)}; DELAY like 600, 10m, 1h")
-    create.add_argument("--window", type=parse_window, action="append",
-                        metavar="DAYS@HH:MM-HH:MM",
-                        help="calling hours, repeatable; DAYS like sat-wed, mon,wed or all "
-                             "(week order sat..fri), e.g. sat-wed@09:00-17:00")
-    create.add_argument("--dnc", action="append", metavar="NAME",
-                        help="do-not-call list, repeatable")
-    create.add_argument("--var", type=parse_var, action="append", metavar="NAME=VALUE",
-                        help="dialplan variable for every call, repeatable")
-    create.add_argument("--json", metavar="FILE", help="a full JSON body (- for stdin); "
-                                                      "flags override it")
+    settings_flags(create, name_help="required, here or in --json")
+    update = command("update", _update, "change a draft, running or paused campaign's "
+                                        "settings (the next calls use them)")
+    update.add_argument("id", metavar="ID")
+    settings_flags(update, name_help="a new name")
     upload = command("upload", _upload, "upload contacts in chunks; rerun to resume")
     upload.add_argument("id", metavar="ID")
     upload.add_argument("file", metavar="FILE")

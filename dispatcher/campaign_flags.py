@@ -83,9 +83,10 @@ def caller_id_flag(text: str) -> str:
     return text
 
 
-def create_body(args: argparse.Namespace) -> dict[str, Any]:
-    """The POST body: ``--json`` first, then each flag given overrides it. Retry rules and
-    variables merge key by key; windows and DNC lists given as flags replace the file's."""
+def create_body(args: argparse.Namespace, require_name: bool = True) -> dict[str, Any]:
+    """The POST (or PATCH) body: ``--json`` first, then each flag given overrides it. Retry
+    rules and variables merge key by key; windows and DNC lists given as flags replace the
+    file's."""
     from dispatcher.api_client import InputError
 
     body: Any = {}
@@ -97,7 +98,8 @@ def create_body(args: argparse.Namespace) -> dict[str, Any]:
             raise InputError(f"cannot read --json {args.json}: {exc}") from None
         if not isinstance(body, dict):
             raise InputError(f"--json {args.json} must hold a JSON object")
-    flags = {"name": args.name, "trunk": args.trunk, "caller_id": args.caller_id,
+    flags = {"name": args.name, "trunk": getattr(args, "trunk", None),
+             "caller_id": args.caller_id,
              "max_lines": args.max_lines, "cps": args.cps, "timeout": args.timeout,
              "priority": args.priority, "timezone": args.timezone,
              "windows": args.window, "dnc_lists": args.dnc}
@@ -108,6 +110,8 @@ def create_body(args: argparse.Namespace) -> dict[str, Any]:
             if not isinstance(base, dict):
                 raise InputError(f"{key!r} in --json must be an object")
             body[key] = {**base, **dict(pairs)}
-    if not body.get("name"):
+    if require_name and not body.get("name"):
         raise InputError("a campaign needs a name: --name, or \"name\" in --json")
+    if not body:
+        raise InputError("nothing to change: give at least one setting")
     return body

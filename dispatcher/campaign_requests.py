@@ -110,6 +110,53 @@ def _dnc_lists(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(parse_list_name(v, "dnc_lists") for v in value))
 
 
+UPDATABLE = FIELDS - {"trunk"}
+
+
+def parse_campaign_update(body: object, trunks: TrunkTable, trunk: str, *,
+                          allow_private_callbacks: bool = False) -> dict[str, Any]:
+    """The columns a ``PATCH`` changes, checked by the same rules as a new campaign. The trunk
+    cannot change: calls of the campaign may be in flight on it."""
+    if not isinstance(body, dict) or not body:
+        raise ValidationFailed("the body must be a JSON object with the fields to change")
+    if "trunk" in body:
+        raise ValidationFailed("the trunk of a campaign cannot change", field="trunk")
+    unknown = sorted(set(body) - UPDATABLE)
+    if unknown:
+        raise ValidationFailed(f"unknown field {unknown[0][:64]!r}", field=unknown[0][:100])
+    parsers: dict[str, Any] = {
+        "name": lambda v: ("name", _name(v)),
+        "max_lines": lambda v: ("max_lines", _max_lines(v, trunks.get(trunk).lines)),
+        "caller_id": lambda v: ("caller_id", _caller_id(v)),
+        "cps": lambda v: ("cps", _cps(v)),
+        "timeout": lambda v: ("ring_timeout", parse_timeout(v)),
+        "priority": lambda v: ("priority", parse_priority(v)),
+        "target": lambda v: ("target", parse_target(v)),
+        "variables": lambda v: ("variables", parse_variables(v)),
+        "retry": lambda v: ("retry", parse_retry(v).as_json()),
+        "windows": lambda v: ("windows", parse_windows(v).as_json()),
+        "timezone": lambda v: ("timezone", DEFAULT_TIMEZONE if v is None
+                               else check_timezone(v)),
+        "dnc_lists": lambda v: ("dnc_lists", list(_dnc_lists(v))),
+    }
+    changes = dict(parsers[name](body[name]) for name in body if name in parsers)
+    if "status_callback" in body or "status_callback_event" in body:
+        url, events = parse_callback(body, allow_private_callbacks)
+        if "status_callback" in body:
+            changes["status_callback"] = url
+        changes["callback_events"] = " ".join(events)
+    return changes
+
+
+def _caller_id(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_caller_id(value)
+    except InvalidNumber as exc:
+        raise ValidationFailed(f"caller_id {exc}", field="caller_id") from None
+
+
 def parse_campaign_request(body: object, trunks: TrunkTable, default_caller_id: str | None,
                            *, allow_private_callbacks: bool = False) -> CampaignSpec:
     if not isinstance(body, dict):

@@ -9,7 +9,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dispatcher.campaign_requests import LIST_NAME, CampaignSpec, parse_list_name
+from dispatcher.campaign_requests import (
+    LIST_NAME,
+    CampaignSpec,
+    parse_campaign_update,
+    parse_list_name,
+)
 from dispatcher.campaign_rules import (
     WITHDRAWN_CANCELED,
     WITHDRAWN_PAUSED,
@@ -21,6 +26,7 @@ from dispatcher.db.tables import CampaignRow, DncListRow
 from dispatcher.errors import Conflict, NotFound, ValidationFailed
 from dispatcher.numbers import InvalidNumber, NumberPolicy
 from dispatcher.services import Sessions
+from dispatcher.trunks import TrunkTable
 
 logger = logging.getLogger(__name__)
 RATE_WINDOW = timedelta(minutes=5)
@@ -99,6 +105,34 @@ def page(sessions: Sessions, status: str | None, limit: int,
     with sessions() as session:
         repo = CampaignRepository(session)
         return [_view(repo, row, now) for row in repo.page(status, limit, after)]
+
+
+def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, trunks: TrunkTable,
+                    *, allow_private_callbacks: bool = False,
+                    now: datetime | None = None) -> CampaignView:
+    """Change a campaign's settings while it is a draft, running or paused. The hopper and the
+    dial guard read them afresh every time, so a new line count, window or DNC list applies to
+    the next call picked or claimed."""
+    now = now or datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        repo = CampaignRepository(session)
+        row = repo.get(campaign_id, lock="update")
+        if row is None:
+            raise NotFound("no such campaign")
+        if CampaignStatus(row.status).is_final:
+            raise Conflict(f"the campaign is {row.status}; it can no longer change")
+        changes = parse_campaign_update(body, trunks, row.trunk,
+                                        allow_private_callbacks=allow_private_callbacks)
+        lists = changes.get("dnc_lists") or []
+        missing = set(lists) - DncRepository(session).existing(lists)
+        if missing:
+            raise ValidationFailed(f"dnc_lists: no list named {sorted(missing)[0]!r}",
+                                   field="dnc_lists")
+        for column, value in changes.items():
+            setattr(row, column, value)
+        row.updated_at = now
+        session.flush()
+        return _view(repo, row, now)
 
 
 def live_views(sessions: Sessions, limit: int) -> list[CampaignView]:

@@ -138,6 +138,24 @@ class TestLifecycle:
         assert client.post(f"/v1/campaigns/{cid}/cancel").json["status"] == "canceled"
         assert client.post(f"/v1/campaigns/{cid}/cancel").status_code == 409
 
+    def test_settings_change_while_running_and_not_once_over(self,
+                                                             client: FlaskClient) -> None:
+        cid = create(client, max_lines=10)["id"]
+        client.post(f"/v1/campaigns/{cid}/start")
+        changed = client.patch(f"/v1/campaigns/{cid}", json={
+            "max_lines": 3, "windows": [{"days": ["sat"], "start": "09:00", "end": "12:00"}],
+            "retry": {"busy": {"max_attempts": 2, "delay": 60}}})
+        assert changed.status_code == 200, changed.json
+        body = changed.json
+        assert body["max_lines"] == 3 and body["windows"][0]["days"] == ["sat"]
+        assert body["retry"] == {"busy": {"max_attempts": 2, "delay": 60}}
+        for bad in ({"trunk": "other"}, {"max_lines": 99}, {}, {"dnc_lists": ["none"]},
+                    {"name": None}):
+            response = client.patch(f"/v1/campaigns/{cid}", json=bad)
+            assert response.status_code == 422, (bad, response.json)
+        client.post(f"/v1/campaigns/{cid}/cancel")
+        assert client.patch(f"/v1/campaigns/{cid}", json={"max_lines": 4}).status_code == 409
+
     def test_lists_filter_by_status_and_page(self, client: FlaskClient) -> None:
         ids = [create(client, name=f"c{i}")["id"] for i in range(3)]
         client.post(f"/v1/campaigns/{ids[0]}/start")

@@ -261,6 +261,9 @@ def test_the_cli_drives_a_whole_campaign(stack: Stack, tmp_path: Path) -> None:
     assert uploaded.returncode == 0, uploaded.stderr
     rejects = (tmp_path / "contacts.csv.rejects.csv").read_text().splitlines()
     assert rejects[0] == "line,reason" and len(rejects) == 2
+    updated = run("update", cid, "--max-lines", "3", "--retry", "busy=3:1")
+    assert (updated.returncode, updated.stdout.strip()) == (0, "draft"), updated.stderr
+    assert run("update", cid, "--max-lines", "999").returncode == 1  # over the trunk's lines
     assert run("start", cid).stdout.strip() == "running"
     followed = run("status", cid, "--follow", "--interval", "0.5", timeout=120)
     assert followed.returncode == 0, followed.stderr

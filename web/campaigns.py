@@ -115,6 +115,17 @@ def get_campaign(campaign_id: str) -> ResponseReturnValue:
     return jsonify(campaign_json(campaigns.view(deps().sessions, _campaign_id(campaign_id))))
 
 
+@bp.patch("/campaigns/<campaign_id>")
+def update_campaign(campaign_id: str) -> ResponseReturnValue:
+    d = deps()
+    view = campaigns.update_campaign(
+        d.sessions, _campaign_id(campaign_id), json_body(), d.trunks,
+        allow_private_callbacks=d.settings.callback_allow_private)
+    if view.row.status == "running":
+        _wake_hopper()  # more lines may be free now
+    return jsonify(campaign_json(view))
+
+
 def _change(campaign_id: str, action: str) -> ResponseReturnValue:
     optional_json_body()
     d = deps()

@@ -350,9 +350,16 @@ SPEC: dict[str, Any] = {
                                    _CURSOR, _LIMIT],
                     "responses": _with_db(_responses("200", _page_of(_CAMPAIGN), 400, 401,
                                                      422))}},
-        "/v1/campaigns/{campaign_id}": {"get": {
-            "summary": "A campaign with its progress, counts and ETA", "parameters": [_CID],
-            "responses": _with_db(_responses("200", _CAMPAIGN, 401, 404))}},
+        "/v1/campaigns/{campaign_id}": {
+            "get": {"summary": "A campaign with its progress, counts and ETA",
+                    "parameters": [_CID],
+                    "responses": _with_db(_responses("200", _CAMPAIGN, 401, 404))},
+            "patch": {"summary": "Change settings of a draft, running or paused campaign",
+                      "parameters": [_CID],
+                      "requestBody": {"required": True, "content": {"application/json": {
+                          "schema": {"$ref": "#/components/schemas/CampaignUpdate"}}}},
+                      "responses": _with_db(_responses("200", _CAMPAIGN, 400, 401, 404, 409,
+                                                       413, 415, 422))}},
         "/v1/campaigns/{campaign_id}/start": _lifecycle("start", "draft -> running"),
         "/v1/campaigns/{campaign_id}/pause": _lifecycle("pause", "running -> paused: no new "
                                                                  "dials; calls in progress end"),
@@ -462,6 +469,18 @@ def _nullable_optionals(schema: dict[str, Any]) -> None:
 
 
 _nullable_optionals(SPEC["components"]["schemas"]["CampaignRequest"])
+
+
+def _update_schema() -> dict[str, Any]:
+    """Any field of a new campaign but the trunk, at least one; ``name`` may not be null."""
+    base = SPEC["components"]["schemas"]["CampaignRequest"]
+    properties = {k: v for k, v in base["properties"].items() if k != "trunk"}
+    properties["name"] = base["properties"]["name"]
+    return {"type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": properties}
+
+
+SPEC["components"]["schemas"]["CampaignUpdate"] = _update_schema()
 
 
 @bp.get("/openapi.json")
