@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from stackproc import Stack, running_stack, start_worker
 
 from dispatcher.embedded import EmbeddedPostgres
@@ -35,6 +37,7 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
         "DISPATCHER_FAULT_KILL_AT": ",".join(STEPS), "DISPATCHER_FAULT_KILL_RATE": "0.04",
         "DISPATCHER_ADMIT_LEASE_SECONDS": "5", "DISPATCHER_PUBLISH_RETRY_AFTER": "3",
         "DISPATCHER_RECONCILE_GRACE": "3", "DISPATCHER_RECONCILE_INTERVAL": "2",
+        "DISPATCHER_CAMPAIGN_UPLOAD_GRACE": "1",
     }
     with running_stack(postgres, migrated_template, redis_url,
                        tmp_path_factory.mktemp("fault-logs"), config, env, beat=True) as stack:
@@ -86,6 +89,54 @@ def test_killed_workers_never_dial_twice_and_lose_nothing(stack: Stack) -> None:
     killed = _kills(stack)
     print(f"\n{CALLS} calls: {dict(outcomes)}; worker children killed {killed} times")
     assert killed > 0 and unresolved <= killed
+
+
+def test_a_campaign_under_worker_kills_never_dials_a_contact_beyond_its_attempts(
+        stack: Stack) -> None:
+    """Retries come from the database, so a killed worker cannot add an attempt: each number
+    is originated at most as often as its policy allows, and never more often than its
+    contact's recorded attempts."""
+    auth = {"Authorization": f"Bearer {stack.key}"}
+    numbers = [f"0917{i:03d}{2 if i % 3 == 0 else 1}{i:03d}" for i in range(150)]
+    created = requests.post(f"{stack.base}/v1/campaigns", headers=auth, timeout=10, json={
+        "name": "faults", "max_lines": 20,
+        "retry": {"busy": {"max_attempts": 3, "delay": 0}}})
+    cid = created.json()["id"]
+    body = ("to\n" + "".join(f"{n}\n" for n in numbers)).encode()
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/contacts", data=body, timeout=30,
+                  headers={**auth, "Content-Type": "text/csv"}).raise_for_status()
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/start", headers=auth,
+                  timeout=10).raise_for_status()
+    deadline = time.monotonic() + 240
+    while (state := requests.get(f"{stack.base}/v1/campaigns/{cid}", headers=auth,
+                                 timeout=10).json())["status"] != "completed":
+        assert time.monotonic() < deadline, state
+        stack.group.check_alive()
+        time.sleep(0.5)
+    dialled = Counter(a["Channel"].split("/")[1].split("@")[0] for a in stack.sim.actions
+                      if a.get("Action") == "Originate" and "/0917" in a["Channel"])
+    contacts = {c["to"]: c for c in _contacts(stack, cid)}
+    for number in numbers:
+        allowed = 3 if number[-4] == "2" else 1
+        contact = contacts["+98" + number[1:]]
+        assert dialled[number] <= min(allowed, contact["attempts"]), (number, contact)
+        assert contact["state"] == "done"
+    print(f"\ncampaign under kills: {sum(dialled.values())} dials for {len(numbers)} contacts; "
+          f"outcomes {state['outcomes']}")
+
+
+def _contacts(stack: Stack, cid: str) -> list[dict]:
+    auth = {"Authorization": f"Bearer {stack.key}"}
+    rows: list[dict] = []
+    cursor = None
+    while True:
+        page = requests.get(f"{stack.base}/v1/campaigns/{cid}/contacts", headers=auth,
+                            timeout=10, params={"limit": "500",
+                                                **({"cursor": cursor} if cursor else {})}
+                            ).json()
+        rows += page["data"]
+        if not (cursor := page["next_cursor"]):
+            return rows
 
 
 def _kills(stack: Stack) -> int:
