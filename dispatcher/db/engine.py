@@ -20,6 +20,7 @@ def normalize_url(database_url: str) -> str:
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("executemany_mode", "values_plus_batch")
     return create_engine(normalize_url(database_url), **kwargs)
 
 

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg2.extras import execute_values
@@ -45,7 +45,7 @@ def store_state(row: CallRow, state: CallState) -> None:
     row.status = state.status.value
     for name in _STATE_FIELDS:
         setattr(row, name, getattr(state, name))
-    row.updated_at = func.now()
+    row.updated_at = datetime.now(tz=UTC)
 
 
 @dataclass(frozen=True)
