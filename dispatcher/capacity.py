@@ -100,6 +100,12 @@ class TrunkCapacity:
         self._extend = client.register_script(_EXTEND)
         self._in_use = client.register_script(_IN_USE)
 
+    def load_scripts(self) -> None:
+        """Put the Lua scripts in the server's cache now, so the first admission does not
+        pay for a NOSCRIPT round trip."""
+        for script in (self._admit, self._extend, self._in_use):
+            self.client.script_load(script.script)
+
     def enqueue(self, call_id: uuid.UUID, score: float) -> None:
         """Put a call in line; a call already waiting keeps its place."""
         self.client.zadd(self.waiting_key, {str(call_id): score}, nx=True)

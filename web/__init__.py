@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     # "//" in a path is a 404 with the JSON error body, not a 308 to a merged URL (HTML body).
     app.url_map.merge_slashes = False
     deps: Deps = build_deps(settings, publisher)
+    deps.warm_up()
     app.extensions["dispatcher"] = deps
 
     from web import calls, campaigns, dnc, errors, health, metrics, openapi, ops, trunks
