@@ -213,6 +213,7 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
             busy_seconds = sum((r.ended_at - r.dialed_at).total_seconds() for r in rows
                                if r.ended_at and r.dialed_at and r.outcome == "answered")
             latencies = originate_latencies(stack, sim)
+            steady = steady_line_use(rows, args.lines)
             outcomes: dict[str, int] = {}
             for row in rows:
                 outcomes[row.outcome or row.status] = outcomes.get(row.outcome or row.status,
@@ -221,11 +222,25 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
                 "submit_seconds": submit, "makespan": makespan,
                 "ideal": args.calls * args.call_length / args.lines,
                 "line_use": busy_seconds / (args.lines * makespan),
+                "steady_line_use": steady,
                 "max_simultaneous": sim.max_live_channels, "outcomes": outcomes,
                 "latency": latencies, "rss": stack.rss(), "bench_rss": peak_rss_mb(os.getpid()),
             }
     finally:
         sim.stop()
+
+
+def steady_line_use(rows: list[CallRow], lines: int) -> float:
+    """Line use while calls were waiting: from the last of the first ``lines`` dials (every
+    line busy) to the last dial (nothing left to wait). The start and the tail of a run are
+    excluded: at the end, a line that drew one call more than the others sets the makespan."""
+    dials = sorted(r.dialed_at.timestamp() for r in rows if r.dialed_at)
+    if len(dials) <= lines:
+        return float("nan")
+    start, end = dials[lines - 1], dials[-1]
+    busy = sum(max(0.0, min(r.ended_at.timestamp(), end) - max(r.dialed_at.timestamp(), start))
+               for r in rows if r.dialed_at and r.ended_at)
+    return busy / (lines * (end - start))
 
 
 def run_free_line_latency(svc: Services, args: argparse.Namespace) -> list[float]:
@@ -389,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\ncapacity control ON: {args.calls} calls x {args.call_length:g} s "
                   f"on {args.lines} lines")
             print(f"  makespan {result['makespan']:.1f} s vs ideal {result['ideal']:.1f} s; "
-                  f"line use {100 * result['line_use']:.1f}%")  # type: ignore[operator]
+                  f"line use {100 * result['line_use']:.1f}%; while calls were waiting "
+                  f"{100 * result['steady_line_use']:.1f}%")  # type: ignore[operator]
             print(f"  most simultaneous calls at the PBX: {result['max_simultaneous']}")
             print(f"  outcomes: {result['outcomes']}")
             report_latency("accepted -> Originate (incl. waiting for a line)",
