@@ -48,7 +48,9 @@ def create_campaign(sessions: Sessions, spec: CampaignSpec,
             dnc_lists=list(spec.dnc_lists), status_callback=spec.status_callback,
             callback_events=" ".join(spec.callback_events),
         )
-        CampaignRepository(session).add(row)
+        repo = CampaignRepository(session)
+        repo.add(row)
+        repo.note(row.id, "create", api_key_id, datetime.now(tz=UTC))
         session.refresh(row)
     return row
 
@@ -108,7 +110,7 @@ def page(sessions: Sessions, status: str | None, limit: int,
 
 
 def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, trunks: TrunkTable,
-                    *, allow_private_callbacks: bool = False,
+                    *, allow_private_callbacks: bool = False, by_key: uuid.UUID | None = None,
                     now: datetime | None = None) -> CampaignView:
     """Change a campaign's settings while it is a draft, running or paused. The hopper and the
     dial guard read them afresh every time, so a new line count, window or DNC list applies to
@@ -131,6 +133,7 @@ def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, tr
         for column, value in changes.items():
             setattr(row, column, value)
         row.updated_at = now
+        repo.note(row.id, "update", by_key, now, {"changed": sorted(body)})  # type: ignore[arg-type]
         session.flush()
         return _view(repo, row, now)
 
@@ -151,7 +154,7 @@ class StatusChange:
 
 
 def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
-                  now: datetime | None = None) -> StatusChange:
+                  now: datetime | None = None, by_key: uuid.UUID | None = None) -> StatusChange:
     """Move a campaign through its lifecycle. Pause and cancel take back every call not yet
     claimed by a worker, under the campaign's row lock: a claim checks the campaign under the
     same lock, so once this commits no call of the campaign can start dialling."""
@@ -176,6 +179,8 @@ def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
             row.ended_at = now
             withdrawn = repo.withdraw_queued(row.id, WITHDRAWN_CANCELED)
             repo.cancel_pending(row.id)
+        repo.note(row.id, action, by_key, now,
+                  {"withdrawn_calls": len(withdrawn)} if withdrawn else None)
         session.flush()
         result = StatusChange(_view(repo, row, now), withdrawn)
     logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,

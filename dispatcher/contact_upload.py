@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy.exc import IntegrityError
@@ -166,4 +167,7 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
         upload.accepted = loader.added
         upload.duplicates = valid - loader.added
         upload.seconds = time.perf_counter() - started
+        repo.note(upload.campaign_id, "upload", upload.api_key_id, datetime.now(tz=UTC),
+                  {"upload_id": str(upload.id), "accepted": upload.accepted,
+                   "rejected": upload.rejected})
 

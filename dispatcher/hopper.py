@@ -95,6 +95,7 @@ class Hopper:
                     and not repo.uploaded_since(campaign.id, now - self.upload_grace):
                 campaign.status = "completed"
                 campaign.ended_at = campaign.updated_at = now
+                repo.note(campaign.id, "complete", None, now)
                 result.completed.append(campaign.id)
                 logger.info("campaign %s completed", campaign.id)
         return result

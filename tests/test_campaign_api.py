@@ -137,6 +137,11 @@ class TestLifecycle:
         assert client.post(f"/v1/campaigns/{cid}/resume").json["status"] == "running"
         assert client.post(f"/v1/campaigns/{cid}/cancel").json["status"] == "canceled"
         assert client.post(f"/v1/campaigns/{cid}/cancel").status_code == 409
+        history = client.get(f"/v1/campaigns/{cid}/history").json["data"]
+        assert [h["action"] for h in history] == ["create", "start", "pause", "resume",
+                                                  "cancel"]
+        creator = client.get(f"/v1/campaigns/{cid}").json["created_by"]
+        assert creator and {h["by"] for h in history} == {creator}
 
     def test_settings_change_while_running_and_not_once_over(self,
                                                              client: FlaskClient) -> None:
@@ -155,6 +160,9 @@ class TestLifecycle:
             assert response.status_code == 422, (bad, response.json)
         client.post(f"/v1/campaigns/{cid}/cancel")
         assert client.patch(f"/v1/campaigns/{cid}", json={"max_lines": 4}).status_code == 409
+        [update] = [h for h in client.get(f"/v1/campaigns/{cid}/history").json["data"]
+                    if h["action"] == "update"]
+        assert update["detail"] == {"changed": ["max_lines", "retry", "windows"]}
 
     def test_lists_filter_by_status_and_page(self, client: FlaskClient) -> None:
         ids = [create(client, name=f"c{i}")["id"] for i in range(3)]

@@ -120,7 +120,7 @@ def update_campaign(campaign_id: str) -> ResponseReturnValue:
     d = deps()
     view = campaigns.update_campaign(
         d.sessions, _campaign_id(campaign_id), json_body(), d.trunks,
-        allow_private_callbacks=d.settings.callback_allow_private)
+        allow_private_callbacks=d.settings.callback_allow_private, by_key=g.api_key_id)
     if view.row.status == "running":
         _wake_hopper()  # more lines may be free now
     return jsonify(campaign_json(view))
@@ -129,7 +129,8 @@ def update_campaign(campaign_id: str) -> ResponseReturnValue:
 def _change(campaign_id: str, action: str) -> ResponseReturnValue:
     optional_json_body()
     d = deps()
-    change = campaigns.change_status(d.sessions, _campaign_id(campaign_id), action)
+    change = campaigns.change_status(d.sessions, _campaign_id(campaign_id), action,
+                                     by_key=g.api_key_id)
     for call_id, trunk in change.withdrawn:
         try:
             d.admissions.release(call_id, trunk)
@@ -181,6 +182,20 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
                                        line_offset=offset, api_key_id=g.api_key_id,
                                        idempotency_key=key)
     return jsonify(result.as_json())
+
+
+@bp.get("/campaigns/<campaign_id>/history")
+def campaign_history(campaign_id: str) -> ResponseReturnValue:
+    """Who did what to the campaign, oldest first (the hopper's completion has no key)."""
+    cid = _campaign_id(campaign_id)
+    with deps().sessions() as session:
+        repo = CampaignRepository(session)
+        if repo.get(cid) is None:
+            raise NotFound("no such campaign")
+        rows = repo.history(cid)
+    return jsonify(data=[{"action": h.action, "at": iso(h.at),
+                          "by": str(h.api_key_id) if h.api_key_id else None,
+                          "detail": h.detail} for h in rows])
 
 
 @bp.get("/campaigns/<campaign_id>/uploads")

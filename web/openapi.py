@@ -390,6 +390,18 @@ SPEC: dict[str, Any] = {
                     "responses": _with_db(_responses(
                         "200", _page_of({"$ref": "#/components/schemas/Contact"}), 400, 401,
                         404, 422))}},
+        "/v1/campaigns/{campaign_id}/history": {"get": {
+            "summary": "Who created, changed, uploaded to, started, paused, resumed or "
+                       "canceled the campaign, and when it completed",
+            "parameters": [_CID],
+            "responses": _with_db(_responses("200", {
+                "type": "object", "required": ["data"], "properties": {"data": {
+                    "type": "array", "items": {"type": "object", "required": ["action", "at"],
+                                               "properties": {
+                                                   "action": {"type": "string"},
+                                                   "at": {"type": "string"},
+                                                   "by": {"type": ["string", "null"]},
+                                                   "detail": {}}}}}}, 401, 404))}},
         "/v1/campaigns/{campaign_id}/uploads": {"get": {
             "summary": "Uploads of a campaign with their counts", "parameters": [_CID],
             "responses": _with_db(_responses("200", {

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dispatcher.contact_import import Contact, Reject
 from dispatcher.db.tables import (
     CallRow,
+    CampaignHistoryRow,
     CampaignRow,
     ContactRow,
     DncListRow,
@@ -84,6 +85,16 @@ class CampaignRepository:
         stmt = select(func.coalesce(func.sum(CampaignRow.max_lines), 0)).where(
             CampaignRow.trunk == trunk, CampaignRow.status == "running")
         return int(self.session.scalar(stmt) or 0)
+
+    def note(self, campaign_id: uuid.UUID, action: str, api_key_id: uuid.UUID | None,
+             at: datetime, detail: dict[str, Any] | None = None) -> None:
+        self.session.add(CampaignHistoryRow(campaign_id=campaign_id, action=action,
+                                            api_key_id=api_key_id, at=at, detail=detail))
+
+    def history(self, campaign_id: uuid.UUID) -> list[CampaignHistoryRow]:
+        stmt = (select(CampaignHistoryRow).where(CampaignHistoryRow.campaign_id == campaign_id)
+                .order_by(CampaignHistoryRow.id))
+        return list(self.session.scalars(stmt))
 
     # --- statistics -----------------------------------------------------------------------
     def contact_counts(self, campaign_id: uuid.UUID) -> dict[str, int]:

@@ -255,3 +255,17 @@ class DncNumberRow(Base):
                                                primary_key=True)
     number: Mapped[str] = mapped_column(String(20), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CampaignHistoryRow(Base):
+    """The audit trail of a campaign: each lifecycle step, change and upload, and which key."""
+
+    __tablename__ = "campaign_history"
+    __table_args__ = (Index("ix_campaign_history_campaign", "campaign_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    detail: Mapped[Any] = mapped_column(JSONB, nullable=True)
