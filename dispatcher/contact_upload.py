@@ -149,9 +149,6 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
            started: float) -> None:
     with sessions.begin() as session:
         repo = CampaignRepository(session)
-        campaign = repo.get(upload.campaign_id, lock="share")
-        if campaign is None or CampaignStatus(campaign.status).is_final:
-            raise Conflict("the campaign ended while the upload was read")
         loader = repo.contact_loader(upload)
         valid = 0
         try:
@@ -164,6 +161,13 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
                 valid += batch.valid
         finally:
             loader.close()
+        # The campaign is locked only now, for the commit: a share lock held through a long
+        # load would hold up the hopper and the dials of a running campaign. A cancel that
+        # committed meanwhile refuses the upload; one after this waits for the commit and then
+        # cancels the new contacts too.
+        campaign = repo.get(upload.campaign_id, lock="share")
+        if campaign is None or CampaignStatus(campaign.status).is_final:
+            raise Conflict("the campaign ended while the upload was read")
         upload.accepted = loader.added
         upload.duplicates = valid - loader.added
         upload.seconds = time.perf_counter() - started

@@ -3,11 +3,12 @@ pause and cancel, and the dial-time guard. Time is a controlled clock passed in.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import campaigns, contact_upload
@@ -212,6 +213,28 @@ class TestHopper:
         assert waiting.next_attempt_at == datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
         assert hopper.run(None, datetime(2026, 11, 30, 13, 59, tzinfo=UTC)).queued == []
         assert len(hopper.run(None, datetime(2026, 11, 30, 14, 0, tzinfo=UTC)).queued) == 1
+
+    def test_an_upload_in_progress_does_not_hold_up_the_hopper(self, sessions,
+                                                                 trunks) -> None:  # type: ignore[no-untyped-def]
+        cid = make_campaign(sessions, trunks)
+        upload(sessions, cid, "to\n09121000001\n")
+        campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
+        slow = sessions()
+        try:  # a second upload, mid-load: its rows hold key-share locks until it commits
+            slow.execute(text("INSERT INTO campaign_uploads (id, campaign_id, format, received, "
+                              "accepted, duplicates, rejected, seconds) VALUES "
+                              "(:u, :c, 'csv', 0, 0, 0, 0, 0)"),
+                         {"u": uuid.uuid4(), "c": cid})
+            done = threading.Event()
+            worker = threading.Thread(target=lambda: (
+                Hopper(sessions, trunks, POLICY).run(None, MONDAY_10_TEHRAN), done.set()))
+            worker.start()
+            assert done.wait(10), "the hopper waited for the upload's transaction"
+            campaigns.change_status(sessions, cid, "pause", MONDAY_10_TEHRAN)
+        finally:
+            slow.rollback()
+            slow.close()
+        assert len(calls(sessions, cid)) == 1
 
     def test_calls_per_second_below_one_spaces_the_calls(self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
         cid = make_campaign(sessions, trunks, cps=0.5)

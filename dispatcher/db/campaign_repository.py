@@ -43,9 +43,12 @@ class CampaignRepository:
         self.session.flush()
 
     def get(self, campaign_id: uuid.UUID, *, lock: str | None = None) -> CampaignRow | None:
+        """``update``: FOR NO KEY UPDATE (the hopper, lifecycle changes): it excludes the
+        dial guard's and the upload's share locks, but not the key-share lock the foreign keys
+        of an upload in progress hold, so a long upload never holds up the hopper."""
         stmt = select(CampaignRow).where(CampaignRow.id == campaign_id)
         if lock == "update":
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         elif lock == "share":
             stmt = stmt.with_for_update(read=True)
         return self.session.scalars(stmt).first()
