@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.callbacks import CallbackRefused, next_delay, resolve_allowed, sign
-from dispatcher.db.tables import ApiKeyRow, CallbackDeliveryRow, CallRow
+from dispatcher.db.tables import ApiKeyRow, CallbackDeliveryRow, CallRow, CampaignRow
 
 logger = logging.getLogger(__name__)
 Sessions = sessionmaker[Session]
@@ -43,6 +44,15 @@ def claim_due(sessions: Sessions, limit: int = 100) -> list[int]:
     return ids
 
 
+def signing_secret(session: Session, call_id: uuid.UUID) -> str | None:
+    """The secret of the key that placed the call; a campaign's calls are signed with the
+    secret of the key that created the campaign."""
+    owner = (select(func.coalesce(CallRow.api_key_id, CampaignRow.api_key_id))
+             .outerjoin(CampaignRow, CampaignRow.id == CallRow.campaign_id)
+             .where(CallRow.id == call_id).scalar_subquery())
+    return session.scalar(select(ApiKeyRow.callback_secret).where(ApiKeyRow.id == owner))
+
+
 def deliver(sessions: Sessions, delivery_id: int, post: Post, *,
             allow_private: bool = False) -> str:
     """Try one delivery once; returns its state afterwards."""
@@ -50,8 +60,7 @@ def deliver(sessions: Sessions, delivery_id: int, post: Post, *,
         row = session.get(CallbackDeliveryRow, delivery_id)
         if row is None or row.state != "pending":
             return row.state if row else "missing"
-        secret = session.scalar(select(ApiKeyRow.callback_secret).join(
-            CallRow, CallRow.api_key_id == ApiKeyRow.id).where(CallRow.id == row.call_id))
+        secret = signing_secret(session, row.call_id)
         url, payload, event_id = row.url, row.payload, row.event_id
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "call-dispatcher",

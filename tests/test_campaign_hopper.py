@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import campaigns, contact_upload
+from dispatcher import campaigns, contact_upload, services
+from dispatcher.callback_delivery import signing_secret
 from dispatcher.campaign_requests import parse_campaign_request
 from dispatcher.config import Settings
 from dispatcher.db.campaign_repository import CampaignRepository
@@ -256,6 +257,21 @@ class TestHopper:
             campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
         hopper.run(None, MONDAY_10_TEHRAN)
         assert len(calls(sessions, big)) == 20 and len(calls(sessions, small)) == 10
+
+
+class TestCallbacks:
+    def test_campaign_calls_are_signed_with_the_secret_of_the_key_that_created_it(
+            self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
+        key, _ = services.create_api_key(sessions, "campaigns")
+        spec = parse_campaign_request({"name": "signed", "max_lines": 3}, trunks, None)
+        cid = campaigns.create_campaign(sessions, spec, key.id).id
+        upload(sessions, cid, "to\n09121000001\n")
+        campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
+        Hopper(sessions, trunks, POLICY).run(None, MONDAY_10_TEHRAN)
+        [call] = calls(sessions, cid)
+        assert call.api_key_id is None  # not counted against the key's own call limit
+        with sessions() as session:
+            assert signing_secret(session, call.id) == key.callback_secret
 
 
 class TestPauseCancelAndTheDialGuard:
