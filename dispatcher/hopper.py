@@ -166,7 +166,10 @@ class Hopper:
             _finish(contact, ContactState.DONE, "invalid-number", now)
             return False
         call = CallRow(
-            id=uuid.uuid4(), to_number=contact.to_number, dial_string=dial_string,
+            # Placed by the key that created the campaign (the audit trail says so), but not
+            # counted against its concurrent-call limit: max_lines governs campaign calls.
+            id=uuid.uuid4(), api_key_id=campaign.api_key_id, to_number=contact.to_number,
+            dial_string=dial_string,
             caller_id=campaign.caller_id, ring_timeout=campaign.ring_timeout,
             trunk=campaign.trunk, priority=campaign.priority, source="campaign",
             variables={**(campaign.variables or {}), **(contact.variables or {})},

@@ -16,6 +16,7 @@ from dispatcher.callback_delivery import signing_secret
 from dispatcher.campaign_requests import parse_campaign_request
 from dispatcher.config import Settings
 from dispatcher.db.campaign_repository import CampaignRepository
+from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow, CampaignRow, ContactRow
 from dispatcher.dial_guard import DialGuard, NumberCap
 from dispatcher.dialing import OriginateTarget, dial_call
@@ -269,9 +270,11 @@ class TestCallbacks:
         campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
         Hopper(sessions, trunks, POLICY).run(None, MONDAY_10_TEHRAN)
         [call] = calls(sessions, cid)
-        assert call.api_key_id is None  # not counted against the key's own call limit
+        assert call.api_key_id == key.id  # placed by it, for the audit trail
         with sessions() as session:
             assert signing_secret(session, call.id) == key.callback_secret
+            # ... but not counted against the key's own concurrent-call limit
+            assert CallRepository(session).count_active(key.id) == 0
 
 
 class TestPauseCancelAndTheDialGuard:

@@ -79,7 +79,7 @@ class CallRepository:
 
     def count_active(self, api_key_id: uuid.UUID) -> int:
         stmt = select(func.count()).select_from(CallRow).where(
-            CallRow.api_key_id == api_key_id,
+            CallRow.api_key_id == api_key_id, CallRow.source == "api",
             CallRow.status.in_([s.value for s in ACTIVE_STATUSES]))
         return int(self.session.scalar(stmt) or 0)
 
