@@ -56,7 +56,7 @@ def _lifecycle(action: str, summary: str) -> dict[str, Any]:
         "requestBody": {"required": False, "content": {"application/json": {
             "schema": {"type": "object", "description": "optional; no fields"}}}},
         "responses": with_db(responses("200", _CAMPAIGN, 400, 401, 404, 409, 413, 415,
-                                         422))}}
+                                       422))}}
 
 
 SCHEMAS: dict[str, Any] = {
@@ -146,13 +146,13 @@ PATHS: dict[str, Any] = {
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/CampaignRequest"}}}},
                  "responses": with_db(responses("201", _CAMPAIGN, 400, 401, 413, 415,
-                                                  422))},
+                                                422))},
         "get": {"summary": "List campaigns, newest first",
                 "parameters": [{"name": "status", "in": "query",
                                 "schema": {"enum": [s.value for s in CampaignStatus]}},
                                _CURSOR, _LIMIT],
                 "responses": with_db(responses("200", page_of(_CAMPAIGN), 400, 401,
-                                                 422))}},
+                                               422))}},
     "/v1/campaigns/{campaign_id}": {
         "get": {"summary": "A campaign with its progress, counts and ETA",
                 "parameters": [_CID],
@@ -162,7 +162,7 @@ PATHS: dict[str, Any] = {
                   "requestBody": {"required": True, "content": {"application/json": {
                       "schema": {"$ref": "#/components/schemas/CampaignUpdate"}}}},
                   "responses": with_db(responses("200", _CAMPAIGN, 400, 401, 404, 409,
-                                                   413, 415, 422))}},
+                                                 413, 415, 422))}},
     "/v1/campaigns/{campaign_id}/start": _lifecycle("start", "draft -> running"),
     "/v1/campaigns/{campaign_id}/pause": _lifecycle("pause", "running -> paused: no new "
                                                              "dials; calls in progress end"),
@@ -258,7 +258,7 @@ PATHS: dict[str, Any] = {
                                    "type": "string", "pattern": r"^\+[0-9]{1,15}$"}},
                                _LIMIT],
                 "responses": with_db(responses("200", page_of({"type": "string"}), 400,
-                                                 401, 404, 422))}},
+                                               401, 404, 422))}},
     "/v1/dnc-lists/{name}/numbers/{number}": {"delete": {
         "summary": "Take a number off a list",
         "parameters": [_LIST, {"name": "number", "in": "path", "required": True,
