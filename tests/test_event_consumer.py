@@ -186,12 +186,18 @@ def test_two_consumers_at_once_write_each_event_once(harness: Harness) -> None:
 
 
 def test_events_are_held_through_a_database_outage_and_written_after(
-    harness: Harness, postgres: object, database_url: str
+    harness: Harness, postgres: object, database_url: str, sessions: object
 ) -> None:
+    """PostgreSQL away for 10 s: the API answers 503 with Retry-After, the consumer keeps
+    reading AMI and writes the held events, in order, once the database is back."""
+    from dataclasses import replace
+
     from faultproxy import FaultProxy
     from sqlalchemy.engine import make_url
 
+    from dispatcher import services
     from dispatcher.db.engine import make_engine, make_session_factory
+    from web import create_app
     from workers.event_consumer import EventConsumer
 
     url = make_url(database_url)
@@ -202,15 +208,24 @@ def test_events_are_held_through_a_database_outage_and_written_after(
     consumer = EventConsumer(harness.settings, make_session_factory(engine), name="outage")
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
+    key = services.create_api_key(sessions, "outage")[1]  # type: ignore[arg-type]
+    api = create_app(replace(harness.settings, database_url=via_proxy.render_as_string(
+        hide_password=False))).test_client()
     try:
         assert consumer.connected.wait(10)
         first = harness.call("09121231001")
         assert harness.wait(first, final).status == "completed"
         proxy.down()
+        down_at = time.monotonic()
         answered = harness.call("09121231002")
         busy = harness.call("09121232002")
-        time.sleep(1.5)  # both end while the consumer cannot write
+        refused = api.post("/v1/calls", json={"to": "09121231003"},
+                           headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 503, refused.json  # never a 500
+        assert refused.headers["Retry-After"] and refused.json["error"]["code"]
+        time.sleep(max(0.0, 10 - (time.monotonic() - down_at)))  # both end meanwhile
         assert harness.row(answered).status == "initiated"
+        assert consumer.connected.is_set()
         proxy.up()
         a = harness.wait(answered, final)
         b = harness.wait(busy, final)
@@ -222,6 +237,7 @@ def test_events_are_held_through_a_database_outage_and_written_after(
         thread.join(10)
         proxy.stop()
         engine.dispose()
+        api.application.extensions["dispatcher"].sessions.kw["bind"].dispose()
 
 
 def test_a_pbx_restart_is_survived_and_the_calls_it_killed_are_reported(
