@@ -53,6 +53,12 @@ def signing_secret(session: Session, call_id: uuid.UUID) -> str | None:
     return session.scalar(select(ApiKeyRow.callback_secret).where(ApiKeyRow.id == owner))
 
 
+def campaign_secret(session: Session, campaign_id: uuid.UUID | None) -> str | None:
+    """A campaign's lifecycle callbacks are signed like its calls' callbacks."""
+    return session.scalar(select(ApiKeyRow.callback_secret).join(
+        CampaignRow, CampaignRow.api_key_id == ApiKeyRow.id).where(CampaignRow.id == campaign_id))
+
+
 def deliver(sessions: Sessions, delivery_id: int, post: Post, *,
             allow_private: bool = False) -> str:
     """Try one delivery once; returns its state afterwards."""
@@ -60,7 +66,8 @@ def deliver(sessions: Sessions, delivery_id: int, post: Post, *,
         row = session.get(CallbackDeliveryRow, delivery_id)
         if row is None or row.state != "pending":
             return row.state if row else "missing"
-        secret = signing_secret(session, row.call_id)
+        secret = (signing_secret(session, row.call_id) if row.call_id is not None
+                  else campaign_secret(session, row.campaign_id))
         url, payload, event_id = row.url, row.payload, row.event_id
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "call-dispatcher",
@@ -92,8 +99,9 @@ def _record(sessions: Sessions, delivery_id: int, code: int | None, error: str |
             delay = None if error and error.startswith("refused") else next_delay(row.attempts)
             if delay is None:
                 row.state = "failed"
-                logger.warning("callback %s for call %s failed for good: %s", row.event_id,
-                               row.call_id, error or code)
+                logger.warning("callback %s for %s failed for good: %s", row.event_id,
+                               f"call {row.call_id}" if row.call_id else
+                               f"campaign {row.campaign_id}", error or code)
             else:
                 row.next_attempt_at = now + delay
         return row.state

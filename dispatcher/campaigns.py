@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from dispatcher.callback_outbox import queue_campaign_event
+from dispatcher.campaign_json import campaign_json
 from dispatcher.campaign_requests import (
     LIST_NAME,
     CampaignSpec,
@@ -84,6 +86,10 @@ def view(sessions: Sessions, campaign_id: uuid.UUID, now: datetime | None = None
         if row is None:
             raise NotFound("no such campaign")
         return _view(repo, row, now)
+
+
+def campaign_view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
+    return _view(repo, row, now)
 
 
 def _view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
@@ -183,6 +189,7 @@ def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
                   {"withdrawn_calls": len(withdrawn)} if withdrawn else None)
         session.flush()
         result = StatusChange(_view(repo, row, now), withdrawn)
+        queue_campaign_event(session, row, action, campaign_json(result.view))
     logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,
                 new.value, len(withdrawn))
     return result

@@ -23,7 +23,10 @@ from sqlalchemy.orm import Session
 
 from dispatcher.admission import Admissions
 from dispatcher.call_windows import Windows, parse_windows
+from dispatcher.callback_outbox import queue_campaign_event
+from dispatcher.campaign_json import campaign_json
 from dispatcher.campaign_rules import ContactState, after_call, parse_retry
+from dispatcher.campaigns import campaign_view
 from dispatcher.capacity import CAMPAIGN
 from dispatcher.db.campaign_repository import CampaignRepository
 from dispatcher.db.repository import CallRepository
@@ -96,6 +99,9 @@ class Hopper:
                 campaign.status = "completed"
                 campaign.ended_at = campaign.updated_at = now
                 repo.note(campaign.id, "complete", None, now)
+                session.flush()
+                queue_campaign_event(session, campaign, "complete",
+                                     campaign_json(campaign_view(repo, campaign, now)))
                 result.completed.append(campaign.id)
                 logger.info("campaign %s completed", campaign.id)
         return result

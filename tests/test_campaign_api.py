@@ -137,6 +137,7 @@ class TestLifecycle:
         assert client.post(f"/v1/campaigns/{cid}/resume").json["status"] == "running"
         assert client.post(f"/v1/campaigns/{cid}/cancel").json["status"] == "canceled"
         assert client.post(f"/v1/campaigns/{cid}/cancel").status_code == 409
+        assert client.get(f"/v1/campaigns/{cid}/callbacks").json["data"] == []  # no URL
         history = client.get(f"/v1/campaigns/{cid}/history").json["data"]
         assert [h["action"] for h in history] == ["create", "start", "pause", "resume",
                                                   "cancel"]

@@ -12,12 +12,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import campaigns, contact_upload, services
-from dispatcher.callback_delivery import signing_secret
+from dispatcher.callback_delivery import campaign_secret, signing_secret
 from dispatcher.campaign_requests import parse_campaign_request
 from dispatcher.config import Settings
 from dispatcher.db.campaign_repository import CampaignRepository
 from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallRow, CampaignRow, ContactRow
+from dispatcher.db.tables import CallbackDeliveryRow, CallRow, CampaignRow, ContactRow
 from dispatcher.dial_guard import DialGuard, NumberCap
 from dispatcher.dialing import OriginateTarget, dial_call
 from dispatcher.errors import Conflict
@@ -275,6 +275,34 @@ class TestCallbacks:
             assert signing_secret(session, call.id) == key.callback_secret
             # ... but not counted against the key's own concurrent-call limit
             assert CallRepository(session).count_active(key.id) == 0
+
+
+    def test_lifecycle_events_go_to_the_campaigns_callback_url_signed_with_its_key(
+            self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
+        key, _ = services.create_api_key(sessions, "campaigns")
+        spec = parse_campaign_request({"name": "hooked", "max_lines": 3,
+                                       "status_callback": "https://hooks.example.com/c"},
+                                      trunks, None)
+        cid = campaigns.create_campaign(sessions, spec, key.id).id
+        upload(sessions, cid, "to\n09121000001\n")
+        hopper = Hopper(sessions, trunks, POLICY, upload_grace=timedelta(0))
+        campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
+        campaigns.change_status(sessions, cid, "pause", MONDAY_10_TEHRAN)
+        campaigns.change_status(sessions, cid, "resume", MONDAY_10_TEHRAN)
+        hopper.run(None, MONDAY_10_TEHRAN)
+        end_calls(sessions, cid, "completed", "answered", MONDAY_10_TEHRAN)
+        hopper.run(None, MONDAY_10_TEHRAN)
+        with sessions() as session:
+            rows = list(session.scalars(select(CallbackDeliveryRow)
+                                        .where(CallbackDeliveryRow.campaign_id == cid)
+                                        .order_by(CallbackDeliveryRow.sequence)))
+            assert [(r.sequence, r.event) for r in rows] == [
+                (1, "campaign.started"), (2, "campaign.paused"), (3, "campaign.resumed"),
+                (4, "campaign.completed")]
+            done = rows[-1].payload["campaign"]
+            assert done["status"] == "completed" and done["progress"] == 1.0
+            assert done["outcomes"] == {"answered": 1}
+            assert campaign_secret(session, cid) == key.callback_secret
 
 
 class TestPauseCancelAndTheDialGuard:

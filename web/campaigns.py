@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from dispatcher import campaigns, contact_upload
 from dispatcher.call_json import iso
+from dispatcher.campaign_json import campaign_json
 from dispatcher.campaign_requests import parse_campaign_request
 from dispatcher.campaign_rules import ACTIONS, CampaignStatus, ContactState
 from dispatcher.contact_import import CSV, NDJSON
@@ -25,7 +26,7 @@ from dispatcher.tasknames import RUN_HOPPER
 from web.auth import require_api_key
 from web.bodies import UnsupportedMediaType, json_body, limit_arg, optional_json_body
 from web.deps import deps
-from web.serialize import decode_cursor, encode_cursor
+from web.serialize import callback_json, decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("campaigns", __name__)
@@ -34,25 +35,6 @@ bp.before_request(require_api_key)
 UPLOAD_TYPES = {"text/csv": CSV, "application/x-ndjson": NDJSON, "application/jsonl": NDJSON,
                 "application/x-jsonlines": NDJSON}
 MAX_LINE_OFFSET = 1_000_000_000
-
-
-def campaign_json(v: campaigns.CampaignView) -> dict[str, Any]:
-    r = v.row
-    return {
-        "id": str(r.id), "name": r.name, "status": r.status, "trunk": r.trunk,
-        "caller_id": r.caller_id, "max_lines": r.max_lines, "cps": r.cps,
-        "timeout": r.ring_timeout, "priority": r.priority, "target": r.target,
-        "variables": r.variables, "retry": r.retry, "windows": r.windows,
-        "timezone": r.timezone, "dnc_lists": r.dnc_lists,
-        "status_callback": r.status_callback,
-        "status_callback_event": r.callback_events.split(),
-        "created_by": str(r.api_key_id) if r.api_key_id else None,
-        "created_at": iso(r.created_at), "started_at": iso(r.started_at),
-        "paused_at": iso(r.paused_at), "ended_at": iso(r.ended_at),
-        "contacts": {"total": v.total, **v.contacts}, "calls": v.calls, "outcomes": v.outcomes,
-        "progress": v.progress, "rate_per_minute": v.rate_per_minute,
-        "eta_seconds": v.eta_seconds,
-    }
 
 
 def contact_json(c: ContactRow) -> dict[str, Any]:
@@ -196,6 +178,18 @@ def campaign_history(campaign_id: str) -> ResponseReturnValue:
     return jsonify(data=[{"action": h.action, "at": iso(h.at),
                           "by": str(h.api_key_id) if h.api_key_id else None,
                           "detail": h.detail} for h in rows])
+
+
+@bp.get("/campaigns/<campaign_id>/callbacks")
+def campaign_callbacks(campaign_id: str) -> ResponseReturnValue:
+    """The delivery log of the campaign's lifecycle callbacks, in sequence order."""
+    cid = _campaign_id(campaign_id)
+    with deps().sessions() as session:
+        repo = CampaignRepository(session)
+        if repo.get(cid) is None:
+            raise NotFound("no such campaign")
+        rows = repo.callbacks(cid)
+    return jsonify(data=[callback_json(r) for r in rows])
 
 
 @bp.get("/campaigns/<campaign_id>/uploads")

@@ -205,6 +205,13 @@ PATHS: dict[str, Any] = {
                                                "at": {"type": "string"},
                                                "by": {"type": ["string", "null"]},
                                                "detail": {}}}}}}, 401, 404))}},
+    "/v1/campaigns/{campaign_id}/callbacks": {"get": {
+        "summary": "Lifecycle callbacks of the campaign (campaign.started, .paused, .resumed, "
+                   ".canceled, .completed) and their deliveries, in sequence order",
+        "parameters": [_CID],
+        "responses": with_db(responses("200", {
+            "type": "object", "required": ["data"], "properties": {
+                "data": {"type": "array", "items": {"type": "object"}}}}, 401, 404))}},
     "/v1/campaigns/{campaign_id}/uploads": {"get": {
         "summary": "Uploads of a campaign with their counts", "parameters": [_CID],
         "responses": with_db(responses("200", {

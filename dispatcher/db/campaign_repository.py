@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dispatcher.contact_import import Contact, Reject
 from dispatcher.db.tables import (
+    CallbackDeliveryRow,
     CallRow,
     CampaignHistoryRow,
     CampaignRow,
@@ -93,6 +94,12 @@ class CampaignRepository:
              at: datetime, detail: dict[str, Any] | None = None) -> None:
         self.session.add(CampaignHistoryRow(campaign_id=campaign_id, action=action,
                                             api_key_id=api_key_id, at=at, detail=detail))
+
+    def callbacks(self, campaign_id: uuid.UUID) -> list[CallbackDeliveryRow]:
+        stmt = (select(CallbackDeliveryRow)
+                .where(CallbackDeliveryRow.campaign_id == campaign_id)
+                .order_by(CallbackDeliveryRow.sequence))
+        return list(self.session.scalars(stmt))
 
     def history(self, campaign_id: uuid.UUID) -> list[CampaignHistoryRow]:
         stmt = (select(CampaignHistoryRow).where(CampaignHistoryRow.campaign_id == campaign_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -117,12 +118,19 @@ class CallbackDeliveryRow(Base):
 
     __tablename__ = "callback_deliveries"
     __table_args__ = (Index("ix_callback_due", "state", "next_attempt_at"),
-                      UniqueConstraint("call_id", "sequence", name="uq_callback_call_sequence"))
+                      UniqueConstraint("call_id", "sequence", name="uq_callback_call_sequence"),
+                      UniqueConstraint("campaign_id", "sequence",
+                                       name="uq_callback_campaign_sequence"),
+                      CheckConstraint("call_id IS NOT NULL OR campaign_id IS NOT NULL",
+                                      name="ck_callback_owner"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    # A call's status callback, or a campaign's lifecycle callback.
+    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer)
-    event: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -173,6 +181,7 @@ class CampaignRow(Base):
     dnc_lists: Mapped[list[str]] = mapped_column(JSONB, default=list)
     status_callback: Mapped[str | None] = mapped_column(Text)
     callback_events: Mapped[str] = mapped_column(String(100), default="completed")
+    callback_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
