@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from sqlalchemy import text
 from stackproc import Stack, running_stack
 
@@ -85,7 +86,8 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
                        ring_delay=0.05, answer_delay=0.2, talk_time=0.3, cel_events=False)
     with running_stack(postgres, migrated_template, redis_url,
                        tmp_path_factory.mktemp("callback-logs"), config,
-                       {"DISPATCHER_CALLBACK_ALLOW_PRIVATE": "true"}, beat=True) as stack:
+                       {"DISPATCHER_CALLBACK_ALLOW_PRIVATE": "true",
+                        "DISPATCHER_CAMPAIGN_UPLOAD_GRACE": "0"}, beat=True) as stack:
         yield stack
 
 
@@ -121,3 +123,37 @@ def test_callbacks_are_delivered_signed_in_order_and_retried(stack: Stack) -> No
 def test_a_callback_to_a_private_address_is_refused_unless_allowed(stack: Stack) -> None:
     refused = stack.post({"to": "+989121231001", "status_callback": "http://user@x:1@10.0.0.1/"})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "status_callback"
+
+
+@pytest.mark.e2e
+def test_a_campaign_reports_its_calls_and_its_completion_signed(stack: Stack) -> None:
+    receiver = Receiver()
+    auth = {"Authorization": f"Bearer {stack.key}"}
+    cid = requests.post(f"{stack.base}/v1/campaigns", headers=auth, timeout=10, json={
+        "name": "hooks", "status_callback": receiver.url}).json()["id"]
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/contacts", headers={
+        **auth, "Content-Type": "text/csv"}, data=b"to\n09121231011\n09121232011\n",
+        timeout=10).raise_for_status()
+    requests.post(f"{stack.base}/v1/campaigns/{cid}/start", headers=auth,
+                  timeout=10).raise_for_status()
+    deadline = time.monotonic() + 60
+    while sorted(json.loads(body)["event"] for _, body in receiver.received) != [
+            "campaign.completed", "campaign.started", "completed", "completed"]:
+        # (the receiver fails each call's first "completed" delivery: it comes on a retry)
+        assert time.monotonic() < deadline, [json.loads(b)["event"] for _, b in
+                                             receiver.received]
+        time.sleep(0.2)
+    with stack.sessions() as session:
+        secret = session.execute(text("SELECT callback_secret FROM api_keys")).scalar()
+    events = [json.loads(body) for headers, body in receiver.received
+              if verify(secret, body, headers["X-Signature"])]
+    assert len(events) == len(receiver.received)  # every one signed with the key's secret
+    lifecycle = sorted((e for e in events if "campaign" in e), key=lambda e: e["sequence"])
+    assert [e["event"] for e in lifecycle] == ["campaign.started", "campaign.completed"]
+    assert lifecycle[-1]["campaign"]["outcomes"] == {"answered": 1, "busy": 1}
+    calls = [e for e in events if "call" in e and e["call"]["campaign_id"] == cid]
+    assert sorted(e["call"]["status"] for e in calls) == ["busy", "completed"]
+    log = requests.get(f"{stack.base}/v1/campaigns/{cid}/callbacks", headers=auth,
+                       timeout=10).json()["data"]
+    assert [(d["event"], d["state"]) for d in log] == [
+        ("campaign.started", "delivered"), ("campaign.completed", "delivered")]
