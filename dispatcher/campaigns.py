@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from dispatcher.callback_outbox import queue_campaign_event
 from dispatcher.campaign_json import campaign_json
@@ -34,13 +37,25 @@ logger = logging.getLogger(__name__)
 RATE_WINDOW = timedelta(minutes=5)
 
 
+def _locked(repo: CampaignRepository, campaign_id: uuid.UUID) -> CampaignRow:
+    row = repo.get(campaign_id, lock="update")
+    if row is None:
+        raise NotFound("no such campaign")
+    return row
+
+
+def _require_lists(session: Session, names: Sequence[str]) -> None:
+    """Every do-not-call list a campaign names must exist (a typo would dial everyone)."""
+    missing = set(names) - DncRepository(session).existing(names)
+    if missing:
+        raise ValidationFailed(f"dnc_lists: no list named {sorted(missing)[0]!r}",
+                               field="dnc_lists")
+
+
 def create_campaign(sessions: Sessions, spec: CampaignSpec,
                     api_key_id: uuid.UUID | None) -> CampaignRow:
     with sessions.begin() as session:
-        missing = set(spec.dnc_lists) - DncRepository(session).existing(spec.dnc_lists)
-        if missing:
-            raise ValidationFailed(f"dnc_lists: no list named {sorted(missing)[0]!r}",
-                                   field="dnc_lists")
+        _require_lists(session, spec.dnc_lists)
         row = CampaignRow(
             id=uuid.uuid4(), api_key_id=api_key_id, name=spec.name, status="draft",
             trunk=spec.trunk, caller_id=spec.caller_id, max_lines=spec.max_lines, cps=spec.cps,
@@ -85,14 +100,10 @@ def view(sessions: Sessions, campaign_id: uuid.UUID, now: datetime | None = None
         row = repo.get(campaign_id)
         if row is None:
             raise NotFound("no such campaign")
-        return _view(repo, row, now)
+        return campaign_view(repo, row, now)
 
 
 def campaign_view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
-    return _view(repo, row, now)
-
-
-def _view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
     contacts = repo.contact_counts(row.id)
     for state in ("pending", "dialing", "done", "skipped", "canceled"):
         contacts.setdefault(state, 0)
@@ -112,7 +123,7 @@ def page(sessions: Sessions, status: str | None, limit: int,
     now = datetime.now(tz=UTC)
     with sessions() as session:
         repo = CampaignRepository(session)
-        return [_view(repo, row, now) for row in repo.page(status, limit, after)]
+        return [campaign_view(repo, row, now) for row in repo.page(status, limit, after)]
 
 
 def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, trunks: TrunkTable,
@@ -124,24 +135,18 @@ def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, tr
     now = now or datetime.now(tz=UTC)
     with sessions.begin() as session:
         repo = CampaignRepository(session)
-        row = repo.get(campaign_id, lock="update")
-        if row is None:
-            raise NotFound("no such campaign")
+        row = _locked(repo, campaign_id)
         if CampaignStatus(row.status).is_final:
             raise Conflict(f"the campaign is {row.status}; it can no longer change")
         changes = parse_campaign_update(body, trunks, row.trunk,
                                         allow_private_callbacks=allow_private_callbacks)
-        lists = changes.get("dnc_lists") or []
-        missing = set(lists) - DncRepository(session).existing(lists)
-        if missing:
-            raise ValidationFailed(f"dnc_lists: no list named {sorted(missing)[0]!r}",
-                                   field="dnc_lists")
+        _require_lists(session, changes.get("dnc_lists") or [])
         for column, value in changes.items():
             setattr(row, column, value)
         row.updated_at = now
         repo.note(row.id, "update", by_key, now, {"changed": sorted(body)})  # type: ignore[arg-type]
         session.flush()
-        return _view(repo, row, now)
+        return campaign_view(repo, row, now)
 
 
 def live_views(sessions: Sessions, limit: int) -> list[CampaignView]:
@@ -150,7 +155,7 @@ def live_views(sessions: Sessions, limit: int) -> list[CampaignView]:
     now = datetime.now(tz=UTC)
     with sessions() as session:
         repo = CampaignRepository(session)
-        return [_view(repo, row, now) for row in repo.live(now - timedelta(hours=1), limit)]
+        return [campaign_view(repo, row, now) for row in repo.live(now - timedelta(hours=1), limit)]
 
 
 @dataclass(frozen=True)
@@ -167,9 +172,7 @@ def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
     now = now or datetime.now(tz=UTC)
     with sessions.begin() as session:
         repo = CampaignRepository(session)
-        row = repo.get(campaign_id, lock="update")
-        if row is None:
-            raise NotFound("no such campaign")
+        row = _locked(repo, campaign_id)
         new = transition(CampaignStatus(row.status), action)
         withdrawn: list[tuple[uuid.UUID, str]] = []
         row.status = new.value
@@ -188,7 +191,7 @@ def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
         repo.note(row.id, action, by_key, now,
                   {"withdrawn_calls": len(withdrawn)} if withdrawn else None)
         session.flush()
-        result = StatusChange(_view(repo, row, now), withdrawn)
+        result = StatusChange(campaign_view(repo, row, now), withdrawn)
         queue_campaign_event(session, row, action, campaign_json(result.view))
     logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,
                 new.value, len(withdrawn))

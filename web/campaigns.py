@@ -6,7 +6,7 @@ import csv
 import io
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
@@ -51,6 +51,17 @@ def _campaign_id(raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise NotFound("no such campaign") from None
+
+
+def _children_of(campaign_id: str,
+                 fetch: Callable[[CampaignRepository, uuid.UUID], list[Any]]) -> list[Any]:
+    """Rows belonging to one campaign, read in one session (404 for an unknown campaign)."""
+    cid = _campaign_id(campaign_id)
+    with deps().sessions() as session:
+        repo = CampaignRepository(session)
+        if repo.get(cid) is None:
+            raise NotFound("no such campaign")
+        return fetch(repo, cid)
 
 
 def _wake_hopper() -> None:
@@ -169,12 +180,7 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
 @bp.get("/campaigns/<campaign_id>/history")
 def campaign_history(campaign_id: str) -> ResponseReturnValue:
     """Who did what to the campaign, oldest first (the hopper's completion has no key)."""
-    cid = _campaign_id(campaign_id)
-    with deps().sessions() as session:
-        repo = CampaignRepository(session)
-        if repo.get(cid) is None:
-            raise NotFound("no such campaign")
-        rows = repo.history(cid)
+    rows = _children_of(campaign_id, CampaignRepository.history)
     return jsonify(data=[{"action": h.action, "at": iso(h.at),
                           "by": str(h.api_key_id) if h.api_key_id else None,
                           "detail": h.detail} for h in rows])
@@ -183,23 +189,13 @@ def campaign_history(campaign_id: str) -> ResponseReturnValue:
 @bp.get("/campaigns/<campaign_id>/callbacks")
 def campaign_callbacks(campaign_id: str) -> ResponseReturnValue:
     """The delivery log of the campaign's lifecycle callbacks, in sequence order."""
-    cid = _campaign_id(campaign_id)
-    with deps().sessions() as session:
-        repo = CampaignRepository(session)
-        if repo.get(cid) is None:
-            raise NotFound("no such campaign")
-        rows = repo.callbacks(cid)
+    rows = _children_of(campaign_id, CampaignRepository.callbacks)
     return jsonify(data=[callback_json(r) for r in rows])
 
 
 @bp.get("/campaigns/<campaign_id>/uploads")
 def list_uploads(campaign_id: str) -> ResponseReturnValue:
-    cid = _campaign_id(campaign_id)
-    with deps().sessions() as session:
-        repo = CampaignRepository(session)
-        if repo.get(cid) is None:
-            raise NotFound("no such campaign")
-        uploads = repo.uploads(cid)
+    uploads = _children_of(campaign_id, CampaignRepository.uploads)
     return jsonify(data=[contact_upload.UploadResult(u).as_json()
                          | {"created_at": iso(u.created_at)} for u in uploads])
 
@@ -230,7 +226,6 @@ CONTACT_PARAMS = frozenset({"state", "outcome", "to", "cursor", "limit"})
 
 @bp.get("/campaigns/<campaign_id>/contacts")
 def list_contacts(campaign_id: str) -> ResponseReturnValue:
-    cid = _campaign_id(campaign_id)
     unknown = sorted(set(request.args) - CONTACT_PARAMS)
     if unknown:
         raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
@@ -253,12 +248,8 @@ def list_contacts(campaign_id: str) -> ResponseReturnValue:
             raise ValidationFailed("cursor is not valid", field="cursor")
         after = int(cursor)
     limit = limit_arg()
-    with deps().sessions() as session:
-        repo = CampaignRepository(session)
-        if repo.get(cid) is None:
-            raise NotFound("no such campaign")
-        rows = repo.contacts_page(cid, state=state, outcome=outcome, to=to, limit=limit + 1,
-                                  after=after)
+    rows = _children_of(campaign_id, lambda repo, cid: repo.contacts_page(
+        cid, state=state, outcome=outcome, to=to, limit=limit + 1, after=after))
     more = len(rows) > limit
     rows = rows[:limit]
     return jsonify(data=[contact_json(c) for c in rows],
