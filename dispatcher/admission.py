@@ -92,10 +92,9 @@ class Admissions:
         if capacity.release(call_id):
             self.pump(trunk)
 
-    def release_many(self, ended: Iterable[tuple[uuid.UUID, str] | tuple[uuid.UUID, str, object]]
-                     ) -> None:
-        for call in ended:
-            self.release(call[0], call[1])
+    def release_many(self, ended: Iterable[tuple[uuid.UUID, str]]) -> None:
+        for call_id, trunk in ended:
+            self.release(call_id, trunk)
 
     def is_tracked(self, call_id: uuid.UUID, trunk: str) -> bool:
         return not self.enabled or self.capacity(trunk).is_tracked(call_id)

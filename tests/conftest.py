@@ -93,3 +93,25 @@ def sim() -> Iterator[object]:
     simulator.start()
     yield simulator
     simulator.stop()
+
+
+@pytest.fixture
+def relay(sim: object) -> Iterator[object]:
+    """A recording relay in front of ``sim`` (see tests/amirelay.py)."""
+    from amirelay import RecordingRelay
+
+    relay = RecordingRelay(sim.port)  # type: ignore[attr-defined]
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def ami(relay: object) -> Iterator[object]:
+    """A worker AMI session that goes through ``relay``."""
+    from dispatcher.ami.endpoint import AMIEndpoint
+    from dispatcher.ami.manager import WorkerAMISession
+
+    session = WorkerAMISession(AMIEndpoint("127.0.0.1", relay.port, "dispatcher",  # type: ignore[attr-defined]
+                                           "secret", action_timeout=2.0))
+    yield session
+    session.close()

@@ -18,22 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from amirelay import RecordingRelay
 from conftest import count
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
-from test_injection import (
-    HOSTILE,
-    MARK,
-    ORIGINATE_HEADERS,
-    RecordingRelay,
-    assert_error_body,
-    messages,
-)
+from test_injection import HOSTILE, MARK, ORIGINATE_HEADERS, assert_error_body, messages
 
 from dispatcher import services
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.protocol import serialize_action
 from dispatcher.config import Settings
@@ -62,21 +55,6 @@ def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
     client.environ_base["HTTP_AUTHORIZATION"] = \
         f"Bearer {services.create_api_key(sessions, 'injection')[1]}"
     return client
-
-
-@pytest.fixture
-def relay(sim: PBXSimulator) -> Iterator[RecordingRelay]:
-    relay = RecordingRelay(sim.port)
-    yield relay
-    relay.close()
-
-
-@pytest.fixture
-def ami(relay: RecordingRelay) -> Iterator[WorkerAMISession]:
-    session = WorkerAMISession(AMIEndpoint("127.0.0.1", relay.port, "dispatcher", "secret",
-                                           action_timeout=2.0))
-    yield session
-    session.close()
 
 
 def dial_everything(sessions: sessionmaker[Session], settings: Settings,

@@ -115,7 +115,7 @@ class EventConsumer:
         in PostgreSQL, so the next line resync drops their leases anyway."""
         if self.admissions is not None and ended:
             try:
-                self.admissions.release_many(ended)
+                self.admissions.release_many((call.call_id, call.trunk) for call in ended)
             except RedisError as exc:
                 logger.warning("could not free %d line(s) now (%s); the next resync will",
                                len(ended), type(exc).__name__)
