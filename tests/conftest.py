@@ -115,3 +115,24 @@ def ami(relay: object) -> Iterator[object]:
                                            "secret", action_timeout=2.0))
     yield session
     session.close()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[object]:
+    """The real Flask app on this test's database and Redis."""
+    from web import create_app
+
+    app = create_app(settings)
+    yield app
+    app.extensions["dispatcher"].sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def client(app: object, sessions: sessionmaker[Session]) -> object:
+    """A test client that sends a fresh API key (override ``app`` to change settings)."""
+    from dispatcher import services
+
+    client = app.test_client()  # type: ignore[attr-defined]
+    client.environ_base["HTTP_AUTHORIZATION"] = \
+        f"Bearer {services.create_api_key(sessions, 'tests')[1]}"
+    return client

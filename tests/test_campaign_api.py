@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
 from dispatcher.config import Settings
 from dispatcher.db.tables import CallRow
 from web import create_app
@@ -24,14 +23,6 @@ from web import create_app
 def app(settings: Settings) -> Iterator[Flask]:
     yield create_app(replace(settings, number_cap=1, number_cap_window=3600,
                              max_upload_bytes=4096))
-
-
-@pytest.fixture
-def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
-    client = app.test_client()
-    key = services.create_api_key(sessions, "tests")[1]
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    return client
 
 
 def create(client: FlaskClient, **body: object) -> dict:

@@ -13,20 +13,16 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from amirelay import RecordingRelay
 from conftest import count
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from test_injection import HOSTILE, MARK, ORIGINATE_HEADERS, assert_error_body, messages
 
-from dispatcher import services
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.protocol import serialize_action
 from dispatcher.config import Settings
@@ -36,25 +32,9 @@ from dispatcher.hopper import Hopper
 from dispatcher.numbers import NumberPolicy
 from dispatcher.pbxsim import PBXSimulator
 from dispatcher.trunks import load_trunks
-from web import create_app
 
 TARGET = OriginateTarget()
 STRINGS = [v for v in HOSTILE if isinstance(v, str)]
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
-    yield app
-    app.extensions["dispatcher"].sessions.kw["bind"].dispose()
-
-
-@pytest.fixture
-def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = \
-        f"Bearer {services.create_api_key(sessions, 'injection')[1]}"
-    return client
 
 
 def dial_everything(sessions: sessionmaker[Session], settings: Settings,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.originate import OriginateRequest
 from dispatcher.ami.protocol import MAX_LINE_BYTES, AMIMessage, FrameDecoder, serialize_action
@@ -38,7 +36,6 @@ from dispatcher.db.repository import CallRepository
 from dispatcher.dialing import OriginateTarget, build_originate, dial_call
 from dispatcher.pbxsim import PBXSimulator
 from dispatcher.pbxsim.session import parse_message
-from web import create_app
 
 TARGET = OriginateTarget()
 GOOD_TO = "09121231001"
@@ -87,21 +84,6 @@ ORIGINATE_HEADERS = ["Action", "ActionID", "Channel", "Context", "Exten", "Prior
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
-    yield app
-    app.extensions["dispatcher"].sessions.kw["bind"].dispose()
-
-
-@pytest.fixture
-def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
-    client = app.test_client()
-    key = services.create_api_key(sessions, "injection")[1]
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    return client
 
 
 # -- the API-to-socket harness --------------------------------------------------------------------
