@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 
 from flask import request
 
@@ -57,3 +58,9 @@ def limit_arg() -> int:
     return int(raw)
 
 
+def only_args(allowed: Collection[str]) -> None:
+    """Refuse query parameters an endpoint does not take: a misspelt filter would otherwise
+    silently list everything."""
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])

@@ -26,6 +26,7 @@ from dispatcher.status import CallStatus
 from web.auth import require_api_key
 from web.bodies import json_body as _json_body
 from web.bodies import limit_arg as _limit
+from web.bodies import only_args
 from web.bodies import optional_json_body as _optional_json_body
 from web.deps import deps
 from web.serialize import (
@@ -117,9 +118,7 @@ LIST_PARAMS = frozenset({"status", "to", "created_after", "created_before", "cur
 
 @bp.get("/calls")
 def list_calls() -> ResponseReturnValue:
-    unknown = sorted(set(request.args) - LIST_PARAMS)
-    if unknown:  # a misspelt filter would otherwise silently list every call
-        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    only_args(LIST_PARAMS)
     status = request.args.get("status")
     if status is not None and status not in {s.value for s in CallStatus}:
         raise ValidationFailed(f"unknown status {status!r}", field="status")

@@ -24,7 +24,7 @@ from dispatcher.errors import BadRequest, NotFound, ValidationFailed
 from dispatcher.numbers import InvalidNumber
 from dispatcher.tasknames import RUN_HOPPER
 from web.auth import require_api_key
-from web.bodies import UnsupportedMediaType, json_body, limit_arg, optional_json_body
+from web.bodies import UnsupportedMediaType, json_body, limit_arg, only_args, optional_json_body
 from web.deps import deps
 from web.serialize import callback_json, decode_cursor, encode_cursor
 
@@ -87,9 +87,7 @@ def create_campaign() -> ResponseReturnValue:
 
 @bp.get("/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    unknown = sorted(set(request.args) - {"status", "cursor", "limit"})
-    if unknown:
-        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    only_args({"status", "cursor", "limit"})
     status = request.args.get("status")
     if status is not None and status not in {s.value for s in CampaignStatus}:
         raise ValidationFailed(f"unknown status {status!r}", field="status")
@@ -161,9 +159,7 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
     cid = _campaign_id(campaign_id)
     fmt = _upload_format()
     offset = _line_offset()
-    unknown = sorted(set(request.args) - {"line_offset"})
-    if unknown:
-        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    only_args({"line_offset"})
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
         raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
@@ -226,9 +222,7 @@ CONTACT_PARAMS = frozenset({"state", "outcome", "to", "cursor", "limit"})
 
 @bp.get("/campaigns/<campaign_id>/contacts")
 def list_contacts(campaign_id: str) -> ResponseReturnValue:
-    unknown = sorted(set(request.args) - CONTACT_PARAMS)
-    if unknown:
-        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    only_args(CONTACT_PARAMS)
     state = request.args.get("state")
     if state is not None and state not in {s.value for s in ContactState}:
         raise ValidationFailed(f"unknown state {state!r}", field="state")

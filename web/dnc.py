@@ -13,7 +13,7 @@ from dispatcher.db.campaign_repository import DncRepository
 from dispatcher.errors import ValidationFailed
 from dispatcher.numbers import InvalidNumber, NumberPolicy
 from web.auth import require_api_key
-from web.bodies import json_body, limit_arg
+from web.bodies import json_body, limit_arg, only_args
 from web.deps import deps
 
 bp = Blueprint("dnc", __name__)
@@ -52,9 +52,7 @@ def add_numbers(name: str) -> ResponseReturnValue:
 
 @bp.get("/dnc-lists/<name>/numbers")
 def list_numbers(name: str) -> ResponseReturnValue:
-    unknown = sorted(set(request.args) - {"cursor", "limit", "number"})
-    if unknown:
-        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+    only_args({"cursor", "limit", "number"})
     d = deps()
     row = campaigns.dnc_list(d.sessions, name)
     limit = limit_arg()
