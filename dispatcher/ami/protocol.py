@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 MAX_LINE_BYTES = 1024  # Asterisk discards longer input lines (manager.c inbuf[1025])
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
@@ -31,17 +30,17 @@ class AMIMessage:
 
     items: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
-    @cached_property
-    def _first(self) -> dict[str, str]:
-        """Lower-cased name -> first value; built once, on the first lookup."""
-        index: dict[str, str] = {}
-        for key, value in self.items:
-            index.setdefault(key.lower(), value)
-        return index
-
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the first header called ``name`` (case-insensitive), as Asterisk reads it."""
-        return self._first.get(name.lower(), default)
+        try:
+            index = self.__dict__["_index"]
+        except KeyError:
+            # Built once, on the first lookup (reversed, so the first copy of a header wins).
+            # Not a cached_property: that takes a lock per access, and this is the consumer's
+            # hot path.
+            index = {key.lower(): value for key, value in reversed(self.items)}
+            self.__dict__["_index"] = index
+        return index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         wanted = name.lower()
@@ -108,14 +107,19 @@ def serialize_action(headers: Headers) -> bytes:
 
 def parse_lines(lines: Iterable[str]) -> AMIMessage:
     """Parse header lines (without line ends) into a message; lines without a colon are kept
-    under an empty key so nothing is silently dropped."""
+    under an empty key so nothing is silently dropped. The name is everything before the first
+    colon, unstripped, as Asterisk matches it; one space after the colon is not part of the
+    value."""
     items: list[tuple[str, str]] = []
+    append = items.append
     for line in lines:
         key, sep, value = line.partition(":")
         if not sep:
-            items.append(("", line))
-            continue
-        items.append((key.strip(), value[1:] if value.startswith(" ") else value))
+            append(("", line))
+        elif value[:1] == " ":
+            append((key, value[1:]))
+        else:
+            append((key, value))
     return AMIMessage(tuple(items))
 
 
@@ -124,41 +128,42 @@ class FrameDecoder:
 
     The first line of a connection is the banner (``Asterisk Call Manager/x.y.z``), which has no
     blank line after it; :attr:`banner` holds it once seen.
+
+    It works a chunk at a time rather than a line at a time (the consumer's hot path): line
+    ends are folded to LF with one ``replace``, messages are split at blank lines with one
+    ``split``, and only header parsing is left to Python. A CR at the end of a chunk is held
+    back, since the LF that makes it a line end may come in the next one.
     """
 
     def __init__(self, expect_banner: bool = True, max_buffer: int = 1 << 20) -> None:
-        self._buffer = bytearray()
-        self._pos = 0
-        self._lines: list[str] = []
+        self._pending = b""  # folded bytes of a message not yet complete
+        self._cr = b""  # a CR that ended the last chunk
         self._expect_banner = expect_banner
         self._max_buffer = max_buffer
         self.banner: str | None = None
 
     def feed(self, data: bytes) -> Iterator[AMIMessage]:
-        # A read offset instead of deleting each line from the front of the buffer: that
-        # memmove per line made a 64 KiB burst of events quadratic.
-        buffer = self._buffer
-        if self._pos:
-            del buffer[: self._pos]
-            self._pos = 0
-        buffer.extend(data)
-        while True:
-            end = buffer.find(b"\n", self._pos)
+        data = self._cr + data
+        self._cr = b""
+        if data.endswith(b"\r"):
+            data, self._cr = data[:-1], b"\r"
+        text = self._pending + data.replace(b"\r\n", b"\n")
+        if self._expect_banner:
+            end = text.find(b"\n")
             if end < 0:
-                if len(buffer) - self._pos > self._max_buffer:
-                    raise ValueError("AMI line exceeds buffer limit")
+                self._hold(text)
                 return
-            raw = bytes(buffer[self._pos:end])
-            self._pos = end + 1
-            text = (raw[:-1] if raw.endswith(b"\r") else raw).decode("utf-8", errors="replace")
-            if self._expect_banner:
-                self._expect_banner = False
-                self.banner = text
-                continue
-            if text == "":
-                if self._lines:
-                    message = parse_lines(self._lines)
-                    self._lines = []
-                    yield message
-                continue
-            self._lines.append(text)
+            self._expect_banner = False
+            self.banner = text[:end].decode("utf-8", errors="replace")
+            text = text[end + 1:]
+        *whole, rest = text.split(b"\n\n")
+        self._hold(rest)
+        for block in whole:
+            block = block.lstrip(b"\n")  # extra blank lines between messages mean nothing
+            if block:
+                yield parse_lines(block.decode("utf-8", errors="replace").split("\n"))
+
+    def _hold(self, pending: bytes) -> None:
+        if len(pending) > self._max_buffer:
+            raise ValueError("AMI message exceeds buffer limit")
+        self._pending = pending

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from dispatcher import events as ev
 from dispatcher.ami.protocol import AMIMessage
@@ -23,8 +24,7 @@ RECORDED_EVENTS = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class Translated:
+class Translated(NamedTuple):
     attempt_id: uuid.UUID
     name: str
     at: datetime
@@ -46,6 +46,12 @@ def event_time(message: AMIMessage, default: datetime | None = None) -> datetime
 def _uuid(value: str | None) -> uuid.UUID | None:
     if not value:
         return None
+    return _parse_uuid(value)
+
+
+@lru_cache(maxsize=8192)
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    """Cached: a call's dozen events all carry the same ids."""
     try:
         return uuid.UUID(value)
     except ValueError:
