@@ -45,10 +45,15 @@ def _earliest(current: datetime | None, seen: datetime) -> datetime:
     return seen if current is None or seen < current else current
 
 
-def _advance(state: CallState, status: CallStatus) -> CallState:
+def _advance(state: CallState, status: CallStatus, **changes: object) -> CallState:
+    """Move forward to ``status`` (never back) with ``changes``; the same object when that
+    changes nothing, which is most events (a call hears of its ringing and answer several
+    times) and spares the consumer a copy per event."""
     if status.rank > state.status.rank:
-        return replace(state, status=status)
-    return state
+        return replace(state, status=status, **changes)
+    if all(getattr(state, name) == value for name, value in changes.items()):
+        return state
+    return replace(state, **changes)
 
 
 def _finish(state: CallState, result: Classification, at: datetime, **extra: object) -> CallState:
@@ -64,14 +69,13 @@ def apply_event(state: CallState, event: ev.CallEvent) -> CallState:
             return state
     match event:
         case ev.ChannelCreated(channel=channel):
-            new = replace(state, channel=state.channel or channel)
-            return _advance(new, CallStatus.INITIATED)
+            return _advance(state, CallStatus.INITIATED, channel=state.channel or channel)
         case ev.CallRinging(at=at):
-            new = replace(state, ringing_at=_earliest(state.ringing_at, at))
-            return _advance(new, CallStatus.RINGING)
+            return _advance(state, CallStatus.RINGING,
+                            ringing_at=_earliest(state.ringing_at, at))
         case ev.CallAnswered(at=at):
-            new = replace(state, answered_at=_earliest(state.answered_at, at))
-            return _advance(new, CallStatus.IN_PROGRESS)
+            return _advance(state, CallStatus.IN_PROGRESS,
+                            answered_at=_earliest(state.answered_at, at))
         case ev.HangupRequested(tech_cause=tech) if tech and not state.sip_code:
             return replace(state, sip_code=tech)
         case ev.ChannelHungUp(at=at, cause=cause, tech_cause=tech, cause_txt=txt):
