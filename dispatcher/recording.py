@@ -19,17 +19,18 @@ from sqlalchemy.orm import Session
 
 from dispatcher import events as ev
 from dispatcher.ami.protocol import AMIMessage
-from dispatcher.ami.translate import translate
+from dispatcher.ami.translate import Translated, translate
 from dispatcher.callback_outbox import queue_change
 from dispatcher.calls import CallState, apply_event, mark_unresolved
 from dispatcher.db.repository import (
     CallRepository,
-    EventRecord,
-    as_payload,
+    EventLog,
     state_of,
     store_state,
 )
+from dispatcher.db.tables import CallRow
 from dispatcher.services import Sessions
+from dispatcher.status import CallStatus
 
 logger = logging.getLogger(__name__)
 
@@ -45,36 +46,89 @@ class EndedCall(NamedTuple):
 Ended = list[EndedCall]
 
 
+@dataclass
+class Batch:
+    """AMI events made ready for one transaction: translated, and their log rows built."""
+
+    items: list[Translated] = field(default_factory=list)
+    log: EventLog = field(default_factory=EventLog)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def extend(self, other: Batch) -> None:
+        self.items.extend(other.items)
+        self.log.extend(other.log)
+
+
+def prepare(messages: Iterable[AMIMessage], received_at: datetime | None = None) -> Batch:
+    """Everything about a batch that needs no database: done while the last batch is written."""
+    batch = Batch()
+    for message in messages:
+        item = translate(message, received_at)
+        if item is not None:
+            batch.items.append(item)
+            batch.log.add(item.attempt_id, item.name, item.at, message.items)
+    return batch
+
+
 def record_events(sessions: Sessions, messages: Iterable[AMIMessage],
                   received_at: datetime | None = None) -> Ended:
-    """Apply a batch of AMI events in one transaction; return the calls that ended in it.
+    """Apply a batch of AMI events in one transaction; return the calls that ended in it."""
+    return record_batch(sessions, prepare(messages, received_at))
+
+
+def record_batch(sessions: Sessions, batch: Batch) -> Ended:
+    """Store a prepared batch and apply it to the calls' states, in one transaction.
 
     The batch's call rows are locked up front in attempt-id order, so two consumers working
-    through overlapping batches can never deadlock each other.
+    through overlapping batches can never deadlock each other. A call's state is written once
+    per batch however many of its events the batch holds.
     """
-    items = [t for m in messages if (t := translate(m, received_at)) is not None]
-    if not items:
+    if not batch.items:
         return []
     ended: Ended = []
     with sessions.begin() as session:
         repo = CallRepository(session)
-        rows = repo.lock_attempts(sorted({item.attempt_id for item in items}))
-        records = [EventRecord(row.id, item.attempt_id, item.name, item.at,
-                               as_payload(item.message.items))
-                   for item in items if (row := rows.get(item.attempt_id)) is not None]
-        repo.record_events(records)
-        for item in items:
-            row = rows.get(item.attempt_id)
-            if row is None or item.event is None:  # not ours, or nothing to apply
+        calls = repo.lock_states(sorted({item.attempt_id for item in batch.items}))
+        repo.record_events(batch.log)
+        states: dict[uuid.UUID, CallState] = {}
+        notify: list[tuple[uuid.UUID, CallStatus, CallState]] = []
+        for item in batch.items:
+            if item.event is None:  # logged only
                 continue
-            old = state_of(row)
+            call = calls.get(item.attempt_id)
+            if call is None:  # not ours
+                continue
+            old = states.get(call.id, call.state)
             new = apply_event(old, item.event)
-            if new != old:
-                store_state(row, new)
-                queue_change(session, row, old.status)
-                if new.status.is_final and not old.status.is_final:
-                    ended.append(EndedCall(row.id, row.trunk, row.campaign_id))
+            if new == old:
+                continue
+            states[call.id] = new
+            if call.has_callback:
+                notify.append((call.id, old.status, new))
+            if new.status.is_final and not old.status.is_final:
+                ended.append(EndedCall(call.id, call.trunk, call.campaign_id))
+        callers = {call_id for call_id, _, _ in notify}
+        repo.store_states({call_id: state for call_id, state in states.items()
+                           if call_id not in callers})
+        _queue_callbacks(repo, notify)
     return ended
+
+
+def _queue_callbacks(repo: CallRepository,
+                     changes: Iterable[tuple[uuid.UUID, CallStatus, CallState]]) -> None:
+    """Calls with a status callback go through their ORM row, one change at a time, so each
+    callback carries the call as it was at that change."""
+    rows: dict[uuid.UUID, CallRow | None] = {}
+    for call_id, old_status, new in changes:
+        if call_id not in rows:
+            rows[call_id] = repo.get(call_id)
+        row = rows[call_id]
+        if row is None:  # cannot happen: the row is locked in this transaction
+            continue
+        store_state(row, new)
+        queue_change(repo.session, row, old_status)
 
 
 @dataclass(frozen=True)

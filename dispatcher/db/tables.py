@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -109,7 +110,8 @@ class CallEventRow(Base):
     event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=func.now())
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # json, not jsonb: written at the PBX's event rate, read back only whole (migration 0009).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     event_key: Mapped[str] = mapped_column(String(64), unique=True)
 
 
