@@ -38,6 +38,9 @@ from workers.event_writer import EventWriter
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 PING_EVERY = 10.0
+RECONCILE_WAIT = 1.0
+"""How long reconciliation waits for held events to be written (it must not judge a call whose
+Hangup is still held), not reading the socket meanwhile."""
 
 
 class EventConsumer:
@@ -86,7 +89,7 @@ class EventConsumer:
             client.close()
             metrics.AMI_CONNECTED.set(0)
             self._report_ami("disconnected")
-            writer.flush()
+            writer.close()
             self._close_epoch(epoch)
 
     def _pump(self, client: AMIEventClient, writer: EventWriter) -> None:
@@ -99,14 +102,15 @@ class EventConsumer:
             if batch:
                 metrics.EVENTS_READ.inc(len(batch))
                 writer.add(batch)
-            written = writer.flush()
+            writer.check()
             metrics.EVENTS_HELD.set(writer.held)
             now = time.monotonic()
             if now - last_ping > PING_EVERY:
                 client.ping()
                 self._report_ami("connected")
                 last_ping = now
-            if written and now >= next_reconcile:
+            # Not while a backlog is being written: reconciling waits for it, without reading.
+            if now >= next_reconcile and writer.held <= BATCH_SIZE:
                 if self._reconcile(client, writer):
                     next_reconcile = now + self.settings.reconcile_interval
 
@@ -144,7 +148,7 @@ class EventConsumer:
         """Settle what ended unobserved; False when the database is not there to do it."""
         while (message := client.next_event(timeout=0)) is not None:
             writer.add([message])
-        if not writer.flush():
+        if not writer.flush(timeout=RECONCILE_WAIT):
             return False
         items = client.request_list([("Action", "CoreShowChannels")])
         try:
