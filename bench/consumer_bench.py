@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import socket
 import tempfile
 import threading
@@ -137,6 +138,31 @@ class Firehose:
                 conn.sendall(call_events(seq, attempt, call))  # stamped as sent
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(data_dir: Path) -> list[int]:
+    """The embedded server's postmaster (found by its data directory) and its children."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = ((entry / "cmdline").read_bytes(),
+                                          int((entry / "stat").read_text()
+                                              .rsplit(")", 1)[1].split()[1]))
+            except (OSError, IndexError, ValueError):
+                continue
+    roots = {pid for pid, (cmd, _) in stats.items()
+             if b"postgres" in cmd and str(data_dir).encode() in cmd}
+    return sorted(roots | {pid for pid, (_, ppid) in stats.items() if ppid in roots})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
@@ -161,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(Settings(database_url=url), ami_port=hose.port, ami_secret="x",
                            reconcile_interval=3600)
         consumer = EventConsumer(settings, sessions, name="bench")
+        pg_pids = postgres_pids(root)
+        cpu_before = {"consumer": sum(os.times()[:2]), "postgres": sum(map(cpu_seconds, pg_pids)),
+                      "firehose": cpu_seconds(hose.process.pid)}
         start = time.monotonic()
         thread = threading.Thread(target=consumer.run, daemon=True)
         thread.start()
@@ -176,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 time.sleep(0.2)
             elapsed = time.monotonic() - start
+            cpu_after = {"consumer": sum(os.times()[:2]),
+                         "postgres": sum(map(cpu_seconds, postgres_pids(root))),
+                         "firehose": cpu_seconds(hose.process.pid)}
             lat = [row[0] * 1000 for row in session.execute(text(
                 "SELECT extract(epoch FROM received_at - event_at) FROM call_events"))]
         consumer.stop.set()
@@ -187,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{elapsed:.1f} s = {total / elapsed:.0f} events/s into PostgreSQL")
         print(f"event-to-row latency: p50 {pick(50):.0f} ms, p95 {pick(95):.0f} ms, "
               f"p99 {pick(99):.0f} ms, max {lat[-1]:.0f} ms")
+        print("CPU per event: " + ", ".join(
+            f"{name} {(cpu_after[name] - cpu_before[name]) / total * 1e6:.0f} us"
+            for name in cpu_before) + f" (wall {elapsed / total * 1e6:.0f} us)")
     finally:
         postgres.stop()
     return 0
