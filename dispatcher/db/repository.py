@@ -160,17 +160,17 @@ class CallRepository:
 
     def lock_states(self, attempt_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, LockedCall]:
         """Lock the calls of these attempts, in the given order (callers sort it), reading only
-        what events can change: the consumer's hot path, so no ORM objects."""
-        stmt = (select(*_LOCK_COLUMNS).where(CallRow.attempt_id.in_(attempt_ids))
-                .order_by(CallRow.attempt_id).with_for_update())
+        what events can change: the consumer's hot path, so a raw cursor and no ORM objects."""
         locked = {}
-        for row in self.session.execute(stmt):
-            (call_id, attempt_id, trunk, campaign_id, callback, status, cancel_requested_at,
-             *fields) = row
-            state = CallState(CallStatus(status), **dict(zip(_STATE_FIELDS, fields, strict=True)),
-                              cancel_requested=cancel_requested_at is not None)
-            locked[attempt_id] = LockedCall(call_id, trunk, campaign_id, callback is not None,
-                                            state)
+        with self._cursor() as cursor:
+            cursor.execute(_LOCK_STATES, (_array([_text(a) for a in attempt_ids]),))
+            for (call_id, attempt_id, trunk, campaign_id, callback, status, cancel_requested_at,
+                 *fields) in cursor:
+                state = CallState(CallStatus(status),
+                                  **dict(zip(_STATE_FIELDS, fields, strict=True)),
+                                  cancel_requested=cancel_requested_at is not None)
+                locked[attempt_id] = LockedCall(call_id, trunk, campaign_id,
+                                                callback is not None, state)
         return locked
 
     def store_states(self, states: Mapping[uuid.UUID, CallState]) -> None:
@@ -252,9 +252,10 @@ class LockedCall(NamedTuple):
     state: CallState
 
 
-_LOCK_COLUMNS = (CallRow.id, CallRow.attempt_id, CallRow.trunk, CallRow.campaign_id,
-                 CallRow.status_callback, CallRow.status, CallRow.cancel_requested_at,
-                 *(getattr(CallRow, name) for name in _STATE_FIELDS))
+_LOCK_STATES = (
+    "SELECT id, attempt_id, trunk, campaign_id, status_callback, status, cancel_requested_at, "
+    + ", ".join(_STATE_FIELDS)
+    + " FROM calls WHERE attempt_id = ANY(%s::uuid[]) ORDER BY attempt_id FOR UPDATE")
 
 
 @dataclass

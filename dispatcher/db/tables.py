@@ -103,8 +103,8 @@ class CallEventRow(Base):
     __tablename__ = "call_events"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
-                                               index=True)
+    # No foreign key: rows are only inserted joined to their call (migration 0009).
+    call_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     attempt_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     name: Mapped[str] = mapped_column(String(40))
     event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
