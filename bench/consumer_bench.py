@@ -30,7 +30,7 @@ from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.migrate import upgrade
 from dispatcher.db.tables import CallRow
 from dispatcher.embedded import EmbeddedPostgres
-from workers.event_consumer import EventConsumer
+from workers.event_consumer import EventConsumer, tune_gc
 
 CHANNEL = "PJSIP/carrier-trunk-{seq:08x}"
 # (event, headers) of one answered call, as real Asterisk 22 sends them (CEL left out).
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(Settings(database_url=url), ami_port=hose.port, ami_secret="x",
                            reconcile_interval=3600)
         consumer = EventConsumer(settings, sessions, name="bench")
+        tune_gc()  # as the consumer's main() does
         pg_pids = postgres_pids(root)
         cpu_before = {"consumer": sum(os.times()[:2]), "postgres": sum(map(cpu_seconds, pg_pids)),
                       "firehose": cpu_seconds(hose.process.pid)}

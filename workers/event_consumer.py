@@ -7,6 +7,7 @@ settled from what the PBX still knows (live channels, CDRs) or marked unresolved
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -198,6 +199,14 @@ class EventConsumer:
             logger.exception("could not record the end of consumer session %s", epoch)
 
 
+def tune_gc() -> None:
+    """Collect garbage less often. The consumer makes a few dozen short-lived objects per event
+    and keeps none in cycles; with the default threshold (700) a collection ran every dozen
+    events, each walking whatever backlog was held: a sixth of the consumer's CPU."""
+    gc.freeze()  # what start-up made lives for the whole process: never walk it again
+    gc.set_threshold(20_000, 50, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings().require("database_url")
     configure_logging(settings.log_level, settings.log_format, settings.log_mask_numbers)
@@ -214,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                                 max_call_seconds=settings.max_call_seconds)
     consumer = EventConsumer(settings, sessions, admissions=admissions)
     metrics.serve(settings.consumer_metrics_port)
+    tune_gc()
 
     def _stop(*_: Any) -> None:
         consumer.stop.set()
