@@ -96,20 +96,25 @@ class EventConsumer:
     def _pump(self, client: AMIEventClient, writer: EventWriter) -> None:
         """Read, write, ping and reconcile; reconcile first thing, and never while events are
         still held (a held Hangup must beat the reconciliation of its call)."""
-        last_ping = time.monotonic()
+        last_heard = last_report = time.monotonic()
         next_reconcile = 0.0
         while not self.stop.is_set():
             batch = self._read_batch(client)
+            now = time.monotonic()
             if batch:
                 metrics.EVENTS_READ.inc(len(batch))
                 writer.add(batch)
+                last_heard = now
             writer.check()
             metrics.EVENTS_HELD.set(writer.held)
-            now = time.monotonic()
-            if now - last_ping > PING_EVERY:
+            if now - last_heard > PING_EVERY:
+                # Only a quiet connection needs proving alive; pinging a busy one would stop
+                # the hand-over to the writer until the reply comes, behind every event before it.
                 client.ping()
+                last_heard = now
+            if now - last_report > PING_EVERY:
                 self._report_ami("connected")
-                last_ping = now
+                last_report = now
             # Not while a backlog is being written: reconciling waits for it, without reading.
             if now >= next_reconcile and writer.held <= BATCH_SIZE:
                 if self._reconcile(client, writer):

@@ -25,7 +25,7 @@ from dispatcher.services import Sessions
 
 logger = logging.getLogger(__name__)
 
-MAX_WRITE = 2000
+MAX_WRITE = 5000
 """Events per transaction at most: batches that queued up while the last write ran go in
 together, so a burst costs fewer round trips."""
 
