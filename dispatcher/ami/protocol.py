@@ -30,17 +30,21 @@ class AMIMessage:
 
     items: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """Return the first header called ``name`` (case-insensitive), as Asterisk reads it."""
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-cased name -> first value, as Asterisk reads a message (the first copy of a
+        header wins). Built on first use; not a cached_property, which takes a lock per
+        access on the consumer's hot path. Read-only by convention."""
         try:
-            index = self.__dict__["_index"]
+            return self.__dict__["_index"]  # type: ignore[no-any-return]
         except KeyError:
-            # Built once, on the first lookup (reversed, so the first copy of a header wins).
-            # Not a cached_property: that takes a lock per access, and this is the consumer's
-            # hot path.
             index = {key.lower(): value for key, value in reversed(self.items)}
             self.__dict__["_index"] = index
-        return index.get(name.lower(), default)
+            return index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Return the first header called ``name`` (case-insensitive), as Asterisk reads it."""
+        return self.headers.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         wanted = name.lower()

@@ -34,7 +34,7 @@ class Translated(NamedTuple):
 
 def event_time(message: AMIMessage, default: datetime | None = None) -> datetime:
     """The PBX's own clock when ``timestampevents`` is on, else the time we read it."""
-    raw = message.get("Timestamp")
+    raw = message.headers.get("timestamp")
     if raw:
         try:
             return datetime.fromtimestamp(float(raw), tz=UTC)
@@ -67,18 +67,18 @@ def _int(value: str | None) -> int | None:
 
 def correlate(message: AMIMessage) -> tuple[uuid.UUID | None, bool]:
     """Return (attempt id, whether the event is about the originated channel itself)."""
-    name = message.name
+    name, headers = message.name, message.headers
     if name == "OriginateResponse":
-        key = _uuid(message.get("ActionID")) or _uuid(message.get("Uniqueid"))
+        key = _uuid(headers.get("actionid")) or _uuid(headers.get("uniqueid"))
         return key, True
     if name in ("DialBegin", "DialState", "DialEnd"):
-        key = _uuid(message.get("DestLinkedid"))
-        return key, key is not None and _uuid(message.get("DestUniqueid")) == key
+        key = _uuid(headers.get("destlinkedid"))
+        return key, key is not None and _uuid(headers.get("destuniqueid")) == key
     if name == "Cdr":
-        key = _uuid(message.get("UniqueID"))
+        key = _uuid(headers.get("uniqueid"))
         return key, key is not None
-    key = _uuid(message.get("Linkedid"))
-    return key, key is not None and _uuid(message.get("Uniqueid")) == key
+    key = _uuid(headers.get("linkedid"))
+    return key, key is not None and _uuid(headers.get("uniqueid")) == key
 
 
 def _newchannel(m: AMIMessage, at: datetime) -> ev.CallEvent:
@@ -137,14 +137,15 @@ _HANDLERS: dict[str, Callable[[AMIMessage, datetime], ev.CallEvent | None]] = {
 
 def translate(message: AMIMessage, received_at: datetime | None = None) -> Translated | None:
     """Map one AMI event to our attempt id and domain event, or None if it is not ours."""
-    if message.kind != "event" or message.name not in RECORDED_EVENTS:
+    name = message.name
+    if name not in RECORDED_EVENTS or message.kind != "event":
         return None
     attempt_id, primary = correlate(message)
     if attempt_id is None:
         return None
-    if message.name == "VarSet" and (message.get("Variable") or "").lstrip("_") != "CALL_ID":
+    if name == "VarSet" and (message.headers.get("variable") or "").lstrip("_") != "CALL_ID":
         return None
     at = event_time(message, received_at)
-    handler = _HANDLERS.get(message.name)
+    handler = _HANDLERS.get(name)
     domain_event = handler(message, at) if handler and primary else None
-    return Translated(attempt_id, message.name, at, domain_event, message)
+    return Translated(attempt_id, name, at, domain_event, message)
