@@ -226,12 +226,13 @@ def _array(values: list[str]) -> str:
     return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
-_INSERT_EVENTS = (
+_INSERT_EVENTS = (  # in arrival order, so ids keep it (a join alone may reorder the rows)
     "INSERT INTO call_events (call_id, attempt_id, name, event_at, payload, event_key) "
     "SELECT calls.id, e.attempt_id, e.name, to_timestamp(e.event_at), e.payload, e.event_key "
     "FROM unnest(%s::uuid[], %s::varchar[], %s::float8[], %s::json[], %s::varchar[]) "
-    "AS e(attempt_id, name, event_at, payload, event_key) "
-    "JOIN calls ON calls.attempt_id = e.attempt_id ON CONFLICT (event_key) DO NOTHING")
+    "WITH ORDINALITY AS e(attempt_id, name, event_at, payload, event_key, arrival) "
+    "JOIN calls ON calls.attempt_id = e.attempt_id ORDER BY e.arrival "
+    "ON CONFLICT (event_key) DO NOTHING")
 
 _UPDATE_STATES = (
     "UPDATE calls SET status = v.status, " + ", ".join(f"{name} = v.{name}" for name in
