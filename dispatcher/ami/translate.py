@@ -38,7 +38,7 @@ def event_time(message: AMIMessage, default: datetime | None = None) -> datetime
     if raw:
         try:
             return datetime.fromtimestamp(float(raw), tz=UTC)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):  # "nan", "inf", "1e300": not a time
             pass
     return default or datetime.now(tz=UTC)
 
