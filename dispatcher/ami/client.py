@@ -286,7 +286,7 @@ class AMIEventClient:
         return True
 
     def _dispatch(self, message: AMIMessage) -> None:
-        action_id = message.get("ActionID")
+        action_id = message.headers.get("actionid")
         if message.kind == "response":
             if action_id in self._awaiting:
                 self._responses.setdefault(action_id, message)
