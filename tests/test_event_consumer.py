@@ -240,6 +240,33 @@ def test_events_are_held_through_a_database_outage_and_written_after(
         api.application.extensions["dispatcher"].sessions.kw["bind"].dispose()
 
 
+def test_a_slow_database_does_not_stop_the_consumer_reading(harness: Harness) -> None:
+    """Asterisk drops an AMI client that stops reading; while a write waits on the database,
+    events must still be read off the socket (and held, in order)."""
+    from prometheus_client import REGISTRY
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    harness.start_consumer()
+    stuck = harness.call("09121235001")  # answered, stays up until hung up
+    channel = harness.wait(stuck, lambda r: r.status == "in-progress").channel
+    with harness.sessions.begin() as blocker:  # a long transaction holding the call's row
+        blocker.execute(select(CallRow).where(CallRow.id == stuck).with_for_update())
+        read_before = sample("dispatcher_consumer_events_read_total")
+        assert channel and harness.ami.hangup(channel)  # its end now waits on the lock
+        others = [harness.call(f"0912123100{n}") for n in range(1, 4)]  # answered, 0.3 s
+        deadline = time.monotonic() + 10
+        while sample("dispatcher_consumer_events_read_total") - read_before < 30:
+            assert time.monotonic() < deadline, "the consumer stopped reading"
+            time.sleep(0.05)
+        assert sample("dispatcher_consumer_events_held") > 0
+        assert not any(final(harness.row(call)) for call in (stuck, *others))
+    for call in (stuck, *others):  # the lock is gone: everything held is written
+        assert harness.wait(call, final).outcome == "answered"
+    assert harness.consumer.connected.is_set()  # type: ignore[attr-defined]
+
+
 def test_a_pbx_restart_is_survived_and_the_calls_it_killed_are_reported(
     harness: Harness,
 ) -> None:
