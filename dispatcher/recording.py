@@ -22,12 +22,8 @@ from dispatcher.ami.protocol import AMIMessage
 from dispatcher.ami.translate import Translated, translate
 from dispatcher.callback_outbox import queue_change
 from dispatcher.calls import CallState, apply_event, mark_unresolved
-from dispatcher.db.repository import (
-    CallRepository,
-    EventLog,
-    state_of,
-    store_state,
-)
+from dispatcher.db.event_log import EventLog
+from dispatcher.db.repository import CallRepository, state_of, store_state
 from dispatcher.db.tables import CallRow
 from dispatcher.services import Sessions
 from dispatcher.status import CallStatus

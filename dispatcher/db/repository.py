@@ -7,20 +7,18 @@ consumer and the reconciler, can never interleave on one call.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from json.encoder import encode_basestring_ascii as _json_string
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from psycopg2.extras import execute_values
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatcher.calls import CallState
+from dispatcher.db.event_log import EventLog, array_literal, uuid_text
 from dispatcher.db.tables import (
     ApiKeyRow,
     CallbackDeliveryRow,
@@ -162,7 +160,7 @@ class CallRepository:
         what events can change: the consumer's hot path, so a raw cursor and no ORM objects."""
         locked = {}
         with self._cursor() as cursor:
-            cursor.execute(_LOCK_STATES, (_array([_text(a) for a in attempt_ids]),))
+            cursor.execute(_LOCK_STATES, (array_literal([uuid_text(a) for a in attempt_ids]),))
             for (call_id, attempt_id, trunk, campaign_id, callback, status, cancel_requested_at,
                  *fields) in cursor:
                 state = CallState(CallStatus(status),
@@ -219,12 +217,6 @@ class CallRepository:
         return dbapi.cursor()
 
 
-def _array(values: list[str]) -> str:
-    """A PostgreSQL array literal of values that hold no quote or backslash (escaped first, or
-    ids, names and times that cannot)."""
-    return '{"' + '","'.join(values) + '"}' if values else "{}"
-
-
 _INSERT_EVENTS = (  # in arrival order, so ids keep it (a join alone may reorder the rows)
     "INSERT INTO call_events (call_id, attempt_id, name, event_at, payload, event_key) "
     "SELECT calls.id, e.attempt_id, e.name, to_timestamp(e.event_at), e.payload, "
@@ -258,55 +250,6 @@ _LOCK_STATES = (
     "SELECT id, attempt_id, trunk, campaign_id, status_callback, status, cancel_requested_at, "
     + ", ".join(_STATE_FIELDS)
     + " FROM calls WHERE attempt_id = ANY(%s::uuid[]) ORDER BY attempt_id FOR UPDATE")
-
-
-@dataclass
-class EventLog:
-    """A batch's rows for the event log, formatted ahead of its transaction.
-
-    Building them (JSON, escaping) is much of the consumer's work per event; doing it before
-    the transaction lets the consumer do it while the database is busy with the batch before.
-    The content key (``sha256`` of attempt, name and JSON) is left to PostgreSQL, which has a
-    core to spare while the consumer's Python has none.
-    """
-
-    attempt_ids: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    times: list[str] = field(default_factory=list)
-    bodies: list[str] = field(default_factory=list)
-
-    def add(self, attempt_id: uuid.UUID, name: str, at: datetime,
-            items: Sequence[tuple[str, str]]) -> None:
-        """Add one AMI event; ``name`` must be a plain event name (no quotes)."""
-        self.attempt_ids.append(_text(attempt_id))
-        self.names.append(name)
-        self.times.append(repr(at.timestamp()))
-        self.bodies.append(_json_object(items).replace("\\", "\\\\").replace('"', '\\"'))
-
-    def extend(self, other: EventLog) -> None:
-        for mine, theirs in zip(self.columns(), other.columns(), strict=True):
-            mine.extend(theirs)
-
-    def columns(self) -> tuple[list[str], ...]:
-        return self.attempt_ids, self.names, self.times, self.bodies
-
-    def arrays(self) -> list[str]:
-        return [_array(column) for column in self.columns()]
-
-
-def _json_object(items: Sequence[tuple[str, str]]) -> str:
-    """The headers as a JSON object, in the PBX's order; built by hand when no header repeats
-    (twice as fast as ``json.dumps`` of a dict, and this runs for every event)."""
-    if len(dict(items)) < len(items):
-        return json.dumps(as_payload(items))
-    return "{" + ",".join([_json_string(key) + ":" + _json_string(value)
-                           for key, value in items]) + "}"
-
-
-@lru_cache(maxsize=8192)
-def _text(value: uuid.UUID) -> str:
-    """A call's dozen events share its id: format it once."""
-    return str(value)
 
 
 _CALL_COLUMNS = [(attr.key, attr.columns[0].name) for attr in CallRow.__mapper__.column_attrs]
@@ -370,18 +313,3 @@ class ConsumerSessionRepository:
 
 def rows_by_id(rows: Iterable[CallRow]) -> dict[uuid.UUID, CallRow]:
     return {row.id: row for row in rows}
-
-
-def as_payload(items: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Keep an AMI message as JSON; repeated headers become lists so nothing is lost."""
-    payload: dict[str, Any] = dict(items)
-    if len(payload) == len(items):  # no header repeats: the usual case, built in C
-        return payload
-    payload = {}
-    for key, value in items:
-        if key in payload:
-            existing = payload[key]
-            payload[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
-            payload[key] = value
-    return payload
