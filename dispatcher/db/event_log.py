@@ -40,6 +40,9 @@ class EventLog:
         self.times.append(repr(at.timestamp()))
         self.bodies.append(_json_object(items).replace("\\", "\\\\").replace('"', '\\"'))
 
+    def __len__(self) -> int:
+        return len(self.names)
+
     def extend(self, other: EventLog) -> None:
         for mine, theirs in zip(self.columns(), other.columns(), strict=True):
             mine.extend(theirs)
