@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import recording
 from dispatcher.ami.protocol import AMIMessage
-from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.db.engine import make_engine, make_session_factory, raw_cursor
+from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallEventRow, CallRow
 from workers.event_writer import EventWriter
 
@@ -75,6 +76,37 @@ def test_events_are_held_while_the_database_is_away() -> None:
         assert writer.held == 1
     finally:
         writer.close(timeout=0.5)
+
+
+def test_an_error_from_the_database_is_retried_not_taken_for_a_bug(
+        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hot path sends statements on a raw cursor; what PostgreSQL refuses there (a
+    deadlock, say) must reach the writer as a database error, which it retries."""
+    lock_states = CallRepository.lock_states
+    refused: list[bool] = []
+
+    def refuse_once(self: CallRepository, attempt_ids: list[uuid.UUID]) -> object:
+        if not refused:
+            refused.append(True)
+            with raw_cursor(self.session) as cursor:
+                cursor.execute("SELECT 1 / 0")  # a real error from the real server
+        return lock_states(self, attempt_ids)
+
+    monkeypatch.setattr(CallRepository, "lock_states", refuse_once)
+    call_id, attempt = dialled(sessions)
+    writer = EventWriter(sessions, lambda ended: None)
+    try:
+        for batch in answered_call(attempt):
+            writer.add(batch)
+        deadline = time.monotonic() + 10
+        while not writer.flush(timeout=0.5):
+            assert time.monotonic() < deadline
+        writer.check()
+    finally:
+        writer.close()
+    assert refused
+    with sessions() as session:
+        assert session.get(CallRow, call_id).status == "completed"  # type: ignore[union-attr]
 
 
 def test_a_bug_while_writing_stops_the_consumer(sessions: sessionmaker[Session],

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg2
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -26,3 +30,30 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def raw_cursor(session: Session) -> Iterator[Any]:
+    """A psycopg2 cursor inside the session's transaction, for the hot paths that skip
+    SQLAlchemy's statement machinery (``execute_values``, array parameters).
+
+    Errors come out as SQLAlchemy's ``DBAPIError`` subclasses, as they would through the
+    session, and a lost connection is invalidated: callers that retry on ``DBAPIError`` (the
+    event writer, on a deadlock or an outage) then see one kind of error whichever way a
+    statement was sent.
+    """
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        yield cursor
+    except psycopg2.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, dbapi, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, psycopg2.Error,
+                                  connection_invalidated=lost) from exc
+    finally:
+        if not cursor.closed:
+            cursor.close()

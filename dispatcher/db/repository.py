@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatcher.calls import CallState
+from dispatcher.db.engine import raw_cursor
 from dispatcher.db.event_log import EventLog, array_literal, uuid_text
 from dispatcher.db.tables import (
     ApiKeyRow,
@@ -119,10 +120,15 @@ class CallRepository:
         return list(self.session.scalars(stmt))
 
     def mark_published(self, call_ids: Sequence[uuid.UUID]) -> None:
-        """Note that these calls were handed to admission (the sweeper looks again later)."""
+        """Note that these calls were handed to admission (the sweeper looks again later).
+
+        Only calls still queued: the mark matters to nothing else, and a claimed call's row
+        belongs to the event consumer, which locks the rows of a batch in attempt order; an
+        UPDATE of many claimed rows in another order could deadlock with it."""
         if call_ids:
-            self.session.execute(update(CallRow).where(CallRow.id.in_(call_ids))
-                                 .values(published_at=func.now()))
+            self.session.execute(update(CallRow).where(
+                CallRow.id.in_(call_ids), CallRow.status == CallStatus.QUEUED.value)
+                .values(published_at=func.now()))
 
     def cancel_if_queued(self, call_id: uuid.UUID, by_key: uuid.UUID | None = None) -> bool:
         """Cancel a call no worker has claimed; the claim's guard then refuses it forever."""
@@ -159,7 +165,7 @@ class CallRepository:
         """Lock the calls of these attempts, in the given order (callers sort it), reading only
         what events can change: the consumer's hot path, so a raw cursor and no ORM objects."""
         locked = {}
-        with self._cursor() as cursor:
+        with raw_cursor(self.session) as cursor:
             cursor.execute(_LOCK_STATES, (array_literal([uuid_text(a) for a in attempt_ids]),))
             for (call_id, attempt_id, trunk, campaign_id, callback, status, cancel_requested_at,
                  *fields) in cursor:
@@ -178,7 +184,7 @@ class CallRepository:
         rows = [(str(call_id), state.status.value, *(getattr(state, name) for name in
                                                      _STATE_FIELDS), now)
                 for call_id, state in states.items()]
-        with self._cursor() as cursor:
+        with raw_cursor(self.session) as cursor:
             execute_values(cursor, _UPDATE_STATES, rows, template=_STATE_TEMPLATE,
                            page_size=1000)
 
@@ -207,14 +213,9 @@ class CallRepository:
         join. The consumer's hot path: one statement per batch, its columns sent as array
         literals (``unnest``), which PostgreSQL parses far faster than a VALUES list."""
         if log.names:
-            with self._cursor() as cursor:
+            with raw_cursor(self.session) as cursor:
                 cursor.execute(_INSERT_EVENTS, log.arrays())
 
-    def _cursor(self):  # type: ignore[no-untyped-def]
-        """A raw psycopg2 cursor inside the session's transaction."""
-        dbapi = self.session.connection().connection.dbapi_connection
-        assert dbapi is not None
-        return dbapi.cursor()
 
 
 _INSERT_EVENTS = (  # in arrival order, so ids keep it (a join alone may reorder the rows)
