@@ -151,16 +151,13 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
         repo = CampaignRepository(session)
         loader = repo.contact_loader(upload)
         valid = 0
-        try:
-            while (batch := batches.get()) is not None:
-                if batch is _ABORT:
-                    raise _Aborted
-                loader.add(batch.contacts, batch.rejects)
-                upload.received += batch.received
-                upload.rejected += batch.rejected
-                valid += batch.valid
-        finally:
-            loader.close()
+        while (batch := batches.get()) is not None:
+            if batch is _ABORT:
+                raise _Aborted
+            loader.add(batch.contacts, batch.rejects)
+            upload.received += batch.received
+            upload.rejected += batch.rejected
+            valid += batch.valid
         # The campaign is locked only now, for the commit: a share lock held through a long
         # load would hold up the hopper and the dials of a running campaign. A cancel that
         # committed meanwhile refuses the upload; one after this waits for the commit and then

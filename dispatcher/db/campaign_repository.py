@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import Session
 
 from dispatcher.contact_import import Contact, Reject
+from dispatcher.db.engine import raw_cursor
 from dispatcher.db.tables import (
     CallbackDeliveryRow,
     CallRow,
@@ -259,34 +260,30 @@ class ContactLoader:
     (:func:`copy_text`), so this thread only waits on PostgreSQL."""
 
     def __init__(self, session: Session, upload: UploadRow) -> None:
+        self.session = session
         self.upload = upload
         self.added = 0
-        dbapi = session.connection().connection.dbapi_connection
-        assert dbapi is not None
-        self._cursor = dbapi.cursor()
-        self._cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS contact_stage (line integer, to_number text, "
-            "timezone text, variables jsonb, metadata jsonb) ON COMMIT DELETE ROWS")
+        with raw_cursor(session) as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS contact_stage (line integer, to_number text, "
+                "timezone text, variables jsonb, metadata jsonb) ON COMMIT DELETE ROWS")
 
     def add(self, contacts: io.StringIO | None, rejects: io.StringIO | None) -> None:
-        cursor = self._cursor
-        if contacts is not None:
-            cursor.execute("TRUNCATE contact_stage")
-            cursor.copy_expert("COPY contact_stage FROM STDIN WITH (FORMAT csv)", contacts)
-            cursor.execute(
-                "INSERT INTO campaign_contacts (campaign_id, line, to_number, timezone, "
-                "variables, metadata, state, attempts, next_attempt_at, updated_at) "
-                "SELECT %s, line, to_number, timezone, variables, metadata, 'pending', 0, "
-                "now(), now() FROM contact_stage "
-                "ON CONFLICT (campaign_id, to_number) DO NOTHING",
-                (str(self.upload.campaign_id),))
-            self.added += cursor.rowcount
-        if rejects is not None:
-            cursor.copy_expert("COPY campaign_upload_rejects (upload_id, line, reason) FROM "
-                               "STDIN WITH (FORMAT csv)", rejects)
-
-    def close(self) -> None:
-        self._cursor.close()
+        with raw_cursor(self.session) as cursor:
+            if contacts is not None:
+                cursor.execute("TRUNCATE contact_stage")
+                cursor.copy_expert("COPY contact_stage FROM STDIN WITH (FORMAT csv)", contacts)
+                cursor.execute(
+                    "INSERT INTO campaign_contacts (campaign_id, line, to_number, timezone, "
+                    "variables, metadata, state, attempts, next_attempt_at, updated_at) "
+                    "SELECT %s, line, to_number, timezone, variables, metadata, 'pending', 0, "
+                    "now(), now() FROM contact_stage "
+                    "ON CONFLICT (campaign_id, to_number) DO NOTHING",
+                    (str(self.upload.campaign_id),))
+                self.added += cursor.rowcount
+            if rejects is not None:
+                cursor.copy_expert("COPY campaign_upload_rejects (upload_id, line, reason) "
+                                   "FROM STDIN WITH (FORMAT csv)", rejects)
 
 
 def contact_copy_text(contacts: Sequence[Contact]) -> io.StringIO | None:
