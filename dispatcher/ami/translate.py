@@ -29,7 +29,6 @@ class Translated(NamedTuple):
     name: str
     at: datetime
     event: ev.CallEvent | None
-    message: AMIMessage
 
 
 def event_time(message: AMIMessage, default: datetime | None = None) -> datetime:
@@ -148,4 +147,4 @@ def translate(message: AMIMessage, received_at: datetime | None = None) -> Trans
     at = event_time(message, received_at)
     handler = _HANDLERS.get(name)
     domain_event = handler(message, at) if handler and primary else None
-    return Translated(attempt_id, name, at, domain_event, message)
+    return Translated(attempt_id, name, at, domain_event)

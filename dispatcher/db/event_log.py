@@ -76,11 +76,9 @@ def array_literal(values: list[str]) -> str:
 
 
 def as_payload(items: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Keep an AMI message as JSON; repeated headers become lists so nothing is lost."""
-    payload: dict[str, Any] = dict(items)
-    if len(payload) == len(items):  # no header repeats: the usual case, built in C
-        return payload
-    payload = {}
+    """Keep an AMI message whose headers repeat as JSON: repeats become lists, so nothing is
+    lost."""
+    payload: dict[str, Any] = {}
     for key, value in items:
         if key in payload:
             existing = payload[key]
