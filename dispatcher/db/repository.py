@@ -212,10 +212,9 @@ class CallRepository:
         thanks to the content key, and events of attempts that are not ours are dropped by the
         join. The consumer's hot path: one statement per batch, its columns sent as array
         literals (``unnest``), which PostgreSQL parses far faster than a VALUES list."""
-        if log.names:
+        if log:
             with raw_cursor(self.session) as cursor:
                 cursor.execute(_INSERT_EVENTS, log.arrays())
-
 
 
 _INSERT_EVENTS = (  # in arrival order, so ids keep it (a join alone may reorder the rows)
