@@ -152,8 +152,10 @@ class EventConsumer:
 
     def _reconcile(self, client: AMIEventClient, writer: EventWriter) -> bool:
         """Settle what ended unobserved; False when the database is not there to do it."""
+        arrived = []
         while (message := client.next_event(timeout=0)) is not None:
-            writer.add([message])
+            arrived.append(message)
+        writer.add(arrived)
         if not writer.flush(timeout=RECONCILE_WAIT):
             return False
         items = client.request_list([("Action", "CoreShowChannels")])

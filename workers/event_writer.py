@@ -121,15 +121,19 @@ class EventWriter:
                         return
                     batch = self._take()
                     self._writing = True
-                ok = self._write(batch)
+                ended = self._write(batch)
+                if ended:  # before the batch counts as written: flush() then means done
+                    self.on_ended(ended)
                 with self._changed:
                     self._writing = False
-                    if ok:
-                        self._held -= len(batch)
-                    else:  # keep the order, and do not hammer a database that is away
+                    self._failing = ended is None
+                    if ended is None:  # keep the order, and do not hammer a database away
                         self._batches.appendleft(batch)
                         retry_at = time.monotonic() + self._backoff
                         self._backoff = min(self._backoff * 2, 5.0)
+                    else:
+                        self._held -= len(batch)
+                        self._backoff = 0.1
                     self._changed.notify_all()
         except BaseException as exc:  # a bug, not the database: let the consumer see it
             logger.exception("event writer stopped")
@@ -144,15 +148,11 @@ class EventWriter:
             batch.extend(self._batches.popleft())
         return batch
 
-    def _write(self, batch: recording.Batch) -> bool:
+    def _write(self, batch: recording.Batch) -> recording.Ended | None:
+        """The calls that ended, or None when the database refused the batch."""
         try:
-            ended = recording.record_batch(self.sessions, batch)
+            return recording.record_batch(self.sessions, batch)
         except DBAPIError as exc:
-            self._failing = True
             logger.warning("database unavailable (%s); holding %d event(s), retry in %.1fs",
                            type(exc).__name__, self._held, self._backoff)
-            return False
-        self._failing = False
-        self._backoff = 0.1
-        self.on_ended(ended)
-        return True
+            return None
