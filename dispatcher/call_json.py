@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.db.tables import CallRow
+from dispatcher.new_calls import NewCall
 
 
 def iso(value: datetime | None) -> str | None:
@@ -19,7 +20,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, round((end - start).total_seconds()))
 
 
-def call_json(row: CallRow) -> dict[str, Any]:
+def call_json(row: CallRow | NewCall) -> dict[str, Any]:
     ring_start = row.ringing_at or row.dialed_at
     ring_end = row.answered_at or row.ended_at
     return {

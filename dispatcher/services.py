@@ -19,9 +19,11 @@ from dispatcher.admission import Admissions
 from dispatcher.call_requests import CallRequest
 from dispatcher.callback_outbox import queue_callback
 from dispatcher.capacity import API, CAMPAIGN
-from dispatcher.db.repository import ApiKeyRepository, CallRepository
+from dispatcher.db.engine import engine_of, raw_transaction
+from dispatcher.db.repository import ApiKeyRepository, CallRepository, insert_new_call
 from dispatcher.db.tables import ApiKeyRow, CallRow
 from dispatcher.errors import Conflict, IdempotencyConflict, NotFound
+from dispatcher.new_calls import NewCall
 from dispatcher.status import CallStatus
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ def authenticate(sessions: Sessions, key: str) -> ApiKeyRow | None:
 
 @dataclass(frozen=True)
 class Submitted:
-    call: CallRow
+    call: CallRow | NewCall
     created: bool
 
 
@@ -69,36 +71,30 @@ def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID 
                 idempotency_key: str | None) -> Submitted:
     """Record a call as ``queued``. The caller enqueues it only after this has committed, so a
     worker can never look for a row that isn't there yet."""
-    fingerprint = request.fingerprint()
-    if idempotency_key:
-        existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
-        if existing:
-            return Submitted(existing, created=False)
     now = datetime.now(tz=UTC)
-    row = CallRow(
-        id=uuid.uuid4(), api_key_id=api_key_id, idempotency_key=idempotency_key,
-        request_hash=fingerprint, to_number=request.to, dial_string=request.dial_string,
-        caller_id=request.caller_id, ring_timeout=request.timeout, variables=request.variables,
-        trunk=request.trunk, priority=request.priority, source="api",
-        status_callback=request.status_callback,
-        callback_events=" ".join(request.callback_events),
-        call_metadata=request.metadata, status=CallStatus.QUEUED.value,
-        created_at=now, updated_at=now,
-        # Handed to admission right after this commit; if that fails, the sweeper finds the
-        # call untracked once this is older than its retry delay.
-        published_at=now,
-    )
+    if idempotency_key is None:
+        call = NewCall.from_request(request, api_key_id, None, None, now)
+        _insert(sessions, call)
+        return Submitted(call, created=True)
+    fingerprint = request.fingerprint()
+    existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
+    if existing:
+        return Submitted(existing, created=False)
+    call = NewCall.from_request(request, api_key_id, idempotency_key, fingerprint, now)
     try:
-        with sessions.begin() as session:
-            CallRepository(session).add(row)
+        _insert(sessions, call)
     except IntegrityError:
         # Two requests with one key raced: the loser answers like a replay.
-        if idempotency_key:
-            existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
-            if existing:
-                return Submitted(existing, created=False)
-        raise
-    return Submitted(row, created=True)
+        existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
+        if existing is None:
+            raise
+        return Submitted(existing, created=False)
+    return Submitted(call, created=True)
+
+
+def _insert(sessions: Sessions, call: NewCall) -> None:
+    with raw_transaction(engine_of(sessions)) as cursor:
+        insert_new_call(cursor, call)
 
 
 def active_calls(sessions: Sessions, api_key_id: uuid.UUID) -> int:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -18,8 +19,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import services
+from dispatcher.call_requests import parse_call_request
 from dispatcher.config import Settings
 from dispatcher.db.tables import CallRow
+from dispatcher.numbers import NumberPolicy
+from dispatcher.trunks import load_trunks
 from web import create_app
 
 NUMBER = "+989121231001"
@@ -88,6 +92,49 @@ class TestSubmit:
         args = json.loads(base64.b64decode(message["body"]))[0]  # type: ignore[arg-type]
         assert args == [call["id"]]
         assert "9121231001" not in json.dumps(message)  # no phone number in the broker
+
+    def test_the_answer_to_a_submit_is_what_the_database_holds(
+        self, client: FlaskClient
+    ) -> None:
+        """The submit path answers from the values it inserted, without reading the row back;
+        every field must still match what a later GET returns from the stored row."""
+        body = {"to": NUMBER, "from": "+982191001000", "timeout": 45, "priority": 8,
+                "variables": {"ACCOUNT": "A-17", "LANG": "fa"},
+                "metadata": {"order": 991, "tags": ["vip", None],
+                             "note": "\u062e\u0631\u06cc\u062f"},
+                "status_callback": "https://hooks.example.com/calls",
+                "status_callback_event": ["answered", "completed"]}
+        accepted = post_call(client, body)
+        assert accepted.status_code == 202
+        stored = client.get(f"/v1/calls/{accepted.json['id']}")
+        assert stored.json == accepted.json
+        assert accepted.json["metadata"] == body["metadata"]
+        plain = post_call(client, {"to": NUMBER})
+        assert client.get(f"/v1/calls/{plain.json['id']}").json == plain.json
+        assert plain.json["metadata"] is None and plain.json["variables"] == {}
+
+    def test_the_loser_of_a_race_on_one_idempotency_key_answers_like_a_replay(
+        self, settings: Settings, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Both requests looked before either committed; the second INSERT hits the unique
+        index, and its answer is the first call, not an error and not a second call."""
+        request = parse_call_request({"to": NUMBER}, NumberPolicy.from_settings(settings),
+                                     trunks=load_trunks(settings))
+        key_id = services.create_api_key(sessions, "racer")[0].id
+        first = services.submit_call(sessions, request, key_id, "race")
+        replay = services._replay
+        looks: list[object] = []
+
+        def too_early_then_real(*args: Any) -> CallRow | None:
+            looks.append(args)
+            return None if len(looks) == 1 else replay(*args)
+
+        monkeypatch.setattr(services, "_replay", too_early_then_real)
+        second = services.submit_call(sessions, request, key_id, "race")
+        assert (first.created, second.created, len(looks)) == (True, False, 2)
+        assert second.call.id == first.call.id
+        assert count(sessions, "SELECT count(*) FROM calls") == 1
 
     def test_the_same_idempotency_key_and_body_returns_the_original(
         self, client: FlaskClient, settings: Settings

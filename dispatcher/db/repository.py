@@ -7,11 +7,12 @@ consumer and the reconciler, can never interleave on one call.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from psycopg2.extras import execute_values
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -27,6 +28,7 @@ from dispatcher.db.tables import (
     CallRow,
     ConsumerSessionRow,
 )
+from dispatcher.new_calls import NewCall
 from dispatcher.status import ACTIVE_STATUSES, CallStatus
 
 _STATE_FIELDS = ("outcome", "channel", "hangup_cause", "hangup_cause_text", "sip_code",
@@ -252,6 +254,26 @@ _LOCK_STATES = (
     + " FROM calls WHERE attempt_id = ANY(%s::uuid[]) ORDER BY attempt_id FOR UPDATE")
 
 
+def insert_new_call(cursor: Any, call: NewCall) -> None:
+    """Store a call the API accepted, on a raw cursor (see :mod:`dispatcher.new_calls`).
+
+    ``published_at`` is the acceptance time: the call is handed to admission right after the
+    commit, and if that fails the sweeper finds it once this is older than its retry delay.
+    """
+    cursor.execute(_INSERT_NEW_CALL, (
+        str(call.id), str(call.api_key_id) if call.api_key_id else None, call.idempotency_key,
+        call.request_hash, call.to_number, call.dial_string, call.caller_id, call.ring_timeout,
+        call.trunk, call.priority, call.source, json.dumps(call.variables),
+        None if call.call_metadata is None else json.dumps(call.call_metadata), call.status,
+        call.created_at, call.created_at, call.created_at, call.status_callback,
+        call.callback_events))
+
+
+_INSERT_NEW_CALL = (
+    "INSERT INTO calls (id, api_key_id, idempotency_key, request_hash, to_number, dial_string,"
+    " caller_id, ring_timeout, trunk, priority, source, variables, metadata, status,"
+    " created_at, updated_at, published_at, status_callback, callback_events, callback_seq)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)")
 _CALL_COLUMNS = [(attr.key, attr.columns[0].name) for attr in CallRow.__mapper__.column_attrs]
 _INSERT_CALL = insert(CallRow.__table__)
 
