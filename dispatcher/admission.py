@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import redis
 
@@ -22,6 +22,16 @@ from dispatcher.tasknames import ORIGINATE_CALL, PUMP_TRUNK
 from dispatcher.trunks import TrunkTable
 
 logger = logging.getLogger(__name__)
+
+
+class Waiting(NamedTuple):
+    """A call to put in line: what orders it among the others on its trunk."""
+
+    call_id: uuid.UUID
+    trunk: str
+    priority: int
+    created: datetime
+    source: int = API
 
 
 class TaskSender(Protocol):
@@ -48,12 +58,21 @@ class Admissions:
     def enqueue(self, call_id: uuid.UUID, trunk: str, *, priority: int, created: datetime,
                 source: int = API) -> None:
         """Put a call in its trunk's line (or, with capacity control off, straight to Celery)."""
-        if not self.enabled:
-            self._publish(call_id, trunk)
-            return
-        self.pump(trunk, enqueue=(call_id, waiting_score(priority, source, created)))
+        self.enqueue_many([Waiting(call_id, trunk, priority, created, source)])
 
-    def pump(self, trunk: str, enqueue: tuple[uuid.UUID, float] | None = None) -> int:
+    def enqueue_many(self, calls: Iterable[Waiting]) -> None:
+        """Put calls in line with one round trip per trunk, then admit what fits."""
+        by_trunk: dict[str, list[tuple[uuid.UUID, float]]] = {}
+        for call in calls:
+            if not self.enabled:
+                self._publish(call.call_id, call.trunk)
+                continue
+            by_trunk.setdefault(call.trunk, []).append(
+                (call.call_id, waiting_score(call.priority, call.source, call.created)))
+        for trunk, waiting in by_trunk.items():
+            self.pump(trunk, enqueue=waiting)
+
+    def pump(self, trunk: str, enqueue: Sequence[tuple[uuid.UUID, float]] = ()) -> int:
         """Admit what fits and publish it; schedule a wake-up when pacing holds calls back."""
         if not self.enabled:
             return 0

@@ -29,6 +29,10 @@ TIMEOUT_RANGE = (5, 120)
 FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata", "priority",
                     "status_callback", "status_callback_event"})
 DEFAULT_PRIORITY = 5
+MAX_BATCH_CALLS = 500
+MAX_IDEMPOTENCY_KEY = 255  # the column's width
+# Room for '#499': each call of a batch is stored under the key, '#' and its index.
+MAX_BATCH_IDEMPOTENCY_KEY = MAX_IDEMPOTENCY_KEY - len(f"#{MAX_BATCH_CALLS - 1}")
 
 
 @dataclass(frozen=True)
@@ -191,3 +195,23 @@ def parse_call_request(body: object, policy: NumberPolicy,
         status_callback=callback, callback_events=events,
         metadata=parse_metadata(body.get("metadata")),
     )
+
+
+def parse_call_batch(body: list[object], policy: NumberPolicy,
+                     default_caller_id: str | None = None,
+                     trunks: TrunkTable | None = None, *,
+                     allow_private_callbacks: bool = False) -> list[CallRequest]:
+    """Validate every call of a batch; the first invalid one refuses the whole batch, named by
+    its index (``[3].to``), so a client never has to work out which calls were taken."""
+    if not 1 <= len(body) <= MAX_BATCH_CALLS:
+        raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH_CALLS} calls")
+    requests = []
+    for index, item in enumerate(body):
+        try:
+            requests.append(parse_call_request(
+                item, policy, default_caller_id, trunks,
+                allow_private_callbacks=allow_private_callbacks))
+        except ValidationFailed as exc:
+            field = f"[{index}].{exc.field}" if exc.field else f"[{index}]"
+            raise ValidationFailed(f"call {index}: {exc.message}", field=field) from None
+    return requests

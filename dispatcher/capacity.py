@@ -12,7 +12,7 @@ server's clock, never from a client's.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +22,7 @@ API, CAMPAIGN = 0, 1
 MAX_PRIORITY = 9
 
 _ADMIT = """
-if ARGV[5] ~= '' then redis.call('ZADD', KEYS[1], 'NX', tonumber(ARGV[6]), ARGV[5]) end
+for i = 5, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', tonumber(ARGV[i + 1]), ARGV[i]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -114,12 +114,13 @@ class TrunkCapacity:
         self.client.zrem(self.waiting_key, str(call_id))
 
     def admit(self, lease_seconds: float, limit: int = 1000,
-              enqueue: tuple[uuid.UUID, float] | None = None) -> Admission:
-        """Admit what fits; ``enqueue`` first puts one call in line, in the same round trip."""
+              enqueue: Sequence[tuple[uuid.UUID, float]] = ()) -> Admission:
+        """Admit what fits; ``enqueue`` first puts calls in line, in the same round trip."""
         keys = [self.waiting_key, self.leases_key, self.admitted_key, self.foreign_key]
-        call, score = (str(enqueue[0]), enqueue[1]) if enqueue else ("", 0)
-        raw = self._admit(keys=keys, args=[self.lines, self.cps, int(lease_seconds * 1000),
-                                           limit, call, score])
+        args: list[object] = [self.lines, self.cps, int(lease_seconds * 1000), limit]
+        for call_id, score in enqueue:
+            args += (str(call_id), score)
+        raw = self._admit(keys=keys, args=args)
         retry_ms = int(raw[0])
         ids = [uuid.UUID(x.decode() if isinstance(x, bytes) else x) for x in raw[1:]]
         return Admission(ids, retry_ms / 1000 if retry_ms >= 0 else None)

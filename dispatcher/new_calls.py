@@ -3,7 +3,7 @@
 Submitting a call is the API's hot path (bulk scripts send hundreds a second). An ORM row
 costs an instrumented attribute write per column to build and an instrumented read per field
 to answer; this holds the same values in slots, is inserted with one plain statement
-(:func:`dispatcher.db.repository.insert_new_call`) and answers through the same
+(:func:`dispatcher.db.repository.insert_new_calls`) and answers through the same
 :func:`dispatcher.call_json.call_json` as a stored row, so the two can never disagree.
 """
 
@@ -53,11 +53,12 @@ class NewCall:
     contact_id: None = None
 
     @classmethod
-    def from_request(cls, request: CallRequest, api_key_id: uuid.UUID | None,
+    def from_request(cls, call_id: uuid.UUID, request: CallRequest,
+                     api_key_id: uuid.UUID | None,
                      idempotency_key: str | None, fingerprint: str | None,
                      now: datetime) -> NewCall:
         return cls(
-            id=uuid.uuid4(), api_key_id=api_key_id, idempotency_key=idempotency_key,
+            id=call_id, api_key_id=api_key_id, idempotency_key=idempotency_key,
             request_hash=fingerprint, to_number=request.to,
             dial_string=request.dial_string, caller_id=request.caller_id,
             ring_timeout=request.timeout, trunk=request.trunk, priority=request.priority,

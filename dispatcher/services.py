@@ -9,6 +9,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,7 @@ from dispatcher.call_requests import CallRequest
 from dispatcher.callback_outbox import queue_callback
 from dispatcher.capacity import API, CAMPAIGN
 from dispatcher.db.engine import engine_of, raw_transaction
-from dispatcher.db.repository import ApiKeyRepository, CallRepository, insert_new_call
+from dispatcher.db.repository import ApiKeyRepository, CallRepository, insert_new_calls
 from dispatcher.db.tables import ApiKeyRow, CallRow
 from dispatcher.errors import Conflict, IdempotencyConflict, NotFound
 from dispatcher.new_calls import NewCall
@@ -67,49 +68,93 @@ class Submitted:
     created: bool
 
 
+@dataclass(frozen=True)
+class SubmittedBatch:
+    calls: list[CallRow | NewCall]
+    created: bool
+
+
 def submit_call(sessions: Sessions, request: CallRequest, api_key_id: uuid.UUID | None,
                 idempotency_key: str | None) -> Submitted:
     """Record a call as ``queued``. The caller enqueues it only after this has committed, so a
     worker can never look for a row that isn't there yet."""
+    keys = [idempotency_key] if idempotency_key else None
+    batch = _submit(sessions, [request], api_key_id, keys)
+    return Submitted(batch.calls[0], batch.created)
+
+
+def submit_calls(sessions: Sessions, requests: Sequence[CallRequest],
+                 api_key_id: uuid.UUID | None, idempotency_key: str | None) -> SubmittedBatch:
+    """Record several calls as ``queued`` in one transaction: all of them or none.
+
+    With an Idempotency-Key, call ``i`` is stored under ``<key>#<i>``: a replay of the same
+    batch answers with the same calls, and any other batch under that key (another order,
+    one call more or fewer) is a conflict.
+    """
+    if not idempotency_key:
+        return _submit(sessions, requests, api_key_id, None)
+    keys = [batch_item_key(idempotency_key, i) for i in range(len(requests))]
+    return _submit(sessions, requests, api_key_id, keys,
+                   beyond=batch_item_key(idempotency_key, len(requests)))
+
+
+def batch_item_key(key: str, index: int) -> str:
+    return f"{key}#{index}"
+
+
+def _submit(sessions: Sessions, requests: Sequence[CallRequest], api_key_id: uuid.UUID | None,
+            keys: list[str] | None, beyond: str | None = None) -> SubmittedBatch:
     now = datetime.now(tz=UTC)
-    if idempotency_key is None:
-        call = NewCall.from_request(request, api_key_id, None, None, now)
-        _insert(sessions, call)
-        return Submitted(call, created=True)
-    fingerprint = request.fingerprint()
-    existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
+    # A batch shares one acceptance time, so its calls tie on their place in line, and Redis
+    # breaks ties by member: ids handed out in ascending order keep the order they were sent.
+    ids = sorted(uuid.uuid4() for _ in requests)
+    if keys is None:
+        calls = [NewCall.from_request(i, r, api_key_id, None, None, now)
+                 for i, r in zip(ids, requests, strict=True)]
+        _insert(sessions, calls)
+        return SubmittedBatch(list(calls), created=True)
+    fingerprints = [r.fingerprint() for r in requests]
+    existing = _replay(sessions, api_key_id, keys, fingerprints, beyond)
     if existing:
-        return Submitted(existing, created=False)
-    call = NewCall.from_request(request, api_key_id, idempotency_key, fingerprint, now)
+        return SubmittedBatch(existing, created=False)
+    calls = [NewCall.from_request(i, r, api_key_id, k, f, now)
+             for i, r, k, f in zip(ids, requests, keys, fingerprints, strict=True)]
     try:
-        _insert(sessions, call)
+        _insert(sessions, calls)
     except IntegrityError:
         # Two requests with one key raced: the loser answers like a replay.
-        existing = _replay(sessions, api_key_id, idempotency_key, fingerprint)
+        existing = _replay(sessions, api_key_id, keys, fingerprints, beyond)
         if existing is None:
             raise
-        return Submitted(existing, created=False)
-    return Submitted(call, created=True)
+        return SubmittedBatch(existing, created=False)
+    return SubmittedBatch(list(calls), created=True)
 
 
-def _insert(sessions: Sessions, call: NewCall) -> None:
+def _insert(sessions: Sessions, calls: Sequence[NewCall]) -> None:
     with raw_transaction(engine_of(sessions)) as cursor:
-        insert_new_call(cursor, call)
+        insert_new_calls(cursor, calls)
+
+
+def _replay(sessions: Sessions, api_key_id: uuid.UUID | None, keys: list[str],
+            fingerprints: list[str], beyond: str | None) -> list[CallRow | NewCall] | None:
+    """The calls stored under ``keys`` if this exact request was seen before; None if not."""
+    with sessions() as session:
+        rows = CallRepository(session).by_idempotency_keys(
+            api_key_id, keys + ([beyond] if beyond else []))
+    if not rows:
+        return None
+    found = {row.idempotency_key: row for row in rows}
+    if len(rows) != len(keys) or any(
+            key not in found or found[key].request_hash != fingerprint
+            for key, fingerprint in zip(keys, fingerprints, strict=True)):
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request",
+                                  field="Idempotency-Key")
+    return [found[key] for key in keys]
 
 
 def active_calls(sessions: Sessions, api_key_id: uuid.UUID) -> int:
     with sessions() as session:
         return CallRepository(session).count_active(api_key_id)
-
-
-def _replay(sessions: Sessions, api_key_id: uuid.UUID | None, key: str,
-            fingerprint: str) -> CallRow | None:
-    with sessions() as session:
-        existing = CallRepository(session).by_idempotency_key(api_key_id, key)
-    if existing and existing.request_hash != fingerprint:
-        raise IdempotencyConflict("this Idempotency-Key was used with a different request",
-                                  field="Idempotency-Key")
-    return existing
 
 
 def mark_published(sessions: Sessions, call_id: uuid.UUID) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,6 +198,96 @@ class TestSubmit:
             "/v1/calls", json={"to": NUMBER}, headers={"Authorization": "Bearer x"})
         assert response.status_code == 503
         assert response.json["error"]["code"] == "database-unavailable"
+
+
+def numbers(n: int, start: int = 1000) -> list[str]:
+    return [f"+98912123{start + i}" for i in range(n)]
+
+
+class TestBatch:
+    """``POST /v1/calls`` with a JSON array: bulk scripts submit many calls per round trip."""
+
+    def test_a_batch_is_stored_and_put_in_line_in_the_order_sent(
+        self, app: Flask, api_key: str, settings: Settings, sessions: sessionmaker[Session]
+    ) -> None:
+        small = create_app(replace(settings, trunk_lines=2))
+        client = small.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key}"
+        sent = numbers(6)
+        response = post_call(client, [{"to": n} for n in sent])
+        assert response.status_code == 202
+        calls = response.json["data"]
+        assert [c["to"] for c in calls] == sent
+        assert {c["status"] for c in calls} == {"queued"}
+        for call in calls:
+            assert client.get(f"/v1/calls/{call['id']}").json == call
+        # Two lines: the first two calls are handed to workers, the rest wait in order.
+        published = [json.loads(base64.b64decode(m["body"]))[0][0]  # type: ignore[arg-type]
+                     for m in queued_messages(settings)]
+        assert sorted(published) == sorted(c["id"] for c in calls[:2])
+        waiting = redis.Redis.from_url(settings.redis_url).zrange(
+            f"dispatcher:{{{settings.trunk_name}}}:waiting", 0, -1)
+        assert [w.decode() for w in waiting] == [c["id"] for c in calls[2:]]
+
+    @pytest.mark.parametrize(("body", "field"), [
+        ([{"to": NUMBER}, {"to": NUMBER}, {"to": "0912\r\nAction: Command"}], "[2].to"),
+        ([{"to": NUMBER}, {"to": NUMBER, "variables": {"X": "a\nb"}}], "[1].variables.X"),
+        ([{"to": NUMBER}, "+989121231002"], "[1]"),
+        ([], None),
+        ([{"to": NUMBER}] * 501, None),
+    ])
+    def test_one_bad_call_refuses_the_whole_batch_and_changes_nothing(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session],
+        body: list[object], field: str | None
+    ) -> None:
+        response = post_call(client, body)
+        assert response.status_code == 422
+        assert response.json["error"].get("field") == field
+        assert count(sessions, "SELECT count(*) FROM calls") == 0
+        assert queued_messages(settings) == []
+
+    def test_a_batch_replayed_with_its_key_returns_the_same_calls(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session]
+    ) -> None:
+        body = [{"to": n} for n in numbers(3)]
+        first = post_call(client, body, **{"Idempotency-Key": "batch-1"})
+        again = post_call(client, body, **{"Idempotency-Key": "batch-1"})
+        assert (first.status_code, again.status_code) == (202, 200)
+        assert [c["id"] for c in again.json["data"]] == [c["id"] for c in first.json["data"]]
+        assert count(sessions, "SELECT count(*) FROM calls") == 3
+        assert len(queued_messages(settings)) == 3
+
+    @pytest.mark.parametrize("other", [
+        lambda body: body[:2], lambda body: [*body, {"to": NUMBER}],
+        lambda body: body[::-1], lambda body: [body[0], body[1], {"to": NUMBER}],
+    ])
+    def test_another_batch_under_a_used_key_is_a_conflict(
+        self, client: FlaskClient, sessions: sessionmaker[Session],
+        other: Callable[[list[dict[str, str]]], list[dict[str, str]]]
+    ) -> None:
+        body = [{"to": n} for n in numbers(3)]
+        assert post_call(client, body, **{"Idempotency-Key": "batch-2"}).status_code == 202
+        response = post_call(client, other(body), **{"Idempotency-Key": "batch-2"})
+        assert response.status_code == 409
+        assert count(sessions, "SELECT count(*) FROM calls") == 3
+
+    def test_a_batch_key_leaves_room_for_the_call_index(self, client: FlaskClient) -> None:
+        response = post_call(client, [{"to": NUMBER}], **{"Idempotency-Key": "k" * 255})
+        assert response.status_code == 400
+        assert response.json["error"]["field"] == "Idempotency-Key"
+        assert post_call(client, [{"to": NUMBER}],
+                         **{"Idempotency-Key": "k" * 251}).status_code == 202
+
+    def test_a_batch_that_would_pass_the_keys_call_limit_is_refused_whole(
+        self, app: Flask, sessions: sessionmaker[Session]
+    ) -> None:
+        _, key = services.create_api_key(sessions, "small", max_active_calls=3)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        assert post_call(client, [{"to": n} for n in numbers(2)]).status_code == 202
+        assert post_call(client, [{"to": n} for n in numbers(2, 2000)]).status_code == 429
+        assert count(sessions, "SELECT count(*) FROM calls") == 2
+        assert post_call(client, [{"to": NUMBER}]).status_code == 202
 
 
 class TestRead:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +12,16 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatcher import services
-from dispatcher.call_requests import parse_call_request
+from dispatcher.admission import Waiting
+from dispatcher.call_requests import (
+    MAX_BATCH_IDEMPOTENCY_KEY,
+    MAX_IDEMPOTENCY_KEY,
+    CallRequest,
+    parse_call_batch,
+    parse_call_request,
+)
 from dispatcher.db.repository import CallFilter, CallRepository
+from dispatcher.db.tables import CallRow
 from dispatcher.errors import (
     BadRequest,
     NotFound,
@@ -21,6 +29,7 @@ from dispatcher.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from dispatcher.new_calls import NewCall
 from dispatcher.numbers import InvalidNumber
 from dispatcher.status import CallStatus
 from web.auth import require_api_key
@@ -28,7 +37,7 @@ from web.bodies import json_body as _json_body
 from web.bodies import limit_arg as _limit
 from web.bodies import only_args
 from web.bodies import optional_json_body as _optional_json_body
-from web.deps import deps
+from web.deps import Deps, deps
 from web.serialize import (
     call_json,
     callback_json,
@@ -41,7 +50,6 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("calls", __name__)
 bp.before_request(require_api_key)
 
-MAX_IDEMPOTENCY_KEY = 255
 
 
 def _call_id(raw: str) -> uuid.UUID:
@@ -53,41 +61,74 @@ def _call_id(raw: str) -> uuid.UUID:
 
 @bp.post("/calls")
 def create_call() -> ResponseReturnValue:
+    """One call (a JSON object) or a batch (a JSON array of them, all accepted or none)."""
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii()
                                 and key.isprintable()):
         raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
                          field="Idempotency-Key")
     d = deps()
+    body = _json_body()
+    if isinstance(body, list):
+        return _create_batch(d, body, key)
     call_request = parse_call_request(
-        _json_body(), d.policy, d.settings.default_caller_id, d.trunks,
+        body, d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
-    if d.number_cap.enabled:
-        with d.sessions() as session:
-            free_at = d.number_cap.next_allowed(session, [call_request.to],
-                                                datetime.now(tz=UTC)).get(call_request.to)
-        if free_at is not None:
-            raise TooManyRequests(
-                f"this number was called {d.number_cap.limit} time(s) within the last "
-                f"{int(d.number_cap.window.total_seconds())} s; it may be called again after "
-                f"{free_at.isoformat()}", field="to")
-    limit = g.principal.max_active_calls
-    if limit and services.active_calls(d.sessions, g.api_key_id) >= limit:
-        raise TooManyRequests(f"this API key already has {limit} calls in progress; "
-                              "retry when one ends")
+    _check_limits(d, [call_request])
     submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
     if not submitted.created:
         return jsonify(call_json(submitted.call)), 200
-    call = submitted.call
-    try:
-        d.admissions.enqueue(call.id, call.trunk, priority=call.priority,
-                             created=call.created_at)
-    except Exception:
-        # The call is safely recorded as queued; the sweeper puts it in line when Redis is back.
-        logger.exception("call %s: enqueue failed; left for the sweeper", call.id)
+    _enqueue(d, [submitted.call])
     response = jsonify(call_json(submitted.call))
     response.headers["Location"] = f"/v1/calls/{submitted.call.id}"
     return response, 202
+
+
+def _create_batch(d: Deps, body: list[object], key: str | None) -> ResponseReturnValue:
+    if key is not None and len(key) > MAX_BATCH_IDEMPOTENCY_KEY:
+        raise BadRequest(f"a batch's Idempotency-Key is at most {MAX_BATCH_IDEMPOTENCY_KEY} "
+                         "characters (each call is stored under the key, '#' and its index)",
+                         field="Idempotency-Key")
+    call_requests = parse_call_batch(
+        body, d.policy, d.settings.default_caller_id, d.trunks,
+        allow_private_callbacks=d.settings.callback_allow_private)
+    _check_limits(d, call_requests)
+    batch = services.submit_calls(d.sessions, call_requests, g.api_key_id, key)
+    if batch.created:
+        _enqueue(d, batch.calls)
+    return jsonify(data=[call_json(call) for call in batch.calls]), 202 if batch.created else 200
+
+
+def _check_limits(d: Deps, call_requests: list[CallRequest]) -> None:
+    """The number cap and the key's limit on calls in progress, for the calls as a whole."""
+    if d.number_cap.enabled:
+        numbers = [r.to for r in call_requests]
+        with d.sessions() as session:
+            capped = d.number_cap.next_allowed(session, numbers, datetime.now(tz=UTC))
+        for index, number in enumerate(numbers):
+            free_at = capped.get(number)
+            if free_at is not None:
+                field = "to" if len(numbers) == 1 else f"[{index}].to"
+                raise TooManyRequests(
+                    f"this number was called {d.number_cap.limit} time(s) within the last "
+                    f"{int(d.number_cap.window.total_seconds())} s; it may be called again "
+                    f"after {free_at.isoformat()}", field=field)
+    limit = g.principal.max_active_calls
+    if limit and services.active_calls(d.sessions, g.api_key_id) + len(call_requests) > limit:
+        raise TooManyRequests(f"this API key already has {limit} calls in progress; "
+                              "retry when one ends" if len(call_requests) == 1 else
+                              f"this API key may have {limit} calls in progress; this batch "
+                              "would go over it")
+
+
+def _enqueue(d: Deps, calls: Sequence[CallRow | NewCall]) -> None:
+    try:
+        d.admissions.enqueue_many(Waiting(c.id, c.trunk, c.priority, c.created_at)
+                                  for c in calls)
+    except Exception:
+        # The calls are safely recorded as queued; the sweeper puts them in line when Redis
+        # is back.
+        logger.exception("enqueue of %d call(s) failed; left for the sweeper", len(calls))
 
 
 @bp.get("/calls/<call_id>")

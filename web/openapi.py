@@ -9,6 +9,9 @@ from flask.typing import ResponseReturnValue
 
 from dispatcher.call_requests import (
     DEFAULT_PRIORITY,
+    MAX_BATCH_CALLS,
+    MAX_BATCH_IDEMPOTENCY_KEY,
+    MAX_IDEMPOTENCY_KEY,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     MAX_VARIABLES,
@@ -30,6 +33,9 @@ from web.openapi_parts import (
 )
 
 bp = Blueprint("openapi", __name__)
+CALL_OR_BATCH = {"oneOf": [CALL, {
+    "type": "object", "required": ["data"], "additionalProperties": False,
+    "properties": {"data": {"type": "array", "items": CALL}}}]}
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -116,17 +122,29 @@ SPEC: dict[str, Any] = {
                                           "503": {"description": "not ready", "content": {
                                               "application/json": {"schema": READY}}}}}},
         "/v1/calls": {
-            "post": {"summary": "Queue a call",
+            "post": {"summary": "Queue a call, or a batch of calls",
+                     "description": (
+                         "A JSON object queues one call and answers with it. A JSON array "
+                         f"of 1 to {MAX_BATCH_CALLS} of them is a batch: all are accepted "
+                         "or none (a 422 names the first bad one as `[index].field`), they "
+                         "wait in line in the order sent, and the answer is "
+                         "`{\"data\": [call, ...]}` in that order. A batch's "
+                         "Idempotency-Key covers the whole batch (at most "
+                         f"{MAX_BATCH_IDEMPOTENCY_KEY} "
+                         "characters; call i is stored under `<key>#<i>`)."),
                      "parameters": [{"name": "Idempotency-Key", "in": "header",
                                      "schema": {"type": "string", "minLength": 1,
-                                                "maxLength": 255,
+                                                "maxLength": MAX_IDEMPOTENCY_KEY,
                                                 "pattern": "^[\\x20-\\x7e]+$"}}],
                      "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/CallRequest"}}}},
+                         "schema": {"oneOf": [
+                             {"$ref": "#/components/schemas/CallRequest"},
+                             {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_CALLS,
+                              "items": {"$ref": "#/components/schemas/CallRequest"}}]}}}},
                      "responses": with_db({
-                         **responses("202", CALL, 400, 401, 409, 413, 415, 422),
-                         "200": {"description": "idempotent replay",
-                                 "content": {"application/json": {"schema": CALL}}}})},
+                         **responses("202", CALL_OR_BATCH, 400, 401, 409, 413, 415, 422),
+                         "200": {"description": "idempotent replay", "content": {
+                             "application/json": {"schema": CALL_OR_BATCH}}}})},
             "get": {"summary": "List calls, newest first (keyset pagination)",
                     "parameters": [
                         {"name": "status", "in": "query",

@@ -85,10 +85,10 @@ class CallRepository:
             CallRow.status.in_([s.value for s in ACTIVE_STATUSES]))
         return int(self.session.scalar(stmt) or 0)
 
-    def by_idempotency_key(self, api_key_id: uuid.UUID | None, key: str) -> CallRow | None:
-        stmt = select(CallRow).where(CallRow.api_key_id == api_key_id,
-                                     CallRow.idempotency_key == key)
-        return self.session.scalars(stmt).first()
+    def by_idempotency_keys(self, api_key_id: uuid.UUID | None,
+                            keys: Sequence[str]) -> list[CallRow]:
+        return list(self.session.scalars(select(CallRow).where(
+            CallRow.api_key_id == api_key_id, CallRow.idempotency_key.in_(keys))))
 
     def page(self, flt: CallFilter, limit: int,
              after: tuple[datetime, uuid.UUID] | None) -> list[CallRow]:
@@ -254,26 +254,27 @@ _LOCK_STATES = (
     + " FROM calls WHERE attempt_id = ANY(%s::uuid[]) ORDER BY attempt_id FOR UPDATE")
 
 
-def insert_new_call(cursor: Any, call: NewCall) -> None:
-    """Store a call the API accepted, on a raw cursor (see :mod:`dispatcher.new_calls`).
+def insert_new_calls(cursor: Any, calls: Sequence[NewCall]) -> None:
+    """Store calls the API accepted, on a raw cursor (see :mod:`dispatcher.new_calls`).
 
-    ``published_at`` is the acceptance time: the call is handed to admission right after the
-    commit, and if that fails the sweeper finds it once this is older than its retry delay.
+    ``published_at`` is the acceptance time: the calls are handed to admission right after the
+    commit, and if that fails the sweeper finds them once this is older than its retry delay.
     """
-    cursor.execute(_INSERT_NEW_CALL, (
-        str(call.id), str(call.api_key_id) if call.api_key_id else None, call.idempotency_key,
-        call.request_hash, call.to_number, call.dial_string, call.caller_id, call.ring_timeout,
-        call.trunk, call.priority, call.source, json.dumps(call.variables),
-        None if call.call_metadata is None else json.dumps(call.call_metadata), call.status,
-        call.created_at, call.created_at, call.created_at, call.status_callback,
-        call.callback_events))
+    execute_values(cursor, _INSERT_NEW_CALLS, [(
+        str(c.id), str(c.api_key_id) if c.api_key_id else None, c.idempotency_key,
+        c.request_hash, c.to_number, c.dial_string, c.caller_id, c.ring_timeout, c.trunk,
+        c.priority, c.source, json.dumps(c.variables),
+        None if c.call_metadata is None else json.dumps(c.call_metadata), c.status,
+        c.created_at, c.created_at, c.created_at, c.status_callback, c.callback_events)
+        for c in calls], template=_NEW_CALL_VALUES, page_size=1000)
 
 
-_INSERT_NEW_CALL = (
+_INSERT_NEW_CALLS = (
     "INSERT INTO calls (id, api_key_id, idempotency_key, request_hash, to_number, dial_string,"
     " caller_id, ring_timeout, trunk, priority, source, variables, metadata, status,"
     " created_at, updated_at, published_at, status_callback, callback_events, callback_seq)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)")
+    " VALUES %s")
+_NEW_CALL_VALUES = "(" + ", ".join(["%s"] * 19) + ", 0)"
 _CALL_COLUMNS = [(attr.key, attr.columns[0].name) for attr in CallRow.__mapper__.column_attrs]
 _INSERT_CALL = insert(CallRow.__table__)
 
