@@ -7,7 +7,8 @@ this process, and gunicorn, a Celery worker and the event consumer as real proce
    most simultaneous calls the PBX saw, API-accepted -> Originate-on-the-wire latency, peak RSS;
 2. capacity off (naive): the same calls published at once, showing the congestion it causes;
 3. free-line latency: calls submitted one by one while lines are free;
-4. API ingest: POST /v1/calls accepted per second from concurrent clients (no workers running);
+4. API ingest: POST /v1/calls accepted per second from concurrent clients (no workers running),
+   one call per request and in batches (a JSON array);
 5. contact upload: 100,000 CSV rows into a campaign in one request (server-side seconds as the
    API reports them, and wall time), then the same file through ``dispatcher campaign upload``.
 
@@ -270,18 +271,35 @@ def run_free_line_latency(svc: Services, args: argparse.Namespace) -> list[float
 WRK_SCRIPT = """
 counter = 0
 request = function()
-  counter = counter + 1
-  local body = string.format('{"to": "+98912%03d1%03d"}', math.random(0, 999), counter % 1000)
+  local items = {}
+  for i = 1, BATCH do
+    counter = counter + 1
+    items[i] = string.format('{"to": "+98912%03d1%03d"}', math.random(0, 999), counter % 1000)
+  end
+  local body = items[1]
+  if BATCH > 1 then body = "[" .. table.concat(items, ",") .. "]" end
   return wrk.format("POST", "/v1/calls", {["Content-Type"] = "application/json",
                     ["Authorization"] = "Bearer KEY"}, body)
 end
 """
 
 
-def wrk_ingest(stack: Stack, args: argparse.Namespace) -> tuple[int, float, int]:
+@dataclass
+class Ingest:
+    batch: int  # calls per request: 1 is a JSON object, more a JSON array
+    requests: int
+    seconds: float
+    errors: int
+
+    @property
+    def calls_per_second(self) -> float:
+        return (self.requests - self.errors) * self.batch / self.seconds
+
+
+def wrk_ingest(stack: Stack, args: argparse.Namespace, batch: int) -> Ingest:
     """Drive the API with wrk (a C load generator, so the client barely competes for CPU)."""
-    script = stack.logdir / "ingest.lua"
-    script.write_text(WRK_SCRIPT.replace("KEY", stack.key))
+    script = stack.logdir / f"ingest-{batch}.lua"
+    script.write_text(WRK_SCRIPT.replace("KEY", stack.key).replace("BATCH", str(batch)))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{args.ingest_clients}", f"-d{int(args.ingest_seconds)}s",
          "--timeout", "10s", "-s", str(script), stack.base],
@@ -292,43 +310,53 @@ def wrk_ingest(stack: Stack, args: argparse.Namespace) -> tuple[int, float, int]
     for line in out.splitlines():
         if "Non-2xx" in line or "Socket errors" in line:
             errors += sum(int(x) for x in line.replace(",", " ").split() if x.isdigit())
-    return total - errors, elapsed, errors
+    return Ingest(batch, total, elapsed, errors)
 
 
-def run_ingest(svc: Services, args: argparse.Namespace) -> tuple[int, float, int]:
+def run_ingest(svc: Services, args: argparse.Namespace) -> list[Ingest]:
     sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"}))
     sim.start()
     try:
-        with phase(svc, sim, "ingest", {"DISPATCHER_TRUNK_LINES": "30"},
-                   workers=False) as stack:
-            if shutil.which("wrk"):
-                return wrk_ingest(stack, args)
-            stop_at = time.monotonic() + args.ingest_seconds
-            counts = [0] * args.ingest_clients
-            errors = [0] * args.ingest_clients
-
-            def client(index: int) -> None:
-                session = requests.Session()
-                n = 0
-                while time.monotonic() < stop_at and n < 200_000:
-                    n += 1
-                    try:
-                        stack.post(session, f"+98912{index:03d}1{n % 1000:03d}")
-                        counts[index] += 1
-                    except requests.RequestException:
-                        errors[index] += 1
-
-            start = time.monotonic()
-            threads = [threading.Thread(target=client, args=(i,))
-                       for i in range(args.ingest_clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(args.ingest_seconds + 60)
-            elapsed = time.monotonic() - start
-            return sum(counts), elapsed, sum(errors)
+        results = []
+        for batch in (1, args.ingest_batch):
+            with phase(svc, sim, f"ingest{batch}", {"DISPATCHER_TRUNK_LINES": "30"},
+                       workers=False) as stack:
+                if shutil.which("wrk"):
+                    results.append(wrk_ingest(stack, args, batch))
+                else:
+                    results.append(thread_ingest(stack, args, batch))
+        return results
     finally:
         sim.stop()
+
+
+def thread_ingest(stack: Stack, args: argparse.Namespace, batch: int) -> Ingest:
+    """Without wrk: Python client threads (they compete with the server for the CPU)."""
+    stop_at = time.monotonic() + args.ingest_seconds
+    counts = [0] * args.ingest_clients
+    errors = [0] * args.ingest_clients
+    headers = {"Authorization": f"Bearer {stack.key}"}
+
+    def client(index: int) -> None:
+        session = requests.Session()
+        n = 0
+        while time.monotonic() < stop_at and n < 200_000:
+            calls = [{"to": f"+98912{index:03d}1{(n + i) % 1000:03d}"} for i in range(batch)]
+            n += batch
+            try:
+                session.post(f"{stack.base}/v1/calls", json=calls if batch > 1 else calls[0],
+                             headers=headers, timeout=30).raise_for_status()
+                counts[index] += 1
+            except requests.RequestException:
+                errors[index] += 1
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.ingest_clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(args.ingest_seconds + 60)
+    return Ingest(batch, sum(counts) + sum(errors), time.monotonic() - start, sum(errors))
 
 
 def contacts_csv(rows: int) -> bytes:
@@ -387,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-calls", type=int, default=100)
     parser.add_argument("--ingest-seconds", type=float, default=30.0)
     parser.add_argument("--ingest-clients", type=int, default=16)
+    parser.add_argument("--ingest-batch", type=int, default=100,
+                        help="calls per request in the batch half of the ingest run")
     parser.add_argument("--upload-rows", type=int, default=100_000)
     parser.add_argument("--skip", action="append", default=[],
                         choices=["capacity", "naive", "latency", "ingest", "upload"])
@@ -422,12 +452,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"{WARM_UP_CALLS} warm-up calls)")
             report_latency("accepted -> Originate", run_free_line_latency(svc, args))
         if "ingest" not in args.skip:
-            accepted, elapsed, errors = run_ingest(svc, args)
             client = "wrk" if shutil.which("wrk") else "Python threads (apt-get install wrk)"
-            print(f"\nAPI ingest: {accepted} calls accepted in {elapsed:.1f} s = "
-                  f"{accepted / elapsed:.0f} calls/s from {args.ingest_clients} connections "
-                  f"via {client} ({errors} errors), "
-                  f"gunicorn workers={os.environ.get('WEB_CONCURRENCY', '4')}")
+            print(f"\nAPI ingest: POST /v1/calls for {args.ingest_seconds:g} s from "
+                  f"{args.ingest_clients} connections via {client}, gunicorn "
+                  f"workers={os.environ.get('WEB_CONCURRENCY', '4')}")
+            for ingest in run_ingest(svc, args):
+                shape = ("one call per request" if ingest.batch == 1 else
+                         f"batches of {ingest.batch} (a JSON array)")
+                print(f"  {shape}: {ingest.calls_per_second:.0f} calls/s "
+                      f"({ingest.requests} requests in {ingest.seconds:.1f} s, "
+                      f"{ingest.errors} errors)")
         if "upload" not in args.skip:
             sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"})).start()
             try:
