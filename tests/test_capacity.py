@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from dispatcher.admission import Admissions
+from dispatcher.admission import Admissions, Waiting
 from dispatcher.capacity import API, CAMPAIGN, TrunkCapacity, waiting_score
 from dispatcher.config import Settings
 from dispatcher.tasknames import ORIGINATE_CALL, PUMP_TRUNK
@@ -139,6 +139,24 @@ class TestAdmissions:
         admissions.release(calls[4], settings.trunk_name)  # canceled while waiting
         admissions.release(calls[1], settings.trunk_name)
         assert sender.originated() == calls[:4]
+
+    def test_calls_that_end_together_free_their_lines_in_one_go(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        sender = RecordingSender()
+        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=3))
+        admissions = Admissions(client, trunks, sender)
+        # Equal scores (one batch, one acceptance time): Redis orders them by id, and the API
+        # hands a batch ascending ids.
+        calls = sorted(uuid.uuid4() for _ in range(7))
+        admissions.enqueue_many(Waiting(call, settings.trunk_name, 5, T0) for call in calls)
+        assert sender.originated() == calls[:3]
+        # Two calls ended and one waiting call was canceled, all in one written batch.
+        admissions.release_many([(calls[0], settings.trunk_name), (calls[2], settings.trunk_name),
+                                 (calls[3], settings.trunk_name)])
+        assert sender.originated() == calls[:3] + calls[4:6]
+        assert admissions.usage(settings.trunk_name).in_use == 3
+        assert admissions.capacity(settings.trunk_name).waiting() == calls[6:]
 
     def test_pacing_schedules_a_pump_instead_of_polling(
         self, client: redis.Redis, settings: Settings
