@@ -51,7 +51,6 @@ bp = Blueprint("calls", __name__)
 bp.before_request(require_api_key)
 
 
-
 def _call_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
@@ -74,7 +73,7 @@ def create_call() -> ResponseReturnValue:
     call_request = parse_call_request(
         body, d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
-    _check_limits(d, [call_request])
+    _check_limits(d, [call_request], batch=False)
     submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
     if not submitted.created:
         return jsonify(call_json(submitted.call)), 200
@@ -92,14 +91,14 @@ def _create_batch(d: Deps, body: list[object], key: str | None) -> ResponseRetur
     call_requests = parse_call_batch(
         body, d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
-    _check_limits(d, call_requests)
+    _check_limits(d, call_requests, batch=True)
     batch = services.submit_calls(d.sessions, call_requests, g.api_key_id, key)
     if batch.created:
         _enqueue(d, batch.calls)
     return jsonify(data=[call_json(call) for call in batch.calls]), 202 if batch.created else 200
 
 
-def _check_limits(d: Deps, call_requests: list[CallRequest]) -> None:
+def _check_limits(d: Deps, call_requests: list[CallRequest], *, batch: bool) -> None:
     """The number cap and the key's limit on calls in progress, for the calls as a whole."""
     if d.number_cap.enabled:
         numbers = [r.to for r in call_requests]
@@ -108,17 +107,17 @@ def _check_limits(d: Deps, call_requests: list[CallRequest]) -> None:
         for index, number in enumerate(numbers):
             free_at = capped.get(number)
             if free_at is not None:
-                field = "to" if len(numbers) == 1 else f"[{index}].to"
                 raise TooManyRequests(
                     f"this number was called {d.number_cap.limit} time(s) within the last "
                     f"{int(d.number_cap.window.total_seconds())} s; it may be called again "
-                    f"after {free_at.isoformat()}", field=field)
+                    f"after {free_at.isoformat()}", field=f"[{index}].to" if batch else "to")
     limit = g.principal.max_active_calls
     if limit and services.active_calls(d.sessions, g.api_key_id) + len(call_requests) > limit:
+        if batch:
+            raise TooManyRequests(f"this API key may have {limit} calls in progress, and "
+                                  f"{len(call_requests)} more would go over it")
         raise TooManyRequests(f"this API key already has {limit} calls in progress; "
-                              "retry when one ends" if len(call_requests) == 1 else
-                              f"this API key may have {limit} calls in progress; this batch "
-                              "would go over it")
+                              "retry when one ends")
 
 
 def _enqueue(d: Deps, calls: Sequence[CallRow | NewCall]) -> None:
