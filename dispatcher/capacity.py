@@ -31,6 +31,7 @@ local lines = tonumber(ARGV[1])
 local cps = tonumber(ARGV[2])
 local foreign = tonumber(redis.call('GET', KEYS[4]) or '0')
 local free = lines - redis.call('ZCARD', KEYS[2]) - foreign
+if redis.call('EXISTS', KEYS[5]) == 1 then free = 0 end
 local result = {'-1'}
 while free > 0 and #result <= tonumber(ARGV[4]) do
   if cps > 0 then
@@ -96,6 +97,7 @@ class TrunkCapacity:
         self.leases_key = f"{tag}:leases"
         self.admitted_key = f"{tag}:admitted"
         self.foreign_key = f"{tag}:foreign"
+        self.paused_key = f"{tag}:paused"
         self._admit = client.register_script(_ADMIT)
         self._extend = client.register_script(_EXTEND)
         self._in_use = client.register_script(_IN_USE)
@@ -116,7 +118,8 @@ class TrunkCapacity:
     def admit(self, lease_seconds: float, limit: int = 1000,
               enqueue: Sequence[tuple[uuid.UUID, float]] = ()) -> Admission:
         """Admit what fits; ``enqueue`` first puts calls in line, in the same round trip."""
-        keys = [self.waiting_key, self.leases_key, self.admitted_key, self.foreign_key]
+        keys = [self.waiting_key, self.leases_key, self.admitted_key, self.foreign_key,
+                self.paused_key]
         args: list[object] = [self.lines, self.cps, int(lease_seconds * 1000), limit]
         for call_id, score in enqueue:
             args += (str(call_id), score)
@@ -150,6 +153,18 @@ class TrunkCapacity:
         member = str(call_id)
         return (self.client.zscore(self.waiting_key, member) is not None
                 or self.client.zscore(self.leases_key, member) is not None)
+
+    def pause(self) -> None:
+        """Admit nothing until :meth:`resume`: calls keep their place in line, and calls
+        already admitted (at most the lines) still dial. Kept in Redis, so every process on
+        every host sees it, and it survives their restarts."""
+        self.client.set(self.paused_key, 1)
+
+    def resume(self) -> None:
+        self.client.delete(self.paused_key)
+
+    def paused(self) -> bool:
+        return bool(self.client.exists(self.paused_key))
 
     def set_foreign(self, count: int) -> None:
         """Live trunk channels that are not ours (another client, a leaked lease) still occupy

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("key")
     rotate.set_defaults(func=_apikey_rotate_secret)
     sub.add_parser("events", help="run the AMI event consumer").set_defaults(func=_events)
+    from dispatcher import trunk_cli
+
+    trunk_cli.add_parser(sub)
     sub.add_parser("pbxsim", help="run the simulated Asterisk (AMI) server", add_help=False)
     sub.add_parser("asterisk", help="render asterisk-conf for a trunk mode, or print what the "
                                     "carrier's server needs (render, remote-config, cdr-table)",

@@ -158,6 +158,26 @@ class TestAdmissions:
         assert admissions.usage(settings.trunk_name).in_use == 3
         assert admissions.capacity(settings.trunk_name).waiting() == calls[6:]
 
+    def test_a_paused_trunk_admits_nothing_until_resumed_and_keeps_the_order(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        sender = RecordingSender()
+        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=2))
+        admissions = Admissions(client, trunks, sender)
+        admissions.pause(settings.trunk_name)
+        calls = [uuid.uuid4() for _ in range(3)]
+        for i, call in enumerate(calls):
+            admissions.enqueue(call, settings.trunk_name, priority=5,
+                               created=T0 + timedelta(seconds=i))
+        # Another process (a web worker on another host) sees the same flag.
+        elsewhere = Admissions(client, trunks, sender)
+        assert elsewhere.pump(settings.trunk_name) == 0
+        assert sender.originated() == []
+        assert admissions.capacity(settings.trunk_name).waiting() == calls
+        assert admissions.resume(settings.trunk_name) == 2
+        assert sender.originated() == calls[:2]
+        assert not elsewhere.capacity(settings.trunk_name).paused()
+
     def test_pacing_schedules_a_pump_instead_of_polling(
         self, client: redis.Redis, settings: Settings
     ) -> None:

@@ -107,6 +107,8 @@ SPEC: dict[str, Any] = {
                 "oldest_waiting_seconds": {"type": ["number", "null"]},
                 "calls_per_second_last_minute": {"type": "number"},
                 "cps_limit": {"type": ["number", "null"]},
+                "paused": {"type": "boolean", "description": "no calls are admitted while "
+                           "paused (`dispatcher trunk pause|resume NAME`)"},
                 "prefixes": {"type": "array", "items": {"type": "string"}},
                 "ami": {"type": "string"}}},
         },

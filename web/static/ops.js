@@ -16,7 +16,7 @@ async function refresh() {
     const meter = document.createElement("meter");
     meter.min = 0; meter.max = t.total; meter.value = t.in_use;
     lines.prepend(meter);
-    tr.append(cell(t.name), lines, cell(t.waiting), cell(t.ami, `ami-${t.ami}`));
+    tr.append(cell(t.paused ? `${t.name} (paused)` : t.name), lines, cell(t.waiting), cell(t.ami, `ami-${t.ami}`));
     return tr;
   }));
   const calls = document.querySelector("#calls tbody");

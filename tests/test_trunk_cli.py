@@ -1,0 +1,52 @@
+"""``dispatcher trunk``: an operator pauses and resumes a trunk; the API shows it."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher import services
+from dispatcher.cli import main
+from dispatcher.config import Settings
+from web import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, sessions: sessionmaker[Session],
+           monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("DISPATCHER_TRUNK_NAME", settings.trunk_name)
+    monkeypatch.setenv("DISPATCHER_QUEUE_NAME", settings.queue_name)
+    client = create_app(settings).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = (
+        f"Bearer {services.create_api_key(sessions, 'ops')[1]}")
+    return client
+
+
+def trunk(client: FlaskClient) -> dict[str, object]:
+    [only] = client.get("/v1/trunks").json["data"]
+    return only  # type: ignore[no-any-return]
+
+
+def test_pause_holds_new_calls_in_line_and_resume_lets_them_go(
+        client: FlaskClient, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trunk", "pause", settings.trunk_name]) == 0
+    assert trunk(client)["paused"] is True
+    call = client.post("/v1/calls", json={"to": "+989121231001"}).json
+    assert call["status"] == "queued"
+    assert trunk(client)["calls_waiting"] == 1 and trunk(client)["lines_in_use"] == 0
+    assert main(["trunk", "list"]) == 0
+    assert f"{settings.trunk_name}: paused, 0/30 lines in use" in capsys.readouterr().out
+    assert main(["trunk", "resume", settings.trunk_name]) == 0
+    assert trunk(client)["paused"] is False
+    # The next pump (here: the next submit) admits the waiting call first, then the new one.
+    client.post("/v1/calls", json={"to": "+989121231002"})
+    assert trunk(client)["calls_waiting"] == 0 and trunk(client)["lines_in_use"] == 2
+
+
+def test_an_unknown_trunk_is_named_not_paused(settings: Settings,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    with pytest.raises(SystemExit, match="no trunk named 'nope'"):
+        main(["trunk", "pause", "nope"])
