@@ -271,6 +271,18 @@ class TestBatch:
         assert response.status_code == 409
         assert count(sessions, "SELECT count(*) FROM calls") == 3
 
+    def test_a_broker_outage_still_accepts_the_batch_for_the_sweeper(
+        self, settings: Settings, sessions: sessionmaker[Session], api_key: str
+    ) -> None:
+        app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+        response = app.test_client().post("/v1/calls", json=[{"to": n} for n in numbers(3)],
+                                          headers={"Authorization": f"Bearer {api_key}"})
+        assert response.status_code == 202
+        assert count(sessions, "SELECT count(*) FROM calls WHERE status = 'queued'") == 3
+        deps = create_app(settings).extensions["dispatcher"]
+        assert services.requeue_stale(sessions, deps.admissions, timedelta(0)) == 3
+        assert len(queued_messages(settings)) == 3
+
     def test_a_batch_key_leaves_room_for_the_call_index(self, client: FlaskClient) -> None:
         response = post_call(client, [{"to": NUMBER}], **{"Idempotency-Key": "k" * 255})
         assert response.status_code == 400
