@@ -44,6 +44,21 @@ def number(kind: str, i: int) -> str:
     return f"+98912{i % 1000:03d}{kind}{i % 1000:03d}"
 
 
+def test_each_worker_child_logs_in_to_the_pbx_before_its_first_call(stack: Stack) -> None:
+    """First in this module, before any call: every pool child opens its AMI session (and its
+    database connection) at start, so the first calls after a start or a recycle do not
+    wait for it."""
+    deadline = time.monotonic() + 20
+    while True:
+        logins = [a for a in stack.sim.actions
+                  if a.get("Action") == "Login" and a.get("Username") == "dispatcher"]
+        if len(logins) >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(logins) == 4  # --concurrency=4
+    assert not [a for a in stack.sim.actions if a.get("Action") == "Originate"]
+
+
 def test_a_hundred_and_twenty_calls_reach_the_right_final_state_dialled_once_each(
     stack: Stack,
 ) -> None:

@@ -5,6 +5,8 @@ Only the call id travels through the broker, so phone numbers never reach Redis 
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
 from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.db.repository import CallRepository
 from dispatcher.dial_guard import DialGuard, NumberCap
 from dispatcher.hopper import Hopper
 from dispatcher.logs import call_context
@@ -35,36 +38,76 @@ from dispatcher.tasknames import (
 )
 from workers.celery_app import CelerySender, app, settings, trunks
 
+logger = logging.getLogger(__name__)
+
 _sessions: sessionmaker[Session] | None = None
 _admissions: Admissions | None = None
+_init_lock = threading.Lock()
 
 
 @worker_process_init.connect
 def _after_fork(**_: Any) -> None:
-    """No I/O here (Celery kills children that take over 4 s): just forget inherited state."""
+    """No I/O here (Celery kills children that take over 4 s): forget inherited state, and
+    connect in the background so this child's first call does not wait for it."""
     global _sessions, _admissions
     _sessions = None
     _admissions = None
     reset_process_session()
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    """Open this child's database connection, Redis client and AMI session before its first
+    task: each costs 50-150 ms on first use, and that used to be paid by the first call of
+    every pool child after each start or recycle. Best effort: a task that comes first, or a
+    service that is down, simply connects as it always did."""
+    endpoints = {trunk.ami for trunk in trunks.trunks}
+    steps = [("database", _prepare_statements), ("redis", _load_line_scripts)]
+    if len(endpoints) == 1:  # one Asterisk per worker: which session to open is clear
+        steps.append(("AMI", lambda: process_session(next(iter(endpoints)))))
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:
+            logger.info("warm-up: %s not reachable yet (%s)", name, type(exc).__name__)
+
+
+def _prepare_statements() -> None:
+    """Connect, and compile the dial's statements (SQLAlchemy caches them per engine) by
+    running them for a call that does not exist: they match no row and change nothing."""
+    nobody = uuid.uuid4()
+    with sessions().begin() as session:
+        repo = CallRepository(session)
+        repo.get(nobody)
+        repo.claim(nobody, nobody, "warm-up")
+
+
+def _load_line_scripts() -> None:
+    lines = admissions()
+    if lines.enabled:
+        for trunk in trunks.trunks:
+            lines.capacity(trunk.name).load_scripts()
 
 
 def sessions() -> sessionmaker[Session]:
     global _sessions
-    if _sessions is None:
-        _sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
-    return _sessions
+    with _init_lock:
+        if _sessions is None:
+            _sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
+        return _sessions
 
 
 def admissions() -> Admissions:
     global _admissions
-    if _admissions is None:
-        client = redis_from_url(settings.redis_url,
-                                sentinel_master=settings.redis_sentinel_master)
-        _admissions = Admissions(client, trunks, CelerySender(),
-                                 enabled=settings.capacity != "off",
-                                 admit_lease_seconds=settings.admit_lease_seconds,
-                                 max_call_seconds=settings.max_call_seconds)
-    return _admissions
+    with _init_lock:
+        if _admissions is None:
+            client = redis_from_url(settings.redis_url,
+                                    sentinel_master=settings.redis_sentinel_master)
+            _admissions = Admissions(client, trunks, CelerySender(),
+                                     enabled=settings.capacity != "off",
+                                     admit_lease_seconds=settings.admit_lease_seconds,
+                                     max_call_seconds=settings.max_call_seconds)
+        return _admissions
 
 
 def _ami(trunk: str) -> dialing.DialPort:
