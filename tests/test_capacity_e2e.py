@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from stackproc import Stack, running_stack
 
 from dispatcher.ami.endpoint import AMIEndpoint
@@ -52,6 +53,20 @@ def test_ten_times_more_calls_than_lines_never_exceed_the_lines(stack: Stack) ->
     idle = trunk(stack)
     assert idle["lines_in_use"] == 0 and idle["calls_waiting"] == 0
     assert idle["ami"] == "connected" and idle["calls_per_second_last_minute"] > 0
+
+
+def test_a_batch_of_ten_times_the_lines_is_dialled_once_each_never_above_them(
+        stack: Stack) -> None:
+    numbers = [f"+98913{i:03d}1{i:03d}" for i in range(10 * LINES)]
+    response = requests.post(f"{stack.base}/v1/calls", json=[{"to": n} for n in numbers],
+                             headers={"Authorization": f"Bearer {stack.key}"}, timeout=10)
+    assert response.status_code == 202
+    calls = response.json()["data"]
+    assert [c["to"] for c in calls] == numbers
+    rows = stack.wait_final({c["id"] for c in calls}, deadline=60)
+    assert {(r.status, r.outcome) for r in rows} == {("completed", "answered")}
+    assert stack.sim.max_live_channels == LINES
+    assert set(stack.sim.originate_counts().values()) == {1}
 
 
 def test_live_channels_that_are_not_ours_take_lines_away(stack: Stack) -> None:
