@@ -216,6 +216,7 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
                                if r.ended_at and r.dialed_at and r.outcome == "answered")
             latencies = originate_latencies(stack, sim)
             steady = steady_line_use(rows, args.lines)
+            idle = line_idle(rows, args.lines, start)
             outcomes: dict[str, int] = {}
             for row in rows:
                 outcomes[row.outcome or row.status] = outcomes.get(row.outcome or row.status,
@@ -224,7 +225,7 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
                 "submit_seconds": submit, "makespan": makespan,
                 "ideal": args.calls * args.call_length / args.lines,
                 "line_use": busy_seconds / (args.lines * makespan),
-                "steady_line_use": steady,
+                "steady_line_use": steady, "idle": idle,
                 "max_simultaneous": sim.max_live_channels, "outcomes": outcomes,
                 "latency": latencies, "rss": stack.rss(), "bench_rss": peak_rss_mb(os.getpid()),
             }
@@ -243,6 +244,48 @@ def steady_line_use(rows: list[CallRow], lines: int) -> float:
     busy = sum(max(0.0, min(r.ended_at.timestamp(), end) - max(r.dialed_at.timestamp(), start))
                for r in rows if r.dialed_at and r.ended_at)
     return busy / (lines * (end - start))
+
+
+@dataclass
+class LineIdle:
+    """Where the lines' idle time went, averaged over the lines."""
+
+    before_first: float  # seconds from the start to the line's first dial
+    turnovers: list[float]  # each gap from a call's end to the next dial on its line
+    after_last: float  # seconds from the line's last end to the end of the run
+    lines: int
+
+    def report(self) -> str:
+        gaps = [1000 * g for g in self.turnovers]
+        mean = sum(gaps) / len(gaps) if gaps else float("nan")
+        return (f"idle per line: {self.before_first:.2f} s before its first call, "
+                f"{len(gaps) / self.lines:.0f} turnovers of {mean:.0f} ms mean "
+                f"(p50 {percentile(gaps, 50):.0f} ms, p95 {percentile(gaps, 95):.0f} ms) = "
+                f"{sum(gaps) / 1000 / self.lines:.2f} s, {self.after_last:.2f} s after its last")
+
+
+def line_idle(rows: list[CallRow], lines: int, start: float) -> LineIdle:
+    """Give each call the line that has been free longest at its dial (lines are refilled in
+    the order they free up), then add up each line's gaps (their sum does not depend on the
+    assignment, only how it splits into turnovers does). The ends are the PBX's hangups; the
+    dials are recorded after the Originate reply, so a turnover includes that round trip."""
+    calls = sorted((r.dialed_at.timestamp(), r.ended_at.timestamp()) for r in rows
+                   if r.dialed_at and r.ended_at)
+    ends: list[float] = []
+    first: list[float] = []
+    gaps: list[float] = []
+    for dialed, ended in calls:
+        if len(ends) < lines:
+            first.append(dialed - start)
+            ends.append(ended)
+            continue
+        freed = [i for i, end in enumerate(ends) if end <= dialed]
+        line = min(freed or range(lines), key=lambda i: ends[i])
+        gaps.append(max(0.0, dialed - ends[line]))
+        ends[line] = ended
+    finish = max(ends, default=start)
+    return LineIdle(sum(first) / max(1, len(first)), gaps,
+                    sum(finish - end for end in ends) / max(1, len(ends)), lines)
 
 
 def run_free_line_latency(svc: Services, args: argparse.Namespace) -> list[float]:
@@ -437,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  makespan {result['makespan']:.1f} s vs ideal {result['ideal']:.1f} s; "
                   f"line use {100 * result['line_use']:.1f}%; while calls were waiting "
                   f"{100 * result['steady_line_use']:.1f}%")  # type: ignore[operator]
+            print(f"  {result['idle'].report()}")  # type: ignore[attr-defined]
             print(f"  most simultaneous calls at the PBX: {result['max_simultaneous']}")
             print(f"  outcomes: {result['outcomes']}")
             report_latency("accepted -> Originate (incl. waiting for a line)",
