@@ -206,7 +206,8 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
     sim.start()
     try:
         with phase(svc, sim, capacity, {"DISPATCHER_CAPACITY": capacity,
-                                        "DISPATCHER_TRUNK_LINES": str(args.lines)}) as stack:
+                                        "DISPATCHER_TRUNK_LINES": str(args.lines)},
+                   concurrency=args.worker_concurrency) as stack:
             start = time.time()
             submit = submit_all(stack, answered_numbers(args.calls, 0))
             rows = stack.wait_final(args.calls, deadline=args.calls * args.call_length + 300)
@@ -457,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=30)
     parser.add_argument("--call-length", type=float, default=2.0)
     parser.add_argument("--latency-calls", type=int, default=100)
+    parser.add_argument("--worker-concurrency", type=int, default=4,
+                        help="Celery pool processes in the capacity runs")
     parser.add_argument("--ingest-seconds", type=float, default=30.0)
     parser.add_argument("--ingest-clients", type=int, default=16)
     parser.add_argument("--ingest-batch", type=int, default=100,
