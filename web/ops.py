@@ -14,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
-    Request,
     Response,
     jsonify,
     redirect,
@@ -23,7 +22,7 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from itsdangerous import URLSafeTimedSerializer
 from redis.exceptions import RedisError
@@ -43,7 +42,13 @@ CAMPAIGN_LIMIT = 50
 
 class SharedKeySessions(SecureCookieSessionInterface):
     """Signed cookies whose key every web process shares: ``DISPATCHER_SECRET_KEY``, else one
-    kept in Redis. Loaded on first use, so the API starts (and takes calls) without Redis."""
+    kept in Redis. Loaded on first use, so the API starts (and takes calls) without Redis.
+
+    Flask builds a new signing serializer for every request, API calls included (6 % of a
+    submit's CPU); this keeps one per key."""
+
+    def __init__(self) -> None:
+        self._serializer: tuple[object, URLSafeTimedSerializer | None] = (None, None)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
@@ -53,14 +58,10 @@ class SharedKeySessions(SecureCookieSessionInterface):
                 app.secret_key = d.redis.get("dispatcher:web-secret-key").decode()
             except RedisError:
                 return None  # no sessions until Redis is back: the page asks to sign in
-        return super().get_signing_serializer(app)
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        # The API signs in with a bearer key on every request and never reads the cookie;
-        # building a signing serializer per call was 6 % of a submit's CPU.
-        if request.path.startswith("/v1/"):
-            return self.null_session_class()
-        return super().open_session(app, request)
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer[0] != keys:
+            self._serializer = (keys, super().get_signing_serializer(app))
+        return self._serializer[1]
 
 
 def configure_sessions(app: Flask) -> None:
