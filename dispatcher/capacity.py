@@ -62,7 +62,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], now - 60000, '+inf'),
-        tonumber(redis.call('GET', KEYS[3]) or '0')}
+        tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('ZCARD', KEYS[4]),
+        redis.call('EXISTS', KEYS[5])}
 """
 
 
@@ -83,6 +84,7 @@ class Usage:
     foreign: int
     waiting: int
     admitted_last_minute: int
+    paused: bool = False
 
 
 class TrunkCapacity:
@@ -163,19 +165,16 @@ class TrunkCapacity:
     def resume(self) -> None:
         self.client.delete(self.paused_key)
 
-    def paused(self) -> bool:
-        return bool(self.client.exists(self.paused_key))
-
     def set_foreign(self, count: int) -> None:
         """Live trunk channels that are not ours (another client, a leaked lease) still occupy
         physical lines."""
         self.client.set(self.foreign_key, max(0, count))
 
     def usage(self) -> Usage:
-        in_use, admitted, foreign = self._in_use(
-            keys=[self.leases_key, self.admitted_key, self.foreign_key])
-        return Usage(int(in_use), int(foreign), int(self.client.zcard(self.waiting_key)),
-                     int(admitted))
+        in_use, admitted, foreign, waiting, paused = self._in_use(
+            keys=[self.leases_key, self.admitted_key, self.foreign_key, self.waiting_key,
+                  self.paused_key])
+        return Usage(int(in_use), int(foreign), int(waiting), int(admitted), bool(paused))
 
     def resync(self, keep: Iterable[uuid.UUID]) -> int:
         """Drop leases not in ``keep`` (their calls are over); return how many were dropped."""

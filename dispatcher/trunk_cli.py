@@ -39,7 +39,7 @@ def _one(name: str) -> TrunkCapacity:
 def trunk_list(args: argparse.Namespace) -> int:
     for name, capacity in _capacities().items():
         usage = capacity.usage()
-        state = "paused" if capacity.paused() else "admitting"
+        state = "paused" if usage.paused else "admitting"
         print(f"{name}: {state}, {usage.in_use + usage.foreign}/{capacity.lines} lines in use "
               f"({usage.foreign} by others), {usage.waiting} waiting")
     return 0

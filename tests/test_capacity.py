@@ -120,14 +120,19 @@ def test_resync_drops_leases_of_calls_that_are_over(client: redis.Redis) -> None
     assert lines.holders() == [live]
 
 
+def admissions_on(client: redis.Redis, settings: Settings, *, enabled: bool = True,
+                  **trunk: object) -> tuple[Admissions, RecordingSender]:
+    trunks = load_trunks(Settings(trunk_name=settings.trunk_name,
+                                  **trunk))  # type: ignore[arg-type]
+    sender = RecordingSender()
+    return Admissions(client, trunks, sender, enabled=enabled), sender
+
+
 class TestAdmissions:
     def test_enqueue_publishes_only_admitted_calls_to_the_trunk_queue(
         self, client: redis.Redis, settings: Settings
     ) -> None:
-        sender = RecordingSender()
-        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=2,
-                                      queue_name="pbx-a"))
-        admissions = Admissions(client, trunks, sender)
+        admissions, sender = admissions_on(client, settings, trunk_lines=2, queue_name="pbx-a")
         calls = [uuid.uuid4() for _ in range(5)]
         for i, call in enumerate(calls):
             admissions.enqueue(call, settings.trunk_name, priority=5,
@@ -143,9 +148,7 @@ class TestAdmissions:
     def test_calls_that_end_together_free_their_lines_in_one_go(
         self, client: redis.Redis, settings: Settings
     ) -> None:
-        sender = RecordingSender()
-        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=3))
-        admissions = Admissions(client, trunks, sender)
+        admissions, sender = admissions_on(client, settings, trunk_lines=3)
         # Equal scores (one batch, one acceptance time): Redis orders them by id, and the API
         # hands a batch ascending ids.
         calls = sorted(uuid.uuid4() for _ in range(7))
@@ -161,29 +164,25 @@ class TestAdmissions:
     def test_a_paused_trunk_admits_nothing_until_resumed_and_keeps_the_order(
         self, client: redis.Redis, settings: Settings
     ) -> None:
-        sender = RecordingSender()
-        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=2))
-        admissions = Admissions(client, trunks, sender)
+        admissions, sender = admissions_on(client, settings, trunk_lines=2)
         admissions.pause(settings.trunk_name)
         calls = [uuid.uuid4() for _ in range(3)]
         for i, call in enumerate(calls):
             admissions.enqueue(call, settings.trunk_name, priority=5,
                                created=T0 + timedelta(seconds=i))
         # Another process (a web worker on another host) sees the same flag.
-        elsewhere = Admissions(client, trunks, sender)
+        elsewhere = Admissions(client, admissions.trunks, sender)
         assert elsewhere.pump(settings.trunk_name) == 0
         assert sender.originated() == []
         assert admissions.capacity(settings.trunk_name).waiting() == calls
         assert admissions.resume(settings.trunk_name) == 2
         assert sender.originated() == calls[:2]
-        assert not elsewhere.capacity(settings.trunk_name).paused()
+        assert not elsewhere.usage(settings.trunk_name).paused
 
     def test_pacing_schedules_a_pump_instead_of_polling(
         self, client: redis.Redis, settings: Settings
     ) -> None:
-        sender = RecordingSender()
-        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_cps=1))
-        admissions = Admissions(client, trunks, sender)
+        admissions, sender = admissions_on(client, settings, trunk_cps=1)
         for i in range(3):
             admissions.enqueue(uuid.uuid4(), settings.trunk_name, priority=5,
                                created=T0 + timedelta(seconds=i))
@@ -192,9 +191,7 @@ class TestAdmissions:
 
     def test_capacity_off_publishes_at_once(self, client: redis.Redis,
                                             settings: Settings) -> None:
-        sender = RecordingSender()
-        trunks = load_trunks(Settings(trunk_name=settings.trunk_name, trunk_lines=1))
-        admissions = Admissions(client, trunks, sender, enabled=False)
+        admissions, sender = admissions_on(client, settings, trunk_lines=1, enabled=False)
         for _ in range(3):
             admissions.enqueue(uuid.uuid4(), settings.trunk_name, priority=5, created=T0)
         assert len(sender.originated()) == 3

@@ -45,8 +45,7 @@ def list_trunks() -> ResponseReturnValue:
             "oldest_waiting_seconds": round((now - since).total_seconds(), 1) if since else None,
             "calls_per_second_last_minute": round(usage.admitted_last_minute / 60, 2),
             "cps_limit": trunk.cps or None,
-            "paused": d.admissions.capacity(trunk.name).paused() if d.admissions.enabled
-            else False,
+            "paused": usage.paused,
             "prefixes": list(trunk.prefixes),
             "ami": ami_state(trunk.name),
         })
