@@ -104,12 +104,7 @@ class Admissions:
 
     def release(self, call_id: uuid.UUID, trunk: str) -> None:
         """The call is over (or never dialled): free its line and let the next one in."""
-        if not self.enabled:
-            return
-        capacity = self.capacity(trunk)
-        capacity.withdraw(call_id)
-        if capacity.release(call_id):
-            self.pump(trunk)
+        self.release_many([(call_id, trunk)])
 
     def release_many(self, ended: Iterable[tuple[uuid.UUID, str]]) -> None:
         """Calls that ended together (one written batch of events): one round trip frees all

@@ -114,9 +114,6 @@ class TrunkCapacity:
         """Put a call in line; a call already waiting keeps its place."""
         self.client.zadd(self.waiting_key, {str(call_id): score}, nx=True)
 
-    def withdraw(self, call_id: uuid.UUID) -> None:
-        self.client.zrem(self.waiting_key, str(call_id))
-
     def admit(self, lease_seconds: float, limit: int = 1000,
               enqueue: Sequence[tuple[uuid.UUID, float]] = ()) -> Admission:
         """Admit what fits; ``enqueue`` first puts calls in line, in the same round trip."""
