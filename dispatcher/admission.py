@@ -55,6 +55,12 @@ class Admissions:
     def capacity(self, trunk: str) -> TrunkCapacity:
         return self._capacity[trunk]
 
+    def load_scripts(self) -> None:
+        """At process start: the first admission then skips a NOSCRIPT round trip."""
+        if self.enabled:
+            for capacity in self._capacity.values():
+                capacity.load_scripts()
+
     def enqueue(self, call_id: uuid.UUID, trunk: str, *, priority: int, created: datetime,
                 source: int = API) -> None:
         """Put a call in its trunk's line (or, with capacity control off, straight to Celery)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,14 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.admission import Admissions
 from dispatcher.config import Settings
-from dispatcher.db.engine import make_engine, make_session_factory
+from dispatcher.db.engine import engine_of, make_engine, make_session_factory
 from dispatcher.dial_guard import NumberCap
 from dispatcher.numbers import NumberPolicy
 from dispatcher.redis_client import broker_transport_options, redis_from_url
 from dispatcher.tasknames import HANGUP_CALL
 from dispatcher.trunks import TrunkTable, load_trunks
-
-logger = logging.getLogger(__name__)
+from dispatcher.warm_up import warm_up
 
 
 class Publisher(Protocol):
@@ -76,17 +74,11 @@ class Deps:
     def warm_up(self) -> None:
         """Best effort, at process start: connect to PostgreSQL, Redis and the broker so the
         first requests do not pay for it. Anything down now is simply connected later."""
-        steps = [("database", lambda: self.sessions.kw["bind"].connect().close()),
-                 ("redis", self.redis.ping)]
-        steps += [(f"line scripts of {t.name}", self.admissions.capacity(t.name).load_scripts)
-                  for t in self.trunks.trunks if self.admissions.enabled]
+        steps = [("database", lambda: engine_of(self.sessions).connect().close()),
+                 ("redis", self.redis.ping), ("line scripts", self.admissions.load_scripts)]
         if hasattr(self.publisher, "warm_up"):
             steps.append(("broker", self.publisher.warm_up))
-        for name, step in steps:
-            try:
-                step()
-            except Exception as exc:  # the API must start (and answer 503) without them
-                logger.info("warm-up: %s not reachable yet (%s)", name, type(exc).__name__)
+        warm_up(steps)
 
     def hangup(self, call_id: uuid.UUID, trunk: str) -> None:
         self.publisher.send(HANGUP_CALL, [str(call_id)], self.trunks.get(trunk).queue)

@@ -5,7 +5,6 @@ Only the call id travels through the broker, so phone numbers never reach Redis 
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from datetime import timedelta
@@ -36,9 +35,8 @@ from dispatcher.tasknames import (
     REPUBLISH_STALE,
     RUN_HOPPER,
 )
+from dispatcher.warm_up import warm_up
 from workers.celery_app import CelerySender, app, settings, trunks
-
-logger = logging.getLogger(__name__)
 
 _sessions: sessionmaker[Session] | None = None
 _admissions: Admissions | None = None
@@ -62,14 +60,10 @@ def _warm_up() -> None:
     every pool child after each start or recycle. Best effort: a task that comes first, or a
     service that is down, simply connects as it always did."""
     endpoints = {trunk.ami for trunk in trunks.trunks}
-    steps = [("database", _prepare_statements), ("redis", _load_line_scripts)]
+    steps = [("database", _prepare_statements), ("redis", lambda: admissions().load_scripts())]
     if len(endpoints) == 1:  # one Asterisk per worker: which session to open is clear
         steps.append(("AMI", lambda: process_session(next(iter(endpoints)))))
-    for name, step in steps:
-        try:
-            step()
-        except Exception as exc:
-            logger.info("warm-up: %s not reachable yet (%s)", name, type(exc).__name__)
+    warm_up(steps)
 
 
 def _prepare_statements() -> None:
@@ -80,13 +74,6 @@ def _prepare_statements() -> None:
         repo = CallRepository(session)
         repo.get(nobody)
         repo.claim(nobody, nobody, "warm-up")
-
-
-def _load_line_scripts() -> None:
-    lines = admissions()
-    if lines.enabled:
-        for trunk in trunks.trunks:
-            lines.capacity(trunk.name).load_scripts()
 
 
 def sessions() -> sessionmaker[Session]:
