@@ -40,11 +40,15 @@ def api_key(sessions: sessionmaker[Session]) -> str:
     return services.create_api_key(sessions, "tests")[1]
 
 
+def signed_in(app: Flask, key: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
 @pytest.fixture
 def client(app: Flask, api_key: str) -> FlaskClient:
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key}"
-    return client
+    return signed_in(app, api_key)
 
 
 def queued_messages(settings: Settings) -> list[dict[str, object]]:
@@ -211,8 +215,7 @@ class TestBatch:
         self, app: Flask, api_key: str, settings: Settings, sessions: sessionmaker[Session]
     ) -> None:
         small = create_app(replace(settings, trunk_lines=2))
-        client = small.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key}"
+        client = signed_in(small, api_key)
         sent = numbers(6)
         response = post_call(client, [{"to": n} for n in sent])
         assert response.status_code == 202
@@ -294,8 +297,7 @@ class TestBatch:
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
         _, key = services.create_api_key(sessions, "small", max_active_calls=3)
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        client = signed_in(app, key)
         assert post_call(client, [{"to": n} for n in numbers(2)]).status_code == 202
         assert post_call(client, [{"to": n} for n in numbers(2, 2000)]).status_code == 429
         assert count(sessions, "SELECT count(*) FROM calls") == 2
@@ -405,8 +407,7 @@ class TestKeys:
     ) -> None:
         call = post_call(client, {"to": NUMBER}).json
         _, key = services.create_api_key(sessions, "viewer", scopes=("calls:read",))
-        viewer = app.test_client()
-        viewer.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        viewer = signed_in(app, key)
         assert viewer.get(f"/v1/calls/{call['id']}").status_code == 200
         refused = viewer.post("/v1/calls", json={"to": NUMBER})
         assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
@@ -434,8 +435,7 @@ class TestKeys:
     ) -> None:
         call = post_call(client, {"to": NUMBER}).json
         other_row, other = services.create_api_key(sessions, "supervisor")
-        supervisor = app.test_client()
-        supervisor.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {other}"
+        supervisor = signed_in(app, other)
         canceled = supervisor.post(f"/v1/calls/{call['id']}/cancel").json
         assert canceled["placed_by"] == call["placed_by"] is not None
         assert canceled["canceled_by"] == str(other_row.id)
@@ -446,8 +446,7 @@ class TestLimits:
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
         _, key = services.create_api_key(sessions, "slow", rate_limit=3)
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        client = signed_in(app, key)
         codes = []
         for _ in range(8):
             response = client.get("/v1/calls")
@@ -461,8 +460,7 @@ class TestLimits:
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
         _, key = services.create_api_key(sessions, "small", max_active_calls=2)
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        client = signed_in(app, key)
         assert [post_call(client, {"to": NUMBER}).status_code for _ in range(2)] == [202, 202]
         refused = post_call(client, {"to": NUMBER})
         assert refused.status_code == 429
