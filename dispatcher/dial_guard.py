@@ -25,6 +25,7 @@ from dispatcher.campaign_rules import (
     WITHDRAWN_WINDOW,
 )
 from dispatcher.db.campaign_repository import CampaignRepository
+from dispatcher.db.dial_queries import DialCall
 from dispatcher.db.tables import CallRow, ContactRow
 from dispatcher.status import CallStatus
 
@@ -73,7 +74,12 @@ class NumberCap:
 class DialGuard:
     cap: NumberCap = NumberCap()
 
-    def refusal(self, session: Session, call: CallRow, now: datetime) -> str | None:
+    def checks(self, call: DialCall) -> bool:
+        """Whether this call has anything to check: an API call with no number cap has not,
+        and is claimed without a session (see :mod:`dispatcher.db.dial_queries`)."""
+        return call.campaign_id is not None or self.cap.enabled
+
+    def refusal(self, session: Session, call: DialCall, now: datetime) -> str | None:
         """Why this call must not be dialled now, or None. Campaign calls are checked against
         their campaign; every call against the number cap."""
         if call.campaign_id is not None:
@@ -84,7 +90,7 @@ class DialGuard:
             return WITHDRAWN_CAP
         return None
 
-    def _campaign_refusal(self, session: Session, call: CallRow, now: datetime) -> str | None:
+    def _campaign_refusal(self, session: Session, call: DialCall, now: datetime) -> str | None:
         assert call.campaign_id is not None
         repo = CampaignRepository(session)
         campaign = repo.get(call.campaign_id, lock="share")

@@ -10,7 +10,6 @@ than dial again.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from dispatcher.ami.protocol import UnsafeAMIValue
 from dispatcher.callback_outbox import queue_callback
 from dispatcher.campaign_rules import utcnow
 from dispatcher.config import Settings
+from dispatcher.db.dial_queries import DialCall, claim_call, load_call, mark_dialed
+from dispatcher.db.engine import engine_of, raw_cursor, raw_transaction
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
 from dispatcher.dial_guard import DialGuard, withdraw
@@ -60,7 +61,7 @@ class OriginateTarget:
                    settings.originate_priority)
 
 
-def build_originate(row: CallRow, attempt_id: uuid.UUID,
+def build_originate(row: CallRow | DialCall, attempt_id: uuid.UUID,
                     target: OriginateTarget) -> OriginateRequest:
     if row.originate_target:  # a campaign's own dialplan location (validated at creation)
         target = OriginateTarget(row.originate_target["context"],
@@ -73,10 +74,6 @@ def build_originate(row: CallRow, attempt_id: uuid.UUID,
         exten=target.exten, priority=target.priority, application=target.application,
         data=target.data,
     )
-
-
-def _worker_name() -> str:
-    return f"{os.uname().nodename}:{os.getpid()}"
 
 
 class LinePort(Protocol):
@@ -118,8 +115,9 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
     """
     lines = lines or UnlimitedLines()
     guard = guard or DialGuard()
-    with sessions() as session:
-        current = CallRepository(session).get(call_id)
+    engine = engine_of(sessions)
+    with raw_transaction(engine) as cursor:
+        current = load_call(cursor, call_id)
     if current is None or current.status != CallStatus.QUEUED.value:
         return _skip(current, lines)
     if not lines.hold(call_id, current.trunk):
@@ -129,20 +127,14 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
         return "not-admitted"
     attempt_id = uuid.uuid4()
     checkpoint("before-claim")
-    with sessions.begin() as session:
-        reason = guard.refusal(session, current, clock())
-        if reason is None:
-            row = CallRepository(session).claim(call_id, attempt_id, _worker_name())
-        else:
-            row = None
-            _withdraw(session, current, reason)
+    reason, row = _checked_claim(sessions, guard, current, attempt_id, clock())
     if reason is not None:
         logger.info("call %s: not dialled (%s)", call_id, reason)
         lines.release(call_id, current.trunk)
         return "withdrawn"
     if row is None:
-        with sessions() as session:
-            return _skip(CallRepository(session).get(call_id), lines)
+        with raw_transaction(engine) as cursor:
+            return _skip(load_call(cursor, call_id), lines)
     checkpoint("after-claim")
     try:
         request = build_originate(row, attempt_id, target)
@@ -167,12 +159,29 @@ def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialP
         return "invalid"
     checkpoint("after-originate-reply")
     lines.dialled(call_id, row.trunk, row.ring_timeout)
-    if _mark_dialed(sessions, attempt_id):
+    if _mark_dialed(sessions, row, attempt_id):
         port.hangup(str(attempt_id))  # canceled while we were dialling
     return "dialed"
 
 
-def _skip(row: CallRow | None, lines: LinePort) -> str:
+def _checked_claim(sessions: Sessions, guard: DialGuard, call: DialCall, attempt_id: uuid.UUID,
+                   now: datetime) -> tuple[str | None, DialCall | None]:
+    """The guard's checks and the claim, in one transaction: (why not, None) when a check
+    refuses, (None, the claimed call) or (None, None) when the claim was lost. A call with
+    nothing to check (an API call, no number cap) is claimed with the UPDATE alone."""
+    if not guard.checks(call):
+        with raw_transaction(engine_of(sessions)) as cursor:
+            return None, claim_call(cursor, call.id, attempt_id)
+    with sessions.begin() as session:
+        reason = guard.refusal(session, call, now)
+        if reason is not None:
+            _withdraw(session, call, reason)
+            return reason, None
+        with raw_cursor(session) as cursor:
+            return None, claim_call(cursor, call.id, attempt_id)
+
+
+def _skip(row: DialCall | None, lines: LinePort) -> str:
     """A duplicate delivery of a live call keeps its line; a call that ended before it was
     dialled (canceled while admitted) gives its line back."""
     if row is not None and CallStatus(row.status).is_final and row.dialed_at is None:
@@ -182,7 +191,7 @@ def _skip(row: CallRow | None, lines: LinePort) -> str:
     return "skipped"
 
 
-def _withdraw(session: Session, call: CallRow, reason: str) -> None:
+def _withdraw(session: Session, call: DialCall, reason: str) -> None:
     campaign = call.campaign_id is not None
     if withdraw(session, call.id, reason, campaign=campaign) and not campaign:
         closed = CallRepository(session).get(call.id)
@@ -215,8 +224,13 @@ def _note(sessions: Sessions, attempt_id: uuid.UUID, **values: object) -> None:
         session.execute(update(CallRow).where(CallRow.attempt_id == attempt_id).values(**values))
 
 
-def _mark_dialed(sessions: Sessions, attempt_id: uuid.UUID) -> bool:
-    """Record that the PBX accepted the Originate; say whether a cancel arrived meanwhile."""
+def _mark_dialed(sessions: Sessions, call: DialCall, attempt_id: uuid.UUID) -> bool:
+    """Record that the PBX accepted the Originate; say whether a cancel arrived meanwhile.
+    A call that asked for its ``initiated`` callback is loaded and locked, as the delivery
+    carries the whole call; any other takes one UPDATE."""
+    if not call.wants_callback("initiated"):
+        with raw_transaction(engine_of(sessions)) as cursor:
+            return bool(mark_dialed(cursor, attempt_id, datetime.now(tz=UTC)))
     with sessions.begin() as session:
         row = CallRepository(session).by_attempt(attempt_id, for_update=True)
         if row is None:

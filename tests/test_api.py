@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatcher import services
 from dispatcher.call_requests import parse_call_request
 from dispatcher.config import Settings
+from dispatcher.db.dial_queries import claim_call
+from dispatcher.db.engine import engine_of, raw_transaction
 from dispatcher.db.tables import CallRow
 from dispatcher.numbers import NumberPolicy
 from dispatcher.trunks import load_trunks
@@ -362,10 +364,8 @@ class TestCancel:
         call = post_call(client, {"to": NUMBER}).json
         response = client.post(f"/v1/calls/{call['id']}/cancel")
         assert response.status_code == 200 and response.json["status"] == "canceled"
-        from dispatcher.db.repository import CallRepository
-
-        with sessions.begin() as session:
-            assert CallRepository(session).claim(uuid.UUID(call["id"]), uuid.uuid4(), "t") is None
+        with raw_transaction(engine_of(sessions)) as cursor:
+            assert claim_call(cursor, uuid.UUID(call["id"]), uuid.uuid4()) is None
         assert client.post(f"/v1/calls/{call['id']}/cancel").status_code == 409
 
     def test_a_dialling_call_gets_a_hangup_task(

@@ -19,8 +19,8 @@ from dispatcher import callback_delivery, dialing, services
 from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.repository import CallRepository
+from dispatcher.db.dial_queries import load_call
+from dispatcher.db.engine import engine_of, make_engine, make_session_factory, raw_transaction
 from dispatcher.dial_guard import DialGuard, NumberCap
 from dispatcher.hopper import Hopper
 from dispatcher.logs import call_context
@@ -60,20 +60,17 @@ def _warm_up() -> None:
     every pool child after each start or recycle. Best effort: a task that comes first, or a
     service that is down, simply connects as it always did."""
     endpoints = {trunk.ami for trunk in trunks.trunks}
-    steps = [("database", _prepare_statements), ("redis", lambda: admissions().load_scripts())]
+    steps = [("database", _connect_database), ("redis", lambda: admissions().load_scripts())]
     if len(endpoints) == 1:  # one Asterisk per worker: which session to open is clear
         steps.append(("AMI", lambda: process_session(next(iter(endpoints)))))
     warm_up(steps)
 
 
-def _prepare_statements() -> None:
-    """Connect, and compile the dial's statements (SQLAlchemy caches them per engine) by
-    running them for a call that does not exist: they match no row and change nothing."""
-    nobody = uuid.uuid4()
-    with sessions().begin() as session:
-        repo = CallRepository(session)
-        repo.get(nobody)
-        repo.claim(nobody, nobody, "warm-up")
+def _connect_database() -> None:
+    """Open the pooled connection the dial will use (its statements are plain SQL: there is
+    nothing to compile), by reading a call that does not exist."""
+    with raw_transaction(engine_of(sessions())) as cursor:
+        load_call(cursor, uuid.uuid4())
 
 
 def sessions() -> sessionmaker[Session]:

@@ -144,19 +144,6 @@ class CallRepository:
         return result.rowcount == 1
 
     # --- worker side ----------------------------------------------------------------------
-    def claim(self, call_id: uuid.UUID, attempt_id: uuid.UUID, worker: str) -> CallRow | None:
-        """Atomically take a queued call for dialling. ``None`` means: someone else has it, it
-        was canceled, or it is already done. This UPDATE is the at-most-once guarantee."""
-        stmt = (
-            update(CallRow)
-            .where(CallRow.id == call_id, CallRow.status == CallStatus.QUEUED.value,
-                   CallRow.attempt_id.is_(None), CallRow.cancel_requested_at.is_(None))
-            .values(status=CallStatus.INITIATED.value, attempt_id=attempt_id,
-                    claimed_at=func.now(), updated_at=func.now(), dial_error=None)
-            .returning(CallRow)
-        )
-        return self.session.scalars(stmt, execution_options={"synchronize_session": False}).first()
-
     def by_attempt(self, attempt_id: uuid.UUID, *, for_update: bool = False) -> CallRow | None:
         stmt = select(CallRow).where(CallRow.attempt_id == attempt_id)
         if for_update:
