@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatcher import services
 from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import WorkerAMISession
+from dispatcher.ami.originate import OriginateRequest
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
 from dispatcher.dialing import OriginateTarget, dial_call
@@ -106,6 +108,33 @@ def test_a_canceled_call_is_never_dialled(
         assert CallRepository(session).cancel_if_queued(call_id)
     assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "skipped"
     assert originates(sim) == []
+
+
+class CancelDuringOriginate:
+    """The API's cancel lands while the Originate is on its way: the dial must hang up."""
+
+    def __init__(self, ami: WorkerAMISession, sessions: sessionmaker[Session],
+                 call_id: uuid.UUID) -> None:
+        self.ami, self.sessions, self.call_id = ami, sessions, call_id
+
+    def originate(self, request: OriginateRequest) -> None:
+        services.cancel_call(self.sessions, self.call_id)
+        self.ami.originate(request)
+
+    def hangup(self, channel: str, cause: int = 16) -> bool:
+        return self.ami.hangup(channel, cause)
+
+
+def test_a_cancel_that_arrives_during_the_originate_hangs_the_call_up(
+    sessions: sessionmaker[Session], sim: PBXSimulator, ami: WorkerAMISession
+) -> None:
+    call_id = queued_call(sessions)
+    port = CancelDuringOriginate(ami, sessions, call_id)
+    assert dial_call(sessions, call_id, lambda _t: port, TARGET) == "dialed"
+    dialled = row(sessions, call_id)
+    assert dialled.dialed_at is not None and dialled.cancel_requested_at is not None
+    hangups = [a for a in sim.actions if a.get("Action") == "Hangup"]
+    assert [h.get("Channel") for h in hangups] == [str(dialled.attempt_id)]
 
 
 def test_an_unreachable_pbx_puts_the_call_back_for_a_retry(
