@@ -13,6 +13,7 @@ from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.admission import Admissions
+from dispatcher.broker import share_publish_clients
 from dispatcher.config import Settings
 from dispatcher.db.engine import engine_of, make_engine, make_session_factory
 from dispatcher.dial_guard import NumberCap
@@ -33,6 +34,7 @@ class CeleryPublisher:
     """Send tasks by name through a producer-only Celery app (no task code imported)."""
 
     def __init__(self, broker_url: str, sentinel_master: str = "mymaster") -> None:
+        share_publish_clients()
         self.app = Celery("dispatcher-web", broker=broker_url, set_as_current=False)
         self.app.conf.update(
             broker_connection_retry_on_startup=False,

@@ -11,6 +11,7 @@ import logging
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
+from dispatcher.broker import share_publish_clients
 from dispatcher.config import load_settings
 from dispatcher.logs import JsonFormatter, TextFormatter
 from dispatcher.redis_client import broker_transport_options
@@ -18,6 +19,7 @@ from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE, RUN_HOPPER
 from dispatcher.trunks import load_trunks
 
 settings = load_settings().require("database_url", "redis_url")
+share_publish_clients()
 trunks = load_trunks(settings)
 
 app = Celery("dispatcher", broker=settings.redis_url, include=["workers.tasks"])
