@@ -4,8 +4,7 @@ They run once per call on the worker's hot path. Through the ORM (a Session, a l
 ``CallRow``, the unit of work at commit) the three cost about 10 ms of CPU per call on this
 project's 2-core reference machine, against well under 1 ms for the SQL; when a bulk run
 starts and every line is dialled at once, that CPU is what the last line waits for. The
-guarded claim is the same UPDATE as :meth:`CallRepository.claim`: it is still the at-most-once
-guarantee, whichever way it is sent.
+guarded claim below is the at-most-once guarantee (docs/reliability.md).
 """
 
 from __future__ import annotations
