@@ -28,6 +28,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 60000)
 local lines = tonumber(ARGV[1])
+local limit = redis.call('GET', KEYS[6])
+if limit then lines = math.min(lines, tonumber(limit)) end
 local cps = tonumber(ARGV[2])
 local foreign = tonumber(redis.call('GET', KEYS[4]) or '0')
 local free = lines - redis.call('ZCARD', KEYS[2]) - foreign
@@ -63,7 +65,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], now - 60000, '+inf'),
         tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('ZCARD', KEYS[4]),
-        redis.call('EXISTS', KEYS[5])}
+        redis.call('EXISTS', KEYS[5]), tonumber(redis.call('GET', KEYS[6]) or '-1')}
 """
 
 
@@ -85,6 +87,7 @@ class Usage:
     waiting: int
     admitted_last_minute: int
     paused: bool = False
+    line_limit: int | None = None  # lines in use at most, when an operator set fewer
 
 
 class TrunkCapacity:
@@ -100,6 +103,7 @@ class TrunkCapacity:
         self.admitted_key = f"{tag}:admitted"
         self.foreign_key = f"{tag}:foreign"
         self.paused_key = f"{tag}:paused"
+        self.limit_key = f"{tag}:limit"
         self._admit = client.register_script(_ADMIT)
         self._extend = client.register_script(_EXTEND)
         self._in_use = client.register_script(_IN_USE)
@@ -118,7 +122,7 @@ class TrunkCapacity:
               enqueue: Sequence[tuple[uuid.UUID, float]] = ()) -> Admission:
         """Admit what fits; ``enqueue`` first puts calls in line, in the same round trip."""
         keys = [self.waiting_key, self.leases_key, self.admitted_key, self.foreign_key,
-                self.paused_key]
+                self.paused_key, self.limit_key]
         args: list[object] = [self.lines, self.cps, int(lease_seconds * 1000), limit]
         for call_id, score in enqueue:
             args += (str(call_id), score)
@@ -162,16 +166,29 @@ class TrunkCapacity:
     def resume(self) -> None:
         self.client.delete(self.paused_key)
 
+    def limit_lines(self, lines: int | None) -> None:
+        """Use at most ``lines`` of the configured lines (None: all of them again), for when
+        the carrier loses a span or asks for less. Calls on the wire are never cut: above the
+        limit, new calls wait until enough of them end. Kept in Redis, like :meth:`pause`."""
+        if lines is None:
+            self.client.delete(self.limit_key)
+            return
+        if not 0 < lines <= self.lines:
+            raise ValueError(f"a line limit must be between 1 and the {self.lines} configured "
+                             "lines")
+        self.client.set(self.limit_key, lines)
+
     def set_foreign(self, count: int) -> None:
         """Live trunk channels that are not ours (another client, a leaked lease) still occupy
         physical lines."""
         self.client.set(self.foreign_key, max(0, count))
 
     def usage(self) -> Usage:
-        in_use, admitted, foreign, waiting, paused = self._in_use(
+        in_use, admitted, foreign, waiting, paused, limit = self._in_use(
             keys=[self.leases_key, self.admitted_key, self.foreign_key, self.waiting_key,
-                  self.paused_key])
-        return Usage(int(in_use), int(foreign), int(waiting), int(admitted), bool(paused))
+                  self.paused_key, self.limit_key])
+        return Usage(int(in_use), int(foreign), int(waiting), int(admitted), bool(paused),
+                     int(limit) if int(limit) >= 0 else None)
 
     def resync(self, keep: Iterable[uuid.UUID]) -> int:
         """Drop leases not in ``keep`` (their calls are over); return how many were dropped."""

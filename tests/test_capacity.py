@@ -179,6 +179,38 @@ class TestAdmissions:
         assert sender.originated() == calls[:2]
         assert not elsewhere.usage(settings.trunk_name).paused
 
+    def test_a_line_limit_never_cuts_calls_and_admits_below_it_only(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        admissions, sender = admissions_on(client, settings, trunk_lines=4)
+        calls = sorted(uuid.uuid4() for _ in range(8))
+        admissions.enqueue_many(Waiting(call, settings.trunk_name, 5, T0) for call in calls)
+        assert sender.originated() == calls[:4]
+        lines = admissions.capacity(settings.trunk_name)
+        lines.limit_lines(2)  # the carrier lost half of its lines
+        assert admissions.usage(settings.trunk_name).line_limit == 2
+        # Four calls on the wire stay; the first two ends only bring the count down to 2.
+        admissions.release_many([(calls[0], settings.trunk_name),
+                                 (calls[1], settings.trunk_name)])
+        assert sender.originated() == calls[:4]
+        admissions.release(calls[2], settings.trunk_name)
+        assert sender.originated() == calls[:5]
+        assert admissions.usage(settings.trunk_name).in_use == 2
+        lines.limit_lines(None)
+        assert admissions.pump(settings.trunk_name) == 2
+        assert sender.originated() == calls[:7]
+        assert admissions.usage(settings.trunk_name).line_limit is None
+
+    def test_a_line_limit_cannot_exceed_the_configured_lines(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        admissions, _ = admissions_on(client, settings, trunk_lines=4)
+        lines = admissions.capacity(settings.trunk_name)
+        for wrong in (0, 5, -1):
+            with pytest.raises(ValueError, match="between 1 and the 4 configured lines"):
+                lines.limit_lines(wrong)
+        assert admissions.usage(settings.trunk_name).line_limit is None
+
     def test_pacing_schedules_a_pump_instead_of_polling(
         self, client: redis.Redis, settings: Settings
     ) -> None:

@@ -50,3 +50,15 @@ def test_an_unknown_trunk_is_named_not_paused(settings: Settings,
     monkeypatch.setenv("REDIS_URL", settings.redis_url)
     with pytest.raises(SystemExit, match="no trunk named 'nope'"):
         main(["trunk", "pause", "nope"])
+
+
+def test_a_line_limit_shows_in_the_api_and_the_list_and_is_lifted_with_off(
+        client: FlaskClient, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trunk", "limit", settings.trunk_name, "20"]) == 0
+    assert (trunk(client)["lines_total"], trunk(client)["lines_limit"]) == (30, 20)
+    assert main(["trunk", "list"]) == 0
+    assert "0/30 (limited to 20) lines in use" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="between 1 and the 30 configured lines"):
+        main(["trunk", "limit", settings.trunk_name, "31"])
+    assert main(["trunk", "limit", settings.trunk_name, "off"]) == 0
+    assert trunk(client)["lines_limit"] is None

@@ -109,6 +109,9 @@ SPEC: dict[str, Any] = {
                 "cps_limit": {"type": ["number", "null"]},
                 "paused": {"type": "boolean", "description": "no calls are admitted while "
                            "paused (`dispatcher trunk pause|resume NAME`)"},
+                "lines_limit": {"type": ["integer", "null"], "description": "at most this "
+                                "many of `lines_total` are used when an operator set it "
+                                "(`dispatcher trunk limit NAME N|off`); null: all"},
                 "prefixes": {"type": "array", "items": {"type": "string"}},
                 "ami": {"type": "string"}}},
         },

@@ -46,6 +46,7 @@ def list_trunks() -> ResponseReturnValue:
             "calls_per_second_last_minute": round(usage.admitted_last_minute / 60, 2),
             "cps_limit": trunk.cps or None,
             "paused": usage.paused,
+            "lines_limit": usage.line_limit,
             "prefixes": list(trunk.prefixes),
             "ami": ami_state(trunk.name),
         })

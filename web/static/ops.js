@@ -12,7 +12,8 @@ async function refresh() {
   const trunks = document.querySelector("#trunks tbody");
   trunks.replaceChildren(...data.trunks.map(t => {
     const tr = document.createElement("tr");
-    const lines = cell(` ${t.in_use} / ${t.total}`);
+    const limit = t.limit === null || t.limit === undefined ? "" : ` (limit ${t.limit})`;
+    const lines = cell(` ${t.in_use} / ${t.total}${limit}`);
     const meter = document.createElement("meter");
     meter.min = 0; meter.max = t.total; meter.value = t.in_use;
     lines.prepend(meter);
