@@ -13,7 +13,6 @@ from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
-from phonenumbers.phonenumberutil import _number_type_helper
 
 from dispatcher.config import Settings
 
@@ -117,9 +116,65 @@ class NumberPolicy:
 _SEPARATORS = str.maketrans("", "", " -.()")
 
 
+# The number types in the order phonenumbers tries them (phonenumberutil._number_type_helper):
+# the first that matches is the number's type. Mobile is only tried on its own when its pattern
+# differs from the fixed-line one.
+_TYPE_ORDER = (("premium_rate", PhoneNumberType.PREMIUM_RATE),
+               ("toll_free", PhoneNumberType.TOLL_FREE),
+               ("shared_cost", PhoneNumberType.SHARED_COST), ("voip", PhoneNumberType.VOIP),
+               ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+               ("pager", PhoneNumberType.PAGER), ("uan", PhoneNumberType.UAN),
+               ("voicemail", PhoneNumberType.VOICEMAIL),
+               ("fixed_line", PhoneNumberType.FIXED_LINE), ("mobile", PhoneNumberType.MOBILE))
+
+
+@dataclass(frozen=True)
+class _TypeRule:
+    """One of a region's number descriptions, compiled once: lengths, then the pattern."""
+
+    lengths: frozenset[int]  # empty: any length
+    pattern: re.Pattern[str]
+    dialable: bool  # a valid type we dial (not premium, shared-cost, UAN or voicemail)
+
+    def matches(self, national: str) -> bool:
+        return ((not self.lengths or len(national) in self.lengths)
+                and self.pattern.fullmatch(national) is not None)
+
+
+_TypeRules = tuple[_TypeRule | None, tuple[_TypeRule, ...]]
+
+
+def _type_rules(metadata: PhoneMetadata) -> _TypeRules:
+    """The general description and the typed ones, in phonenumbers' order, without the ones
+    that can never match (no description or an empty pattern, as phonenumbers treats them)."""
+    def rule(name: str, kind: PhoneNumberType) -> _TypeRule | None:
+        desc = getattr(metadata, name)
+        if desc is None or not desc.national_number_pattern:
+            return None
+        return _TypeRule(frozenset(desc.possible_length), re.compile(desc.national_number_pattern),
+                         kind not in _REFUSED_TYPES)
+
+    typed = [(name, rule(name, kind)) for name, kind in _TYPE_ORDER]
+    ordered = tuple(r for name, r in typed if r is not None and not (
+        name == "mobile" and metadata.same_mobile_and_fixed_line_pattern))
+    return rule("general_desc", PhoneNumberType.UNKNOWN), ordered
+
+
+def _dialable(national: str, rules: _TypeRules) -> bool:
+    """Whether phonenumbers would give ``national`` a type we dial (see :data:`_TYPE_ORDER`);
+    a quarter of a 100,000-row upload went to its per-number lookups of the same patterns."""
+    general, ordered = rules
+    if general is None or not general.matches(national):
+        return False
+    for typed in ordered:
+        if typed.matches(national):
+            return typed.dialable
+    return False
+
+
 @lru_cache(maxsize=16)
-def _short_path_metadata(region: str) -> tuple[str, str, PhoneMetadata] | None:
-    """(country code, national prefix, metadata) when a region's numbers can be read without
+def _short_path_metadata(region: str) -> tuple[str, str, _TypeRules] | None:
+    """(country code, national prefix, type rules) when a region's numbers can be read without
     the full parser: a country code of its own, a plain national prefix, no rewrite rules."""
     metadata = PhoneMetadata.metadata_for_region(region)
     if metadata is None or not metadata.national_prefix:
@@ -130,7 +185,7 @@ def _short_path_metadata(region: str) -> tuple[str, str, PhoneMetadata] | None:
     if metadata.national_prefix_transform_rule or (
             metadata.national_prefix_for_parsing not in (None, metadata.national_prefix)):
         return None
-    return str(code), metadata.national_prefix, metadata
+    return str(code), metadata.national_prefix, _type_rules(metadata)
 
 
 def _fast_e164(text: str, region: str, allowed: frozenset[str]) -> str | None:
@@ -141,7 +196,7 @@ def _fast_e164(text: str, region: str, allowed: frozenset[str]) -> str | None:
     known = _short_path_metadata(region)
     if known is None:
         return None
-    code, prefix, metadata = known
+    code, prefix, rules = known
     digits = text.translate(_SEPARATORS)
     if digits.startswith("+"):
         if not digits.startswith(code, 1):
@@ -153,8 +208,7 @@ def _fast_e164(text: str, region: str, allowed: frozenset[str]) -> str | None:
         return None
     if not national.isdigit() or not national.isascii() or national.startswith("0"):
         return None
-    kind = _number_type_helper(national, metadata)
-    if kind == PhoneNumberType.UNKNOWN or kind in _REFUSED_TYPES:
+    if not _dialable(national, rules):
         return None
     return f"+{code}{national}"
 

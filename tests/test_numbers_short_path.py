@@ -7,9 +7,17 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from phonenumbers import PhoneNumberFormat
+from phonenumbers import PhoneMetadata, PhoneNumberFormat, PhoneNumberType
+from phonenumbers.phonenumberutil import _number_type_helper
 
-from dispatcher.numbers import InvalidNumber, NumberPolicy, _fast_e164
+from dispatcher.numbers import (
+    _REFUSED_TYPES,
+    InvalidNumber,
+    NumberPolicy,
+    _dialable,
+    _fast_e164,
+    _type_rules,
+)
 
 REGIONS = ["IR", "GB", "DE", "FR", "IN", "TR", "AE", "IT", "US", "RU"]
 SEPARATORS = st.sampled_from(["", " ", "-", ".", "(", ")"])
@@ -67,3 +75,22 @@ def test_common_iranian_spellings_take_the_short_path(text: str) -> None:
                                   "00989121234567", "0912 123 456"])
 def test_everything_else_is_left_to_the_full_parser(text: str) -> None:
     assert _fast_e164(text, "IR", frozenset()) is None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(REGIONS), st.data())
+def test_the_compiled_type_rules_agree_with_phonenumbers_both_ways(region: str,
+                                                                   data: st.DataObject) -> None:
+    """Refusing a good number only costs the full parser's time, but accepting a bad one would
+    store it: check both directions against phonenumbers' own type lookup."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    national = data.draw(st.text("0123456789", min_size=3, max_size=12))
+    example = phonenumbers.example_number_for_type(
+        region, data.draw(st.sampled_from(list(PhoneNumberType.values()))))
+    if example is not None and data.draw(st.booleans()):
+        nsn = str(example.national_number)
+        keep = data.draw(st.integers(min_value=1, max_value=len(nsn)))
+        national = nsn[:keep] + national[: len(nsn) - keep]
+    kind = _number_type_helper(national, metadata)
+    expected = kind != PhoneNumberType.UNKNOWN and kind not in _REFUSED_TYPES
+    assert _dialable(national, _type_rules(metadata)) == expected, (region, national, kind)
