@@ -125,15 +125,6 @@ class Admissions:
             if self.capacity(trunk).release_many(call_ids):
                 self.pump(trunk)
 
-    def pause(self, trunk: str) -> None:
-        """Stop admitting calls on a trunk (carrier maintenance, a problem on the lines)."""
-        self.capacity(trunk).pause()
-
-    def resume(self, trunk: str) -> int:
-        """Admit again, now: the waiting calls fill the free lines at once."""
-        self.capacity(trunk).resume()
-        return self.pump(trunk)
-
     def is_tracked(self, call_id: uuid.UUID, trunk: str) -> bool:
         return not self.enabled or self.capacity(trunk).is_tracked(call_id)
 

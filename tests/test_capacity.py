@@ -128,6 +128,14 @@ def admissions_on(client: redis.Redis, settings: Settings, *, enabled: bool = Tr
     return Admissions(client, trunks, sender, enabled=enabled), sender
 
 
+def queue_batch(admissions: Admissions, trunk: str, count: int) -> list[uuid.UUID]:
+    """Calls queued as the API queues a batch: one acceptance time, so equal scores, which
+    Redis orders by member, and ascending ids, so they wait in the order given."""
+    calls = sorted(uuid.uuid4() for _ in range(count))
+    admissions.enqueue_many(Waiting(call, trunk, 5, T0) for call in calls)
+    return calls
+
+
 class TestAdmissions:
     def test_enqueue_publishes_only_admitted_calls_to_the_trunk_queue(
         self, client: redis.Redis, settings: Settings
@@ -149,14 +157,11 @@ class TestAdmissions:
         self, client: redis.Redis, settings: Settings
     ) -> None:
         admissions, sender = admissions_on(client, settings, trunk_lines=3)
-        # Equal scores (one batch, one acceptance time): Redis orders them by id, and the API
-        # hands a batch ascending ids.
-        calls = sorted(uuid.uuid4() for _ in range(7))
-        admissions.enqueue_many(Waiting(call, settings.trunk_name, 5, T0) for call in calls)
+        calls = queue_batch(admissions, settings.trunk_name, 7)
         assert sender.originated() == calls[:3]
         # Two calls ended and one waiting call was canceled, all in one written batch.
-        admissions.release_many([(calls[0], settings.trunk_name), (calls[2], settings.trunk_name),
-                                 (calls[3], settings.trunk_name)])
+        ended = [calls[0], calls[2], calls[3]]
+        admissions.release_many((call, settings.trunk_name) for call in ended)
         assert sender.originated() == calls[:3] + calls[4:6]
         assert admissions.usage(settings.trunk_name).in_use == 3
         assert admissions.capacity(settings.trunk_name).waiting() == calls[6:]
@@ -165,7 +170,8 @@ class TestAdmissions:
         self, client: redis.Redis, settings: Settings
     ) -> None:
         admissions, sender = admissions_on(client, settings, trunk_lines=2)
-        admissions.pause(settings.trunk_name)
+        lines = admissions.capacity(settings.trunk_name)
+        lines.pause()  # what `dispatcher trunk pause` does
         calls = [uuid.uuid4() for _ in range(3)]
         for i, call in enumerate(calls):
             admissions.enqueue(call, settings.trunk_name, priority=5,
@@ -175,7 +181,8 @@ class TestAdmissions:
         assert elsewhere.pump(settings.trunk_name) == 0
         assert sender.originated() == []
         assert admissions.capacity(settings.trunk_name).waiting() == calls
-        assert admissions.resume(settings.trunk_name) == 2
+        lines.resume()
+        assert admissions.pump(settings.trunk_name) == 2  # the next pump admits again
         assert sender.originated() == calls[:2]
         assert not elsewhere.usage(settings.trunk_name).paused
 
@@ -183,15 +190,13 @@ class TestAdmissions:
         self, client: redis.Redis, settings: Settings
     ) -> None:
         admissions, sender = admissions_on(client, settings, trunk_lines=4)
-        calls = sorted(uuid.uuid4() for _ in range(8))
-        admissions.enqueue_many(Waiting(call, settings.trunk_name, 5, T0) for call in calls)
+        calls = queue_batch(admissions, settings.trunk_name, 8)
         assert sender.originated() == calls[:4]
         lines = admissions.capacity(settings.trunk_name)
         lines.limit_lines(2)  # the carrier lost half of its lines
         assert admissions.usage(settings.trunk_name).line_limit == 2
         # Four calls on the wire stay; the first two ends only bring the count down to 2.
-        admissions.release_many([(calls[0], settings.trunk_name),
-                                 (calls[1], settings.trunk_name)])
+        admissions.release_many((call, settings.trunk_name) for call in calls[:2])
         assert sender.originated() == calls[:4]
         admissions.release(calls[2], settings.trunk_name)
         assert sender.originated() == calls[:5]
