@@ -19,8 +19,7 @@ from dispatcher import callback_delivery, dialing, services
 from dispatcher.admission import Admissions
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import process_session, reset_process_session
-from dispatcher.db.dial_queries import load_call
-from dispatcher.db.engine import engine_of, make_engine, make_session_factory, raw_transaction
+from dispatcher.db.engine import engine_of, make_engine, make_session_factory
 from dispatcher.dial_guard import DialGuard, NumberCap
 from dispatcher.hopper import Hopper
 from dispatcher.logs import call_context
@@ -60,17 +59,11 @@ def _warm_up() -> None:
     every pool child after each start or recycle. Best effort: a task that comes first, or a
     service that is down, simply connects as it always did."""
     endpoints = {trunk.ami for trunk in trunks.trunks}
-    steps = [("database", _connect_database), ("redis", lambda: admissions().load_scripts())]
+    steps = [("database", lambda: engine_of(sessions()).connect().close()),
+             ("redis", lambda: admissions().load_scripts())]
     if len(endpoints) == 1:  # one Asterisk per worker: which session to open is clear
         steps.append(("AMI", lambda: process_session(next(iter(endpoints)))))
     warm_up(steps)
-
-
-def _connect_database() -> None:
-    """Open the pooled connection the dial will use (its statements are plain SQL: there is
-    nothing to compile), by reading a call that does not exist."""
-    with raw_transaction(engine_of(sessions())) as cursor:
-        load_call(cursor, uuid.uuid4())
 
 
 def sessions() -> sessionmaker[Session]:
