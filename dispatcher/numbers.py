@@ -173,7 +173,7 @@ def _dialable(national: str, rules: _TypeRules) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _short_path_metadata(region: str) -> tuple[str, str, _TypeRules] | None:
+def _short_path_rules(region: str) -> tuple[str, str, _TypeRules] | None:
     """(country code, national prefix, type rules) when a region's numbers can be read without
     the full parser: a country code of its own, a plain national prefix, no rewrite rules."""
     metadata = PhoneMetadata.metadata_for_region(region)
@@ -193,7 +193,7 @@ def _fast_e164(text: str, region: str, allowed: frozenset[str]) -> str | None:
     its country code; None means "ask the full parser"."""
     if len(text) > 32 or (allowed and region not in allowed):
         return None
-    known = _short_path_metadata(region)
+    known = _short_path_rules(region)
     if known is None:
         return None
     code, prefix, rules = known

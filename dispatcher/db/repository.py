@@ -65,8 +65,9 @@ class CallRepository:
 
     # --- API side -------------------------------------------------------------------------
     def add(self, row: CallRow) -> None:
-        """Insert a new call with one plain INSERT: the API's hot path skips the unit of work
-        (the row object stays transient; unset columns get their server defaults)."""
+        """Insert a new call (the hopper's campaign calls) with one plain INSERT, skipping the
+        unit of work (the row stays transient; unset columns get their server defaults). The
+        API's calls go through :func:`insert_new_calls` instead."""
         values = {column: value for attr, column in _CALL_COLUMNS
                   if (value := getattr(row, attr)) is not None}
         # Values as parameters of one prebuilt statement: compiled once per set of columns
