@@ -43,9 +43,10 @@ def _publish_in_child(redis_url: str, queue: str, publisher: CeleryPublisher) ->
     publisher.send("dispatcher.test", ["child"], queue)
 
 
-def test_a_forked_child_publishes_on_its_own_connections(redis_url: str) -> None:
-    """kombu drops its pools in a forked child; the shared client must follow, not keep the
-    parent's sockets (Celery's pool children and gunicorn's workers are forks)."""
+def test_publishing_goes_on_in_a_forked_child_and_in_its_parent(redis_url: str) -> None:
+    """The shared client is state kombu did not have: publishing must still work in a forked
+    child (Celery's pool children and gunicorn's workers are forks) and, afterwards, in the
+    parent, with every message delivered once."""
     publisher = CeleryPublisher(redis_url)
     queue = f"broker-{uuid.uuid4().hex[:8]}"
     publisher.send("dispatcher.test", ["parent"], queue)
