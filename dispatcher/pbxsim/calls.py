@@ -239,9 +239,12 @@ class Call:
             elif step == ORIG:
                 self._settle(False, ending.reason)
             elif step == HANGUP:
+                # Asterisk unlinks a channel from its container before its final snapshot
+                # (the Hangup event) goes out: a client that reads the Hangup and then lists
+                # the channels must not find it there.
+                core.remove_channel(ch)
                 self._chan_event(HANGUP, [("Cause", str(cause)),
                                           ("Cause-txt", cause_text(cause))] + tech)
-                core.remove_channel(ch)
                 core.update_device_state()
             elif step == CDR:
                 core.record_cdr(ch.cdr(ending.disposition, time.time()), hangup_cause=cause)
