@@ -1,4 +1,5 @@
-"""Reader for the ``AMI-TRACE v1`` captures of real Asterisk 22 in ``../shared/ami-traces``."""
+"""Reader for the ``AMI-TRACE v1`` captures of real Asterisk 22 kept in ``tests/data/ami-traces``
+(recorded facts of real Asterisk behaviour; their README describes the lab and the format)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ _BLOCK = re.compile(r"^t=(?P<t>[0-9.]+) conn=(?P<conn>\S+) (?P<kind>[A-Z]+)(?: (
 
 
 def traces_dir() -> Path:
-    """Where the shared captures live: ``$DISPATCHER_TRACES`` or ``../shared/ami-traces``."""
+    """The repository's own copy, unless ``$DISPATCHER_TRACES`` points at another set of
+    captures in the same format (for example new recordings being checked)."""
     override = os.environ.get("DISPATCHER_TRACES")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared" / "ami-traces"
+    return Path(__file__).resolve().parent / "data" / "ami-traces"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 There is no Asterisk on developer machines or in CI, yet the dispatcher's correctness hinges on
 Asterisk's exact AMI behaviour (framing limits, event order, OriginateResponse reasons, hangup
 causes, what happens on restart). This package reproduces that behaviour from the real captures
-in ``shared/ami-traces`` closely enough to test against, and adds hooks that real Asterisk
+in ``tests/data/ami-traces`` closely enough to test against, and adds hooks that real Asterisk
 cannot offer: per-ChannelId originate counts, peak trunk usage and fault injection.
 
 It depends only on the standard library and :mod:`dispatcher.ami.protocol`.
