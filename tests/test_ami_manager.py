@@ -260,7 +260,7 @@ def test_close_never_blocks_even_while_peer_is_silent(peer: FakeAMI) -> None:
 
 def test_interrupt_while_waiting_poisons(peer: FakeAMI) -> None:
     """A Celery soft time limit arrives as an exception inside the wait; the late reply must
-    not be handed to the next action (pyst2 D2)."""
+    not be handed to the next action (pyst2 defect D2, ``docs/ami-notes.md#d2``)."""
 
     class SoftTimeLimit(Exception):
         pass

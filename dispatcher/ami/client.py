@@ -1,9 +1,10 @@
 """A small, single-threaded, buffered AMI client for the event consumer.
 
-Not pyst2: its reader dies on ``ChanVariable`` headers (D4), swallows everything after a value
-containing ``status will follow`` (D6, remotely triggerable through a caller name), loses events
-when a callback raises (D5) and reads one byte per ``recv`` (D12), which lets Asterisk drop a
-slow consumer (``writetimeout``). Here: ``recv(65536)`` into :class:`FrameDecoder`, replies matched
+Not pyst2 (its defects are named as in ``docs/ami-notes.md``): its reader dies on
+``ChanVariable`` headers (D4), swallows everything after a value containing ``status will
+follow`` (D6, remotely triggerable through a caller name), loses events when a callback raises
+(D5) and reads one byte per ``recv`` (D12), which lets Asterisk drop a slow consumer
+(``writetimeout``). Here: ``recv(65536)`` into :class:`FrameDecoder`, replies matched
 by ActionID, a bounded event buffer, and every wait bounded.
 """
 

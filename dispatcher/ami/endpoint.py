@@ -12,8 +12,8 @@ class AMIEndpoint:
     """Connection settings for one AMI user.
 
     Every network wait in the AMI layer is bounded by one of these timeouts (pyst2 has none of
-    its own, defect D1). ``secret`` is kept out of ``repr`` so it never lands in logs or task
-    tracebacks.
+    its own, ``docs/ami-notes.md#d1``). ``secret`` is kept out of ``repr`` so it never lands in
+    logs or task tracebacks.
     """
 
     host: str
@@ -34,7 +34,8 @@ class AMIEndpoint:
 
 
 def enable_keepalive(sock: socket.socket) -> None:
-    """Backstop dead-peer detection for half-open AMI connections (notes §1.4 rule 7)."""
+    """Backstop dead-peer detection for half-open AMI connections
+    (``docs/ami-notes.md#wrapper-rules``, rule 7)."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):

@@ -3,8 +3,9 @@ hand one action's reply to another, and cannot be used to inject AMI commands.
 
 This is the only module in the project that imports pyst2 (``asterisk.manager``). pyst2 0.5.1 has
 no timeouts (D1), matches replies FIFO instead of by ActionID (D2), cannot reconnect (D10), may
-hang in ``close()``/``__del__`` (D11) and writes values verbatim (D7); the rules of §1.4 of the
-reliability notes are implemented here:
+hang in ``close()``/``__del__`` (D11) and writes values verbatim (D7); the "Dn" names are the
+entries of ``docs/ami-notes.md`` (anchors ``#d1``...), whose rules for using pyst2 safely
+(``#wrapper-rules``) are implemented here:
 
 * every wait has a deadline: the response queue is swapped for one whose ``get`` times out, and
   the socket is created with ``connect_timeout`` (which pyst2 then also applies to reads);

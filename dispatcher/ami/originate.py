@@ -1,12 +1,13 @@
 """Build a safe AMI ``Originate`` action. Pure: no I/O.
 
-Every field ends up as an AMI header, and Asterisk gives several of them extra meaning (§5.2 of
-the reliability notes): a CR/LF starts a new header or action, the first copy of a header wins
-(an injected ``Context`` means toll fraud), ``Variable`` values are split on commas and have
-quotes/backslashes processed, ``CallerID`` is parsed as ``"name" <number>``, and a ``Channel``
-starting with ``/`` is a regex in Hangup/Status. So each field is checked against a narrow
-allow-list here, and the result still goes through :func:`protocol.serialize_action`, which
-refuses CR/LF/NUL/non-ASCII/over-long lines (defence in depth).
+Every field ends up as an AMI header, and Asterisk gives several of them extra meaning
+(``docs/ami-notes.md#header-injection``): a CR/LF starts a new header or action, the first copy
+of a header wins (an injected ``Context`` means toll fraud), ``Variable`` values are split on
+commas and have quotes/backslashes processed, ``CallerID`` is parsed as ``"name" <number>``,
+and a ``Channel`` starting with ``/`` is a regex in Hangup/Status. So each field is checked
+against a narrow allow-list here, and the result still goes through
+:func:`protocol.serialize_action`, which refuses CR/LF/NUL/non-ASCII/over-long lines (defence
+in depth).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _check_timeout(timeout_s: object) -> int:
 class OriginateRequest:
     """One dial attempt. ``action_id`` (the attempt UUID) is sent as both ``ActionID`` and
     ``ChannelId``, so the reply, ``OriginateResponse`` and every channel event (Uniqueid /
-    Linkedid) join back to the attempt row (§2.11)."""
+    Linkedid) join back to the attempt row (``docs/ami-notes.md#uniqueid``)."""
 
     action_id: str
     channel: str
