@@ -5,7 +5,7 @@ contact. Plain Python, no I/O; call windows are in :mod:`dispatcher.call_windows
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dispatcher.errors import Conflict, ValidationFailed
@@ -170,6 +170,3 @@ def after_call(policy: RetryPolicy, attempts_before: int, status: str, outcome: 
     return NextStep(ContactState.PENDING, final,
                     (ended_at or now) + timedelta(seconds=rule.delay))
 
-
-def utcnow() -> datetime:
-    return datetime.now(tz=UTC)

@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy.exc import IntegrityError
 
 from dispatcher.campaign_rules import CampaignStatus
+from dispatcher.clock import Clock, utcnow
 from dispatcher.contact_import import CSV, Contact, RawRow, csv_rows, ndjson_rows, validate
 from dispatcher.db.campaign_repository import (
     CampaignRepository,
@@ -68,9 +68,11 @@ _ABORT = _Batch(-1)
 def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[str],
                     fmt: str, policy: NumberPolicy, *, line_offset: int = 0,
                     api_key_id: uuid.UUID | None = None,
-                    idempotency_key: str | None = None) -> UploadResult:
+                    idempotency_key: str | None = None,
+                    clock: Clock = utcnow) -> UploadResult:
     """Validate every row, keep the good ones, report the rest by line. With an idempotency
-    key, a chunk sent again is answered from the first time's record."""
+    key, a chunk sent again is answered from the first time's record. The upload's time and
+    its contacts' first due time are the clock's."""
     started = time.perf_counter()
     with sessions() as session:
         repo = CampaignRepository(session)
@@ -83,7 +85,7 @@ def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[
             raise Conflict(f"the campaign is {campaign.status}; contacts can no longer be added")
     upload = UploadRow(id=uuid.uuid4(), campaign_id=campaign_id, api_key_id=api_key_id,
                        format=fmt, received=0, accepted=0, duplicates=0, rejected=0,
-                       seconds=0.0, idempotency_key=idempotency_key)
+                       seconds=0.0, idempotency_key=idempotency_key, created_at=clock())
     rows = csv_rows(lines, line_offset) if fmt == CSV else ndjson_rows(lines, line_offset)
     try:
         _pipeline(sessions, upload, rows, policy, json_fields=fmt != CSV, started=started)
@@ -149,7 +151,7 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
            started: float) -> None:
     with sessions.begin() as session:
         repo = CampaignRepository(session)
-        loader = repo.contact_loader(upload)
+        loader = repo.contact_loader(upload, due_at=upload.created_at)
         valid = 0
         while (batch := batches.get()) is not None:
             if batch is _ABORT:
@@ -168,7 +170,7 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
         upload.accepted = loader.added
         upload.duplicates = valid - loader.added
         upload.seconds = time.perf_counter() - started
-        repo.note(upload.campaign_id, "upload", upload.api_key_id, datetime.now(tz=UTC),
+        repo.note(upload.campaign_id, "upload", upload.api_key_id, upload.created_at,
                   {"upload_id": str(upload.id), "accepted": upload.accepted,
                    "rejected": upload.rejected})
 

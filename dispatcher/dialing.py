@@ -23,7 +23,7 @@ from dispatcher.ami.errors import AMIActionFailed, AMIOutcomeUnknown, AMIUnavail
 from dispatcher.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.ami.protocol import UnsafeAMIValue
 from dispatcher.callback_outbox import queue_callback
-from dispatcher.campaign_rules import utcnow
+from dispatcher.clock import Clock, utcnow
 from dispatcher.config import Settings
 from dispatcher.db.dial_queries import DialCall, claim_call, load_call, mark_dialed
 from dispatcher.db.engine import engine_of, raw_cursor, raw_transaction
@@ -106,7 +106,7 @@ class UnlimitedLines:
 def dial_call(sessions: Sessions, call_id: uuid.UUID, ami: Callable[[str], DialPort],
               target: OriginateTarget, lines: LinePort | None = None,
               guard: DialGuard | None = None,
-              clock: Callable[[], datetime] = utcnow) -> str:
+              clock: Clock = utcnow) -> str:
     """Dial a queued call once, while it holds a line on its trunk and passes its last checks
     (campaign running, call window open, not on a do-not-call list, number cap).
 

@@ -42,9 +42,10 @@ def make_campaign(sessions: sessionmaker[Session], trunks, **fields: object) -> 
 
 
 def upload(sessions: sessionmaker[Session], cid: uuid.UUID, text: str,
-           fmt: str = "csv") -> contact_upload.UploadResult:
+           fmt: str = "csv", at: datetime = MONDAY_10_TEHRAN) -> contact_upload.UploadResult:
+    """Contacts uploaded at ``at`` by the scenario's clock (their first due time)."""
     return contact_upload.upload_contacts(sessions, cid, text.splitlines(keepends=True), fmt,
-                                          POLICY)
+                                          POLICY, clock=lambda: at)
 
 
 def contacts(sessions: sessionmaker[Session], cid: uuid.UUID) -> dict[str, ContactRow]:
@@ -173,8 +174,8 @@ class TestHopper:
     def test_a_campaign_does_not_complete_while_contacts_may_still_be_arriving(
             self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
         cid = make_campaign(sessions, trunks)
-        upload(sessions, cid, "to\n09121000001\n")
-        now = datetime.now(tz=UTC)  # the upload is stamped by the database clock
+        now = MONDAY_10_TEHRAN
+        upload(sessions, cid, "to\n09121000001\n", at=now)
         campaigns.change_status(sessions, cid, "start", now)
         hopper = Hopper(sessions, trunks, POLICY, upload_grace=timedelta(seconds=30))
         hopper.run(None, now)
@@ -395,14 +396,13 @@ class TestPauseCancelAndTheDialGuard:
 
     def test_number_cap_counts_dials_across_campaigns(self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
         cap = NumberCap(limit=1, window=timedelta(hours=1))
-        now = datetime.now(tz=UTC)  # claims are stamped by the database clock
+        now = datetime.now(tz=UTC)  # claims are stamped by the database clock, today's
         ids = []
         for _ in range(2):
             cid = make_campaign(sessions, trunks)
-            upload(sessions, cid, "to\n09121000001\n")
+            upload(sessions, cid, "to\n09121000001\n", at=now)
             campaigns.change_status(sessions, cid, "start", now)
             ids.append(cid)
-        now = datetime.now(tz=UTC)  # after the uploads, so their contacts are due
         Hopper(sessions, trunks, POLICY, cap).run(None, now)
         first, second = (calls(sessions, cid)[0] for cid in ids)
         assert self._dial(sessions, first.id, now, cap)[0] == "dialed"

@@ -209,10 +209,10 @@ class CampaignRepository:
         return set(self.session.scalars(stmt))
 
     # --- uploads --------------------------------------------------------------------------
-    def contact_loader(self, upload: UploadRow) -> ContactLoader:
+    def contact_loader(self, upload: UploadRow, due_at: datetime) -> ContactLoader:
         self.session.add(upload)
         self.session.flush()
-        return ContactLoader(self.session, upload)
+        return ContactLoader(self.session, upload, due_at)
 
     def uploaded_since(self, campaign_id: uuid.UUID, since: datetime) -> bool:
         stmt = select(UploadRow.id).where(UploadRow.campaign_id == campaign_id,
@@ -259,9 +259,10 @@ class ContactLoader:
     rest). COPY-class ingestion, never row by row. The COPY texts are prepared by the caller
     (:func:`copy_text`), so this thread only waits on PostgreSQL."""
 
-    def __init__(self, session: Session, upload: UploadRow) -> None:
+    def __init__(self, session: Session, upload: UploadRow, due_at: datetime) -> None:
         self.session = session
         self.upload = upload
+        self.due_at = due_at  # the new contacts' first next_attempt_at
         self.added = 0
         with raw_cursor(session) as cursor:
             cursor.execute(
@@ -277,9 +278,9 @@ class ContactLoader:
                     "INSERT INTO campaign_contacts (campaign_id, line, to_number, timezone, "
                     "variables, metadata, state, attempts, next_attempt_at, updated_at) "
                     "SELECT %s, line, to_number, timezone, variables, metadata, 'pending', 0, "
-                    "now(), now() FROM contact_stage "
+                    "%s, %s FROM contact_stage "
                     "ON CONFLICT (campaign_id, to_number) DO NOTHING",
-                    (str(self.upload.campaign_id),))
+                    (str(self.upload.campaign_id), self.due_at, self.due_at))
                 self.added += cursor.rowcount
             if rejects is not None:
                 cursor.copy_expert("COPY campaign_upload_rejects (upload_id, line, reason) "
