@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
@@ -73,6 +73,30 @@ class TextFormatter(logging.Formatter):
         if call_id:
             line += f" [call {call_id}]"
         return mask_numbers(line) if self.mask else line
+
+
+class RoutineTicks(logging.Filter):
+    """Turns Celery's INFO lines about routine tasks (received, succeeded, beat's "sending due
+    task") into DEBUG lines, so an idle stack prints nothing and a terminal shows calls, not
+    ticks. Celery passes the task's name among a record's arguments; that is what is matched."""
+
+    def __init__(self, task_names: Collection[str]) -> None:
+        super().__init__()
+        self.task_names = frozenset(task_names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not self._about_routine(record.args):
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+    def _about_routine(self, args: object) -> bool:
+        values = args.values() if isinstance(args, dict) else args
+        if not isinstance(values, Collection) or isinstance(values, str):
+            return False
+        return any(isinstance(v, str) and v in self.task_names for v in values)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

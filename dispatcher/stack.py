@@ -92,7 +92,7 @@ def run_stack(port: int = 8000) -> int:
     sessions = make_session_factory(make_engine(env.get("DISPATCHER_DATABASE_URL")
                                                 or env["DATABASE_URL"]))
     _, api_key = services.create_api_key(sessions, "make-run")
-    _banner(port, api_key, env)
+    _show_banner(_banner(port, api_key, env), root / "banner.txt")
 
     manager = Manager(Printer(sys.stdout))
     order = ["pbxsim", "web", "worker", "beat", "events", "flower"]
@@ -106,23 +106,42 @@ def run_stack(port: int = 8000) -> int:
     return manager.returncode or 0
 
 
-def _banner(port: int, api_key: str, env: dict[str, str]) -> None:
+def _banner(port: int, api_key: str, env: dict[str, str]) -> list[str]:
     base = f"http://127.0.0.1:{port}"
     user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
     curl = (f"curl -s -X POST {base}/v1/calls -H 'Authorization: Bearer {api_key}' "
             f"-H 'Content-Type: application/json' -d '{{\"to\": \"{SIM_SAMPLES['answered']}\"}}'")
+    return [
+        f"API        {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)",
+        f"Operations {base}/ops   (sign in with the API key below)",
+        f"Flower     http://127.0.0.1:{env.get('FLOWER_PORT', '5555')}   "
+        f"(user {user}, password {password})",
+        f"Database   {env.get('DISPATCHER_DATABASE_URL') or env['DATABASE_URL']}",
+        f"Redis      {env.get('DISPATCHER_REDIS_URL') or env['REDIS_URL']}",
+        f"AMI        {env['DISPATCHER_AMI_HOST']}:{env.get('DISPATCHER_AMI_PORT', '5038')}",
+        f"API key    {api_key}",
+        "Place a call (the simulated carrier answers numbers ending in 1xxx, is busy for 2xxx,",
+        "rings out for 4xxx; see README), then GET the Location it returns:",
+        f"  {curl}",
+    ]
+
+
+def _show_banner(lines: list[str], saved: Path) -> None:
+    """Print the banner and keep it in a file readable only by its owner (it holds the API key
+    and Flower's password), since the processes' lines soon scroll it away."""
+    saved.unlink(missing_ok=True)
+    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
     width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     print("=" * width)
-    print(f"API        {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)")
-    print(f"Operations {base}/ops   (sign in with the API key below)")
-    print(f"Flower     http://127.0.0.1:{env.get('FLOWER_PORT', '5555')}   "
-          f"(user {user}, password {password})")
-    print(f"Database   {env.get('DISPATCHER_DATABASE_URL') or env['DATABASE_URL']}")
-    print(f"Redis      {env.get('DISPATCHER_REDIS_URL') or env['REDIS_URL']}")
-    print(f"AMI        {env['DISPATCHER_AMI_HOST']}:{env.get('DISPATCHER_AMI_PORT', '5038')}")
-    print(f"API key    {api_key}")
-    print("Place a call (the simulated carrier answers numbers ending in 1xxx, is busy for 2xxx,")
-    print("rings out for 4xxx; see README), then GET the Location it returns:")
-    print(f"  {curl}")
-    print("Stop everything with Ctrl-C.")
+    print("\n".join(lines))
+    print(f"This banner is kept in {_shown(saved)}. Stop everything with Ctrl-C.")
     print("=" * width, flush=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,7 +1,7 @@
 """The one Celery app. ``celery -A workers.celery_app worker`` loads settings here, once.
 
 Each deviation from Celery's defaults below is about one of two failures: dialling twice or
-losing a call (see ../shared/docs/reliability-notes.md §3).
+losing a call (``docs/ami-notes.md#celery-delivery`` and ``docs/reliability.md``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 
 from dispatcher.broker import share_publish_clients
 from dispatcher.config import load_settings
-from dispatcher.logs import JsonFormatter, TextFormatter
+from dispatcher.logs import JsonFormatter, RoutineTicks, TextFormatter
 from dispatcher.redis_client import broker_transport_options
-from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE, RUN_HOPPER
+from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE, ROUTINE_TASKS, RUN_HOPPER
 from dispatcher.trunks import load_trunks
 
 settings = load_settings().require("database_url", "redis_url")
@@ -57,12 +57,15 @@ app.conf.update(
 
 @after_setup_logger.connect
 @after_setup_task_logger.connect
-def _json_logs(logger: logging.Logger, **_: object) -> None:
-    """Celery sets up its own handlers; give them our format (call ids, masked numbers)."""
+def _log_format(logger: logging.Logger, **_: object) -> None:
+    """Celery sets up its own handlers; give them our format (call ids, masked numbers), and
+    keep the housekeeping ticks at DEBUG."""
     formatter = (JsonFormatter if settings.log_format == "json" else TextFormatter)(
         settings.log_mask_numbers)
     for handler in logger.handlers:
         handler.setFormatter(formatter)
+        if not any(isinstance(f, RoutineTicks) for f in handler.filters):
+            handler.addFilter(RoutineTicks(ROUTINE_TASKS))
 
 
 class CelerySender:
