@@ -236,7 +236,8 @@ def _mark_dialed(sessions: Sessions, call: DialCall, attempt_id: uuid.UUID) -> b
         if row is None:
             return False
         if row.dialed_at is None:
-            row.dialed_at = datetime.now(tz=UTC)
+            now = datetime.now(tz=UTC)
+            row.dialed_at = min(now, row.ended_at) if row.ended_at else now
             queue_callback(session, row, "initiated")
         return row.cancel_requested_at is not None
 

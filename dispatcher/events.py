@@ -41,6 +41,18 @@ class ChannelHungUp(CallEvent):
     cause: int
     cause_txt: str | None
     tech_cause: int | None
+    up: bool = False
+    """The channel was answered (state Up) when it hung up: proof of an answer even when the
+    events that announced it were missed (a consumer reconnecting meanwhile)."""
+
+
+@dataclass(frozen=True)
+class LegHungUp(CallEvent):
+    """Another leg of the call ended: with a Local channel, the outgoing PJSIP leg is the one
+    that carries the carrier's SIP code (``TechCause``), not the originated channel."""
+
+    cause: int | None
+    tech_cause: int | None
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,14 @@ class OriginateFailed(CallEvent):
 
 @dataclass(frozen=True)
 class CdrRecorded(CallEvent):
+    """The PBX's own record of the call, written when it ended (``at`` is the end)."""
+
     disposition: str
     answered_at: datetime | None = None
     authoritative: bool = False
-    """Live Cdr events only decorate; a CDR read back during reconciliation settles."""
+    """A live Cdr event proves an answer, and refines a call closed without a cause of its
+    own; a CDR read back during reconciliation (from the ``cdr`` table or the stored Cdr
+    event) settles a call whose end was not seen."""
     hangup_cause: int | None = None
     """Present when the PBX records it in the CDR (``CDR(hangupcause)``); the disposition
     alone cannot tell a wrong number from a phone that did not answer."""

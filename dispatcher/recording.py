@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dispatcher import events as ev
 from dispatcher.ami.protocol import AMIMessage
-from dispatcher.ami.translate import translate
+from dispatcher.ami.translate import pbx_local_time, translate
 from dispatcher.callback_outbox import queue_change
 from dispatcher.calls import CallState, apply_event, mark_unresolved
 from dispatcher.db.event_log import EventLog
@@ -165,7 +165,7 @@ def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | Non
         return None
     start = _aware(found["calldate"])
     ended = _aware(found.get("end")) or start + timedelta(seconds=int(found["duration"] or 0))
-    answered = _aware(found.get("answer"))
+    answered = _aware(found.get("answer"))  # 0 (the epoch) for a call never answered
     if answered is None and found["billsec"]:
         answered = ended - timedelta(seconds=int(found["billsec"]))
     cause = found.get("hangupcause")
@@ -173,9 +173,27 @@ def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | Non
                        int(cause) if cause not in (None, "") else None)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def cdr_from_stored_event(session: Session, call_id: uuid.UUID) -> CdrEvidence | None:
+    """The ``Cdr`` AMI event the consumer stored for the call, if one arrived: a PBX without
+    ``cdr_pgsql`` still reports each call's end that way, and it may be the only trace of a
+    call that ended while the consumer was reconnecting."""
+    payload = CallRepository(session).last_event(call_id, "Cdr")
+    if payload is None:
+        return None
+    message = AMIMessage(tuple((k, str(v)) for k, v in payload.items()))
+    ended = pbx_local_time(message, "EndTime")
+    if ended is None:
+        return None
+    return CdrEvidence(message.get("Disposition") or "", pbx_local_time(message, "AnswerTime"),
+                       ended)
+
+
+def _aware(value: datetime | float | None) -> datetime | None:
+    """A CDR time: epoch seconds (a float column, to the microsecond) or a timestamp."""
     if value is None:
         return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC) if value > 0 else None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -195,8 +213,9 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
     A call is considered only when it was claimed and last changed more than ``grace`` ago, so a
     worker still inside its Originate, or an event still in flight, is never judged. Live calls
     are only brought up to the state the PBX reports (``live`` maps Uniqueid to ChannelState).
-    The rest ended while we were not listening: their CDR settles them, and without one they are
-    marked ``unresolved`` and reported, never redialled.
+    The rest ended while we were not listening: their CDR (the ``cdr`` table, or the Cdr event
+    the PBX sent) settles them, and without one they are marked ``unresolved`` and reported,
+    never redialled.
     """
     now = now or datetime.now(tz=UTC)
     cutoff = now - grace
@@ -214,6 +233,7 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
                     queue_change(session, row, old.status)
                 continue
             evidence = cdr_lookup(session, row.attempt_id) if row.attempt_id else None
+            evidence = evidence or cdr_from_stored_event(session, row.id)
             if evidence is not None:
                 new = apply_event(old, ev.CdrRecorded(
                     evidence.ended_at, disposition=evidence.disposition,
@@ -221,7 +241,7 @@ def reconcile(sessions: Sessions, live: Mapping[str, str], *, grace: timedelta,
                     hangup_cause=evidence.hangup_cause))
                 result.settled += 1
             else:
-                new = mark_unresolved(old, now)
+                new = mark_unresolved(old)
                 result.unresolved += 1
                 logger.error("call %s (attempt %s) ended while unobserved and has no CDR: "
                              "marked unresolved", row.id, row.attempt_id)

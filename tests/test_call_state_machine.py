@@ -142,24 +142,25 @@ class TestDuplicatesAndReordering:
 
 class TestUnresolved:
     def test_unresolved_is_a_final_failed_status_with_its_own_outcome(self) -> None:
-        state = mark_unresolved(run([CREATED]), at(60))
+        state = mark_unresolved(run([CREATED]))
         assert (state.status, state.outcome) == (CallStatus.FAILED, UNRESOLVED)
         assert state.status in FINAL_STATUSES
+        assert state.ended_at is None  # not the time we gave up: nobody knows when it ended
 
     def test_evidence_arriving_later_settles_an_unresolved_call(self) -> None:
-        state = mark_unresolved(run([CREATED, RINGING]), at(60))
+        state = mark_unresolved(run([CREATED, RINGING]))
         state = apply_event(state, ev.ChannelHungUp(at(30), cause=17, cause_txt=None,
                                                     tech_cause=486))
         assert (state.status, state.outcome) == (CallStatus.BUSY, "busy")
 
     def test_an_authoritative_cdr_settles_an_unresolved_call(self) -> None:
-        state = mark_unresolved(run([CREATED]), at(60))
+        state = mark_unresolved(run([CREATED]))
         state = apply_event(state, ev.CdrRecorded(at(20), disposition="ANSWERED",
                                                   answered_at=at(5), authoritative=True))
         assert (state.status, state.answered_at) == (CallStatus.COMPLETED, at(5))
 
     def test_a_cdr_with_the_hangup_cause_settles_as_precisely_as_live_events(self) -> None:
-        state = mark_unresolved(run([CREATED]), at(60))
+        state = mark_unresolved(run([CREATED]))
         state = apply_event(state, ev.CdrRecorded(at(20), disposition="NO ANSWER",
                                                   authoritative=True, hangup_cause=1))
         assert (state.status, state.outcome, state.hangup_cause) == (
@@ -171,4 +172,77 @@ class TestUnresolved:
 
     def test_marking_a_settled_call_unresolved_changes_nothing(self) -> None:
         done = run([CREATED, ANSWERED, NORMAL_END])
-        assert mark_unresolved(done, at(60)) is done
+        assert mark_unresolved(done) is done
+
+
+class TestEvidenceOutranksInference:
+    """A call closed without evidence of its own is settled again by the first real evidence;
+    an answer seen anywhere wins (what real Asterisk showed, issue of the consumer's gaps)."""
+
+    def test_a_hangup_in_state_up_proves_an_answer_whose_events_were_missed(self) -> None:
+        up = ev.ChannelHungUp(at(9), cause=16, cause_txt="Normal Clearing", tech_cause=None,
+                              up=True)
+        state = run([CREATED, up])
+        assert (state.status, state.outcome, state.hangup_cause) == (
+            CallStatus.COMPLETED, "answered", 16)
+
+    def test_the_cdr_then_gives_the_answer_time_the_missed_events_carried(self) -> None:
+        up = ev.ChannelHungUp(at(9), cause=16, cause_txt=None, tech_cause=None, up=True)
+        state = run([CREATED, up, ev.CdrRecorded(at(9), disposition="ANSWERED",
+                                                answered_at=at(4))])
+        assert (state.status, state.answered_at, state.ended_at) == (
+            CallStatus.COMPLETED, at(4), at(9))
+
+    def test_a_live_answered_cdr_is_evidence_of_the_answer(self) -> None:
+        state = run([CREATED, ev.CdrRecorded(at(9), disposition="ANSWERED",
+                                             answered_at=at(4)), NORMAL_END])
+        assert (state.status, state.answered_at) == (CallStatus.COMPLETED, at(4))
+
+    def test_an_originate_failure_that_beat_the_channel_gives_way_to_its_hangup_cause(
+            self) -> None:
+        # Local channels: a call the dialplan refuses at once can have its OriginateResponse
+        # (Failure) arrive before the Newchannel of its ;1 half.
+        state = run([ev.OriginateFailed(at(0.003), reason=0), CREATED,
+                     ev.ChannelHungUp(at(0.004), cause=34, cause_txt=None, tech_cause=None)])
+        assert (state.status, state.outcome, state.hangup_cause) == (
+            CallStatus.FAILED, "congestion", 34)
+
+    def test_the_sip_code_comes_from_the_leg_that_carried_it(self) -> None:
+        leg = ev.LegHungUp(at(0.006), cause=17, tech_cause=486)
+        before = run([CREATED, leg, ev.ChannelHungUp(at(0.007), cause=17, cause_txt=None,
+                                                     tech_cause=None)])
+        after = run([CREATED, ev.ChannelHungUp(at(0.007), cause=17, cause_txt=None,
+                                               tech_cause=None), leg])
+        assert before.sip_code == after.sip_code == 486
+        assert before.status is after.status is CallStatus.BUSY
+
+    def test_an_unresolved_call_with_answer_evidence_completes(self) -> None:
+        state = apply_event(mark_unresolved(run([CREATED])), ANSWERED)
+        assert (state.status, state.outcome) == (CallStatus.COMPLETED, "answered")
+
+    def test_a_disposition_alone_is_refined_by_the_hangup_cause(self) -> None:
+        state = apply_event(run([CREATED]), ev.CdrRecorded(at(2), disposition="NO ANSWER",
+                                                           authoritative=True))
+        assert state.status is CallStatus.NO_ANSWER
+        state = apply_event(state, ev.ChannelHungUp(at(2), cause=21, cause_txt=None,
+                                                    tech_cause=403))
+        assert (state.status, state.outcome, state.sip_code) == (
+            CallStatus.FAILED, "rejected", 403)
+
+    def test_a_call_settled_by_its_own_cause_ignores_a_contradicting_answer(self) -> None:
+        busy = run([CREATED, ev.ChannelHungUp(at(1), cause=17, cause_txt=None,
+                                              tech_cause=486)])
+        assert apply_event(busy, ANSWERED) is busy
+
+
+class TestTimes:
+    def test_a_call_never_ends_before_it_was_dialled(self) -> None:
+        dialled = CallState(CallStatus.INITIATED, dialed_at=at(0.010))  # the worker's clock
+        state = run([ev.ChannelHungUp(at(0.006), cause=34, cause_txt=None, tech_cause=None)],
+                    dialled)  # the PBX's clock, a few milliseconds behind
+        assert state.ended_at == at(0.010)
+
+    def test_the_channel_creation_moves_the_dial_time_to_the_pbx_clock(self) -> None:
+        dialled = CallState(CallStatus.INITIATED, dialed_at=at(0.010))
+        assert run([ev.ChannelCreated(at(0.004), channel="Local/x;1")], dialled).dialed_at \
+            == at(0.004)

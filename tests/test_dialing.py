@@ -160,3 +160,25 @@ def test_a_silent_pbx_leaves_the_outcome_unknown_and_never_redials(
     sim.set_silent(False)
     assert dial_call(sessions, call_id, lambda _t: ami, TARGET) == "skipped"
     assert len(originates(sim)) == 1
+
+
+def test_a_call_that_ended_before_its_dial_was_noted_is_never_dialled_after_its_end(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A call the dialplan refuses at once can end, on the PBX's clock, before the worker
+    writes down when its Originate was accepted (on its own clock, a few ms later)."""
+    from datetime import timedelta
+
+    from dispatcher.db.dial_queries import mark_dialed
+    from dispatcher.db.engine import engine_of, raw_transaction
+
+    call_id, attempt = queued_call(sessions), uuid.uuid4()
+    ended = datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        found = session.get(CallRow, call_id)
+        assert found is not None
+        found.status, found.attempt_id, found.ended_at = "failed", attempt, ended
+    with raw_transaction(engine_of(sessions)) as cursor:
+        mark_dialed(cursor, attempt, ended + timedelta(milliseconds=6))
+    done = row(sessions, call_id)
+    assert done.dialed_at is not None and done.dialed_at <= done.ended_at

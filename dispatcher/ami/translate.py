@@ -114,12 +114,43 @@ def _hangup_request(m: AMIMessage, at: datetime) -> ev.CallEvent:
 def _hangup(m: AMIMessage, at: datetime) -> ev.CallEvent:
     return ev.ChannelHungUp(
         at, cause=_int(m.get("Cause")) or 0, cause_txt=m.get("Cause-txt"),
-        tech_cause=_int(m.get("TechCause")),
+        tech_cause=_int(m.get("TechCause")), up=m.get("ChannelState") == "6",
     )
 
 
+def _leg_hangup(m: AMIMessage, at: datetime) -> ev.CallEvent | None:
+    """Another leg's end: with a Local channel, only the PJSIP leg carries the SIP code."""
+    tech = _int(m.get("TechCause"))
+    return ev.LegHungUp(at, cause=_int(m.get("Cause")), tech_cause=tech) if tech else None
+
+
 def _cdr(m: AMIMessage, at: datetime) -> ev.CallEvent:
-    return ev.CdrRecorded(at, disposition=m.get("Disposition") or "")
+    return ev.CdrRecorded(pbx_local_time(m, "EndTime") or at,
+                          disposition=m.get("Disposition") or "",
+                          answered_at=pbx_local_time(m, "AnswerTime"))
+
+
+def pbx_local_time(m: AMIMessage, header: str) -> datetime | None:
+    """A CDR time (``2026-12-06 10:15:02``): the PBX's local time, with no zone. The zone is
+    inferred from the event's own ``Timestamp`` (epoch; the Cdr event is sent when the call
+    ends), rounded to a quarter hour; without one the PBX is taken to run on UTC."""
+    raw = m.get(header)
+    if not raw:
+        return None
+    try:
+        local = datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    offset = 0.0
+    stamp, end = m.headers.get("timestamp"), m.get("EndTime")
+    if stamp and end:
+        try:
+            sent = float(stamp)
+            ended = datetime.strptime(end.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            offset = round((ended.timestamp() - sent) / 900) * 900
+        except (ValueError, OverflowError):
+            offset = 0.0
+    return datetime.fromtimestamp(local.timestamp() - offset, tz=UTC)
 
 
 _HANDLERS: dict[str, Callable[[AMIMessage, datetime], ev.CallEvent | None]] = {
@@ -145,6 +176,9 @@ def translate(message: AMIMessage, received_at: datetime | None = None) -> Trans
     if name == "VarSet" and (message.headers.get("variable") or "").lstrip("_") != "CALL_ID":
         return None
     at = event_time(message, received_at)
-    handler = _HANDLERS.get(name)
-    domain_event = handler(message, at) if handler and primary else None
+    if primary:
+        handler = _HANDLERS.get(name)
+    else:
+        handler = _leg_hangup if name in ("Hangup", "HangupRequest") else None
+    domain_event = handler(message, at) if handler else None
     return Translated(attempt_id, name, at, domain_event)

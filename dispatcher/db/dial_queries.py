@@ -52,7 +52,9 @@ _CLAIM = (
     " WHERE id = %s AND status = %s AND attempt_id IS NULL AND cancel_requested_at IS NULL"
     f" RETURNING {_COLUMNS}")
 _MARK_DIALED = (
-    "UPDATE calls SET dialed_at = coalesce(dialed_at, %s) WHERE attempt_id = %s"
+    # Never after the call's end: a call refused at once can end, on the PBX's clock, before
+    # the worker writes down the time its Originate was accepted.
+    "UPDATE calls SET dialed_at = coalesce(dialed_at, least(%s, ended_at)) WHERE attempt_id = %s"
     " RETURNING cancel_requested_at IS NOT NULL")
 
 

@@ -196,6 +196,13 @@ class CallRepository:
                 .order_by(CallRow.claimed_at).with_for_update(skip_locked=True))
         return list(self.session.scalars(stmt))
 
+    def last_event(self, call_id: uuid.UUID, name: str) -> dict[str, Any] | None:
+        """The payload of the call's latest stored event called ``name``."""
+        stmt = (select(CallEventRow.payload)
+                .where(CallEventRow.call_id == call_id, CallEventRow.name == name)
+                .order_by(CallEventRow.event_at.desc()).limit(1))
+        return self.session.scalars(stmt).first()
+
     # --- event log ------------------------------------------------------------------------
     def record_events(self, log: EventLog) -> None:
         """Store events once each; a duplicate delivery (two consumers, a replay) is a no-op

@@ -247,7 +247,9 @@ class Call:
                                           ("Cause-txt", cause_text(cause))] + tech)
                 core.update_device_state()
             elif step == CDR:
-                core.record_cdr(ch.cdr(ending.disposition, time.time()), hangup_cause=cause)
+                ended = time.time()
+                core.record_cdr(ch.cdr(ending.disposition, ended), hangup_cause=cause,
+                                exact=(ch.answered, ended))
             elif step == CEL_H:
                 self._cel("HANGUP", extra=Channel.hangup_extra(cause, source))
             elif step in (CEL_END, CEL_LINK):

@@ -2,8 +2,10 @@
 
 The event consumer's reconciliation reads this table to settle calls that ended while it was
 disconnected, so the simulated PBX keeps one too. The schema is Asterisk's documented
-``cdr_pgsql`` table plus the ``answer`` and ``end`` columns, which cdr_pgsql fills when present,
-and ``hangupcause``, which it fills from a ``CDR(hangupcause)`` variable (see asterisk-conf).
+``cdr_pgsql`` table plus the ``answer`` and ``end`` columns, which cdr_pgsql fills when present
+(as epoch seconds with microseconds when the column is a float: ``calldate`` and a time column
+get whole seconds), and ``hangupcause``, which it fills from a ``CDR(hangupcause)`` variable
+(see asterisk-conf).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ CREATE TABLE IF NOT EXISTS cdr (
     dstchannel varchar(80) NOT NULL DEFAULT '',
     lastapp varchar(80) NOT NULL DEFAULT '',
     lastdata varchar(80) NOT NULL DEFAULT '',
-    answer timestamptz,
-    "end" timestamptz,
+    answer double precision,
+    "end" double precision,
     duration bigint NOT NULL DEFAULT 0,
     billsec bigint NOT NULL DEFAULT 0,
     disposition varchar(45) NOT NULL DEFAULT '',
@@ -45,6 +47,15 @@ def _time(value: str) -> datetime | None:
     if not value:
         return None
     return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").astimezone(UTC)
+
+
+def _epoch(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _seconds(value: str) -> float | None:
+    moment = _time(value)
+    return moment.timestamp() if moment else None
 
 
 class PgCdrWriter:
@@ -72,8 +83,9 @@ class PgCdrWriter:
                 "dstchannel": record.get("DestinationChannel", ""),
                 "lastapp": record.get("LastApplication", ""),
                 "lastdata": record.get("LastData", "")[:80],
-                "answer": _time(record.get("AnswerTime", "")),
-                "end": _time(record.get("EndTime", "")),
+                "answer": _epoch(record.get("answer_epoch")) or _seconds(
+                    record.get("AnswerTime", "")),
+                "end": _epoch(record.get("end_epoch")) or _seconds(record.get("EndTime", "")),
                 "duration": int(record.get("Duration") or 0),
                 "billsec": int(record.get("BillableSeconds") or 0),
                 "disposition": record.get("Disposition", ""),

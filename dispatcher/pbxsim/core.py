@@ -165,16 +165,22 @@ class PBXCore:
         with self.lock:
             self.originates[channel_id] += 1
 
-    def record_cdr(self, record: dict[str, str], hangup_cause: int | None = None) -> None:
+    def record_cdr(self, record: dict[str, str], hangup_cause: int | None = None,
+                   exact: tuple[float | None, float] | None = None) -> None:
         """Emit the Cdr event and hand the record to the sink. The sink also gets the hangup
         cause, as a ``CDR(hangupcause)`` variable set by a hangup handler would give
-        cdr_pgsql; the AMI event stays exactly as Asterisk sends it."""
+        cdr_pgsql, and the exact answer and end times (epoch), as cdr_pgsql writes them into
+        ``float`` columns; the AMI event stays exactly as Asterisk sends it."""
         with self.lock:
             self.cdr_log.append(record)
         if self.config.cdr_events:
             self.emit("Cdr", "cdr", list(record.items()))
         if self.config.cdr_sink is not None:
             extra = {} if hangup_cause is None else {"hangupcause": str(hangup_cause)}
+            if exact is not None:
+                answered, ended = exact
+                extra.update(end_epoch=repr(ended),
+                             answer_epoch=repr(answered) if answered else "")
             try:
                 self.config.cdr_sink({**record, **extra})
             except Exception:  # a broken sink must not break the PBX
