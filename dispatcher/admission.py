@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 import redis
 
 from dispatcher.capacity import API, TrunkCapacity, Usage, waiting_score
+from dispatcher.config import Settings
 from dispatcher.tasknames import ORIGINATE_CALL, PUMP_TRUNK
 from dispatcher.trunks import TrunkTable
 
@@ -42,15 +43,28 @@ class TaskSender(Protocol):
 class Admissions:
     def __init__(self, client: redis.Redis, trunks: TrunkTable, sender: TaskSender, *,
                  enabled: bool = True, admit_lease_seconds: float = 60,
-                 max_call_seconds: float = 3600) -> None:
+                 max_call_seconds: float = 3600, unwatched_pause: float = 0) -> None:
+        """``unwatched_pause``: with it (seconds), a trunk admits only while an event consumer
+        has reported its PBX watched within that time (:meth:`watched`); 0 admits regardless."""
         self.client = client
         self.trunks = trunks
         self.sender = sender
         self.enabled = enabled
         self.admit_lease_seconds = admit_lease_seconds
         self.max_call_seconds = max_call_seconds
-        self._capacity = {t.name: TrunkCapacity(client, t.name, t.lines, t.cps)
+        self.unwatched_pause = unwatched_pause
+        self._capacity = {t.name: TrunkCapacity(client, t.name, t.lines, t.cps,
+                                                require_watch=unwatched_pause > 0)
                           for t in trunks.trunks}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: redis.Redis, trunks: TrunkTable,
+                      sender: TaskSender) -> Admissions:
+        """The one way entry points build it, so web, workers and the consumer agree."""
+        return cls(client, trunks, sender, enabled=settings.capacity != "off",
+                   admit_lease_seconds=settings.admit_lease_seconds,
+                   max_call_seconds=settings.max_call_seconds,
+                   unwatched_pause=settings.unwatched_pause)
 
     def capacity(self, trunk: str) -> TrunkCapacity:
         return self._capacity[trunk]
@@ -124,6 +138,11 @@ class Admissions:
         for trunk, call_ids in by_trunk.items():
             if self.capacity(trunk).release_many(call_ids):
                 self.pump(trunk)
+
+    def watched(self, trunk: str) -> None:
+        """The event consumer sees ``trunk``'s PBX now (called about every second)."""
+        if self.enabled and self.unwatched_pause > 0:
+            self.capacity(trunk).watched(self.unwatched_pause)
 
     def is_tracked(self, call_id: uuid.UUID, trunk: str) -> bool:
         return not self.enabled or self.capacity(trunk).is_tracked(call_id)

@@ -22,7 +22,9 @@ API, CAMPAIGN = 0, 1
 MAX_PRIORITY = 9
 
 _ADMIT = """
-for i = 5, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', tonumber(ARGV[i + 1]), ARGV[i]) end
+-- KEYS: waiting, leases, admitted, foreign, paused, limit, watched
+-- ARGV: lines, cps, lease ms, most to admit, watch required (0/1), then (call, score) pairs
+for i = 6, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', tonumber(ARGV[i + 1]), ARGV[i]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -34,6 +36,7 @@ local cps = tonumber(ARGV[2])
 local foreign = tonumber(redis.call('GET', KEYS[4]) or '0')
 local free = lines - redis.call('ZCARD', KEYS[2]) - foreign
 if redis.call('EXISTS', KEYS[5]) == 1 then free = 0 end
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[7]) == 0 then free = 0 end
 local result = {'-1'}
 while free > 0 and #result <= tonumber(ARGV[4]) do
   if cps > 0 then
@@ -65,7 +68,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], now - 60000, '+inf'),
         tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('ZCARD', KEYS[4]),
-        redis.call('EXISTS', KEYS[5]), tonumber(redis.call('GET', KEYS[6]) or '-1')}
+        redis.call('EXISTS', KEYS[5]), tonumber(redis.call('GET', KEYS[6]) or '-1'),
+        redis.call('EXISTS', KEYS[7])}
 """
 
 
@@ -88,15 +92,18 @@ class Usage:
     admitted_last_minute: int
     paused: bool = False
     line_limit: int | None = None  # lines in use at most, when an operator set fewer
+    watched: bool = True  # an event consumer is connected to the trunk's PBX (or none needed)
 
 
 class TrunkCapacity:
     """The shared line counter of one trunk."""
 
-    def __init__(self, client: redis.Redis, trunk: str, lines: int, cps: int = 0) -> None:
+    def __init__(self, client: redis.Redis, trunk: str, lines: int, cps: int = 0,
+                 require_watch: bool = False) -> None:
         self.client = client
         self.lines = lines
         self.cps = cps
+        self.require_watch = require_watch
         tag = f"dispatcher:{{{trunk}}}"  # one hash slot per trunk, so Lua works on a cluster
         self.waiting_key = f"{tag}:waiting"
         self.leases_key = f"{tag}:leases"
@@ -104,6 +111,7 @@ class TrunkCapacity:
         self.foreign_key = f"{tag}:foreign"
         self.paused_key = f"{tag}:paused"
         self.limit_key = f"{tag}:limit"
+        self.watched_key = f"{tag}:watched"
         self._admit = client.register_script(_ADMIT)
         self._extend = client.register_script(_EXTEND)
         self._in_use = client.register_script(_IN_USE)
@@ -122,8 +130,9 @@ class TrunkCapacity:
               enqueue: Sequence[tuple[uuid.UUID, float]] = ()) -> Admission:
         """Admit what fits; ``enqueue`` first puts calls in line, in the same round trip."""
         keys = [self.waiting_key, self.leases_key, self.admitted_key, self.foreign_key,
-                self.paused_key, self.limit_key]
-        args: list[object] = [self.lines, self.cps, int(lease_seconds * 1000), limit]
+                self.paused_key, self.limit_key, self.watched_key]
+        args: list[object] = [self.lines, self.cps, int(lease_seconds * 1000), limit,
+                              1 if self.require_watch else 0]
         for call_id, score in enqueue:
             args += (str(call_id), score)
         raw = self._admit(keys=keys, args=args)
@@ -184,11 +193,17 @@ class TrunkCapacity:
         self.client.set(self.foreign_key, max(0, count))
 
     def usage(self) -> Usage:
-        in_use, admitted, foreign, waiting, paused, limit = self._in_use(
+        in_use, admitted, foreign, waiting, paused, limit, watched = self._in_use(
             keys=[self.leases_key, self.admitted_key, self.foreign_key, self.waiting_key,
-                  self.paused_key, self.limit_key])
+                  self.paused_key, self.limit_key, self.watched_key])
         return Usage(int(in_use), int(foreign), int(waiting), int(admitted), bool(paused),
-                     int(limit) if int(limit) >= 0 else None)
+                     int(limit) if int(limit) >= 0 else None,
+                     bool(watched) or not self.require_watch)
+
+    def watched(self, seconds: float) -> None:
+        """An event consumer sees this trunk's PBX: admit for ``seconds`` more. Renewed while
+        its AMI session lasts, so admission pauses that long after the session is lost."""
+        self.client.set(self.watched_key, 1, px=max(1, int(seconds * 1000)))
 
     def resync(self, keep: Iterable[uuid.UUID]) -> int:
         """Drop leases not in ``keep`` (their calls are over); return how many were dropped."""

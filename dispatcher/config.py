@@ -49,6 +49,9 @@ class Settings:
     publish_retry_after: float = 30.0
     reconcile_grace: float = 15.0
     reconcile_interval: float = 30.0
+    # Seconds a trunk's PBX may go unwatched (no event consumer connected to it) before its
+    # admission pauses: nothing is dialled that no one would see end. 0: never pause.
+    unwatched_pause: float = 5.0
     max_body_bytes: int = 65536
     max_upload_bytes: int = 64 << 20
     number_cap: int = 0  # calls to one number per number_cap_window, across everything; 0: off

@@ -73,8 +73,10 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 def settings(database_url: str, redis_url: str) -> Settings:
     # A trunk and queue of its own, so tests sharing one Redis never see each other's lines.
     tag = uuid.uuid4().hex[:8]
+    # No event consumer runs beside these tests: admission must not wait for one.
     return Settings(database_url=database_url, redis_url=redis_url, ami_port=1,
-                    ami_secret="secret", queue_name=f"q-{tag}", trunk_name=f"trunk-{tag}")
+                    ami_secret="secret", queue_name=f"q-{tag}", trunk_name=f"trunk-{tag}",
+                    unwatched_pause=0.0)
 
 
 def count(sessions: sessionmaker[Session], sql: str, **params: object) -> int:

@@ -121,11 +121,13 @@ def test_resync_drops_leases_of_calls_that_are_over(client: redis.Redis) -> None
 
 
 def admissions_on(client: redis.Redis, settings: Settings, *, enabled: bool = True,
-                  **trunk: object) -> tuple[Admissions, RecordingSender]:
+                  unwatched_pause: float = 0, **trunk: object
+                  ) -> tuple[Admissions, RecordingSender]:
     trunks = load_trunks(Settings(trunk_name=settings.trunk_name,
                                   **trunk))  # type: ignore[arg-type]
     sender = RecordingSender()
-    return Admissions(client, trunks, sender, enabled=enabled), sender
+    return Admissions(client, trunks, sender, enabled=enabled,
+                      unwatched_pause=unwatched_pause), sender
 
 
 def queue_batch(admissions: Admissions, trunk: str, count: int) -> list[uuid.UUID]:
@@ -185,6 +187,26 @@ class TestAdmissions:
         assert admissions.pump(settings.trunk_name) == 2  # the next pump admits again
         assert sender.originated() == calls[:2]
         assert not elsewhere.usage(settings.trunk_name).paused
+
+    def test_nothing_is_admitted_on_a_pbx_no_event_consumer_watches(
+        self, client: redis.Redis, settings: Settings
+    ) -> None:
+        admissions, sender = admissions_on(client, settings, trunk_lines=3,
+                                           unwatched_pause=0.3)
+        trunk = settings.trunk_name
+        calls = queue_batch(admissions, trunk, 4)
+        assert sender.originated() == []  # no consumer has connected yet
+        assert not admissions.usage(trunk).watched
+        admissions.watched(trunk)  # the consumer connected (and renews this every second)
+        assert admissions.pump(trunk) == 3
+        assert admissions.usage(trunk).watched
+        time.sleep(0.4)  # its AMI session was lost longer than the setting
+        admissions.release(calls[0], trunk)
+        assert sender.originated() == calls[:3]  # the freed line stays free meanwhile
+        assert not admissions.usage(trunk).watched
+        admissions.watched(trunk)  # back: the waiting call goes
+        admissions.pump(trunk)
+        assert sender.originated() == calls
 
     def test_a_line_limit_never_cuts_calls_and_admits_below_it_only(
         self, client: redis.Redis, settings: Settings

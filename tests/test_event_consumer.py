@@ -294,3 +294,43 @@ def test_a_pbx_restart_is_survived_and_the_calls_it_killed_are_reported(
     harness.ami = WorkerAMISession(AMIEndpoint("127.0.0.1", harness.sim.port, "dispatcher",
                                                "secret"))
     assert harness.wait(harness.call("09121231001"), final).status == "completed"
+
+
+def test_an_answer_missed_while_reconnecting_is_proven_by_the_hangup_and_its_cdr(
+    harness: Harness,
+) -> None:
+    """Real Asterisk showed it: a consumer that comes back after the answer sees only the
+    Hangup (channel state Up) and the Cdr, and the call is still answered, not failed."""
+    harness.settings = replace(harness.settings, reconcile_grace=60.0)  # events alone decide
+    held = harness.call("09121235001")  # answers and stays up until we hang up
+    time.sleep(0.6)  # it answered while nobody listened
+    harness.start_consumer()
+    attempt = harness.wait(held, lambda r: r.attempt_id is not None).attempt_id
+    assert harness.row(held).answered_at is None  # the answer was not seen
+    assert harness.ami.hangup(str(attempt))
+    done = harness.wait(held, final)
+    assert (done.status, done.outcome, done.hangup_cause) == ("completed", "answered", 16)
+    assert done.answered_at is not None  # from the Cdr's AnswerTime
+    assert done.dialed_at is not None and done.answered_at <= done.ended_at
+
+
+def test_a_session_lost_during_ringing_is_reconnected_at_once_every_time(
+    harness: Harness,
+) -> None:
+    harness.start_consumer()
+    consumer = harness.consumer
+    assert consumer is not None
+    for lost in range(1, 4):
+        harness.ami = WorkerAMISession(AMIEndpoint("127.0.0.1", harness.sim.port,
+                                                   "dispatcher", "secret"))
+        ringing = harness.call("09121234001", timeout=2)  # rings out after 2 s
+        harness.wait(ringing, lambda r: r.status == "ringing")
+        harness.sim.drop_sessions()
+        end = time.monotonic() + 10
+        while len(consumer.reconnect_delays) < lost or not consumer.connected.is_set():
+            assert time.monotonic() < end, "consumer did not reconnect"
+            time.sleep(0.05)
+        row = harness.wait(ringing, final)
+        assert (row.status, row.outcome, row.hangup_cause) == ("no-answer", "no-answer", 19)
+    # after every lost session the first delay again, not one that grew with each loss
+    assert consumer.reconnect_delays == [0.5, 0.5, 0.5]

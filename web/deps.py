@@ -92,9 +92,7 @@ def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
     publisher = publisher or CeleryPublisher(settings.redis_url, settings.redis_sentinel_master)
     trunks = load_trunks(settings)
     client = redis_from_url(settings.redis_url, sentinel_master=settings.redis_sentinel_master)
-    admissions = Admissions(client, trunks, publisher, enabled=settings.capacity != "off",
-                            admit_lease_seconds=settings.admit_lease_seconds,
-                            max_call_seconds=settings.max_call_seconds)
+    admissions = Admissions.from_settings(settings, client, trunks, publisher)
     cap = NumberCap(settings.number_cap, timedelta(seconds=settings.number_cap_window))
     return Deps(settings, make_session_factory(engine), policy, publisher, trunks, admissions,
                 client, cap)

@@ -112,6 +112,10 @@ SPEC: dict[str, Any] = {
                 "lines_limit": {"type": ["integer", "null"], "description": "at most this "
                                 "many of `lines_total` are used when an operator set it "
                                 "(`dispatcher trunk limit NAME N|off`); null: all"},
+                "watched": {"type": "boolean", "description": "an event consumer sees this "
+                            "trunk's PBX; while none has for DISPATCHER_UNWATCHED_PAUSE "
+                            "seconds, no calls are admitted (nothing is dialled whose end "
+                            "no one would see)"},
                 "prefixes": {"type": "array", "items": {"type": "string"}},
                 "ami": {"type": "string"}}},
         },

@@ -114,7 +114,7 @@ def snapshot() -> dict[str, Any]:
         trunks.append({"name": trunk.name, "total": trunk.lines,
                        "in_use": usage.in_use + usage.foreign, "waiting": usage.waiting,
                        "ami": ami_state(trunk.name), "paused": usage.paused,
-                       "limit": usage.line_limit})
+                       "watched": usage.watched, "limit": usage.line_limit})
     with d.sessions() as db:
         rows = list(db.scalars(
             select(CallRow).where(CallRow.status.in_([s.value for s in ACTIVE_STATUSES]))

@@ -47,6 +47,7 @@ def list_trunks() -> ResponseReturnValue:
             "cps_limit": trunk.cps or None,
             "paused": usage.paused,
             "lines_limit": usage.line_limit,
+            "watched": usage.watched,
             "prefixes": list(trunk.prefixes),
             "ami": ami_state(trunk.name),
         })

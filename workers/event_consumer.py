@@ -39,6 +39,13 @@ from workers.event_writer import EventWriter
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 PING_EVERY = 10.0
+RECONNECT_FIRST = 0.5
+"""The wait before reconnecting after a session that had logged in. It doubles only while
+attempts keep failing, up to RECONNECT_MAX: a refused connection costs nothing, and a PBX that
+comes back must be watched again at once (admission waits for it)."""
+RECONNECT_MAX = 2.0
+WATCH_EVERY = 1.0
+"""How often a connected consumer tells admission that its PBX is watched."""
 RECONCILE_WAIT = 1.0
 """How long reconciliation waits for held events to be written (it must not judge a call whose
 Hangup is still held), not reading the socket meanwhile."""
@@ -57,29 +64,44 @@ class EventConsumer:
         self.stop = stop or threading.Event()
         self.name = name or f"{os.uname().nodename}:{os.getpid()}"
         self.connected = threading.Event()
+        self.reconnect_delays: list[float] = []  # what each reconnect waited, for operators
+        self._logged_in = False
+        self._last_watch = 0.0
 
     def run(self) -> None:
-        backoff = 0.5
+        delay = RECONNECT_FIRST
         while not self.stop.is_set():
+            self._logged_in = False
             try:
                 self._session()
-                backoff = 0.5
             except AMIError as exc:
-                logger.warning("AMI session lost: %s; reconnecting in %.1fs", exc, backoff)
+                error = f"AMI session lost: {exc}"
             except DBAPIError as exc:
-                logger.error("database unavailable (%s); reconnecting in %.1fs",
-                             type(exc).__name__, backoff)
+                error = f"database unavailable ({type(exc).__name__})"
+            else:
+                error = "AMI session ended"
             self.connected.clear()
-            self.stop.wait(backoff)
-            backoff = min(backoff * 2, 10.0)
+            if self.stop.is_set():
+                break
+            if self._logged_in:  # the PBX was there a moment ago: try again soon
+                delay = RECONNECT_FIRST
+                logger.warning("%s; reconnecting in %.1fs", error, delay)
+            else:
+                logger.warning("no AMI session (%s); retrying in %.1fs", error, delay)
+            self.reconnect_delays.append(delay)
+            del self.reconnect_delays[:-100]
+            self.stop.wait(delay)
+            delay = min(delay * 2, RECONNECT_MAX)
 
     def _session(self) -> None:
         client = AMIEventClient(self.settings.events_ami)
         booted = client.connect()
+        self._logged_in = True
         epoch = self._open_epoch(booted)
         writer = EventWriter(self.sessions, self._release)
         try:
             self.connected.set()
+            self._watch(resume=True)
             metrics.AMI_CONNECTED.set(1)
             metrics.RECONNECTS.inc()
             self._report_ami("connected")
@@ -107,6 +129,8 @@ class EventConsumer:
                 last_heard = now
             writer.check()
             metrics.EVENTS_HELD.set(writer.held)
+            if now - self._last_watch >= WATCH_EVERY:
+                self._watch()
             if now - last_heard > PING_EVERY:
                 # Only a quiet connection needs proving alive; pinging a busy one would stop
                 # the hand-over to the writer until the reply comes, behind every event before it.
@@ -175,6 +199,20 @@ class EventConsumer:
                            result.live, result.settled, result.unresolved)
         return True
 
+    def _watch(self, resume: bool = False) -> None:
+        """Tell admission this PBX is watched; at (re)connect also admit what waited meanwhile,
+        since admission paused while no consumer could see the PBX."""
+        self._last_watch = time.monotonic()
+        if self.admissions is None:
+            return
+        try:
+            for trunk in self.trunks:
+                self.admissions.watched(trunk.name)
+                if resume:
+                    self.admissions.pump(trunk.name)
+        except RedisError as exc:
+            logger.warning("could not report the PBX watched (%s)", type(exc).__name__)
+
     def _report_ami(self, state: str) -> None:
         """Publish this endpoint's AMI state for ``GET /v1/trunks`` (expires if we die)."""
         if self.admissions is None:
@@ -224,10 +262,8 @@ def main(argv: list[str] | None = None) -> int:
 
         client = redis_from_url(settings.redis_url,
                                 sentinel_master=settings.redis_sentinel_master)
-        admissions = Admissions(client, load_trunks(settings), CelerySender(),
-                                enabled=settings.capacity != "off",
-                                admit_lease_seconds=settings.admit_lease_seconds,
-                                max_call_seconds=settings.max_call_seconds)
+        admissions = Admissions.from_settings(settings, client, load_trunks(settings),
+                                              CelerySender())
     consumer = EventConsumer(settings, sessions, admissions=admissions)
     metrics.serve(settings.consumer_metrics_port)
     tune_gc()

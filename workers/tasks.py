@@ -80,10 +80,7 @@ def admissions() -> Admissions:
         if _admissions is None:
             client = redis_from_url(settings.redis_url,
                                     sentinel_master=settings.redis_sentinel_master)
-            _admissions = Admissions(client, trunks, CelerySender(),
-                                     enabled=settings.capacity != "off",
-                                     admit_lease_seconds=settings.admit_lease_seconds,
-                                     max_call_seconds=settings.max_call_seconds)
+            _admissions = Admissions.from_settings(settings, client, trunks, CelerySender())
         return _admissions
 
 

@@ -17,7 +17,9 @@ async function refresh() {
     const meter = document.createElement("meter");
     meter.min = 0; meter.max = t.total; meter.value = t.in_use;
     lines.prepend(meter);
-    tr.append(cell(t.paused ? `${t.name} (paused)` : t.name), lines, cell(t.waiting), cell(t.ami, `ami-${t.ami}`));
+    const notes = (t.paused ? " (paused)" : "") +
+      (t.watched ? "" : " (paused: no event consumer sees its PBX)");
+    tr.append(cell(t.name + notes), lines, cell(t.waiting), cell(t.ami, `ami-${t.ami}`));
     return tr;
   }));
   const calls = document.querySelector("#calls tbody");
