@@ -21,7 +21,35 @@ from dispatcher.trunks import TrunkTable
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 VARIABLE_VALUE = re.compile(r"^[A-Za-z0-9 _.:@+\-/]{0,128}$")
-RESERVED_VARIABLES = frozenset({"CALL_ID"})
+# A call's variables are set on the originated channel, and a channel variable shadows a
+# dialplan global of the same name: "TRUNK_LINES": "9999" would lift the line cap. These are
+# the names the rendered dialplan (asterisk-conf/templates/extensions.conf) reads.
+DIALPLAN_VARIABLES = frozenset({"CALL_ID", "TRUNK_LINES", "MAX_CALL_SECONDS", "ANSWER_SOUND",
+                                "DEFAULT_CALLER_ID"})
+# Names Asterisk reads or sets itself (docs.asterisk.org, "Asterisk Standard Channel
+# Variables" and the per-application lists): set by a client they could redirect a transfer or
+# a forwarded call (TRANSFER_CONTEXT, FORWARD_CONTEXT), enable feature codes
+# (DYNAMIC_FEATURES, BRIDGE_FEATURES), run subroutines (CONNECTED_LINE_*_SEND_SUB,
+# REDIRECTING_*), change groups the line cap counts (OUTBOUND_GROUP) or fake results.
+ASTERISK_VARIABLES = frozenset({
+    "ACCOUNTCODE", "AGIEXITONHANGUP", "AGISIGHUP", "AGISTATUS", "ANSWEREDTIME",
+    "ATTENDEDTRANSFER", "BLINDTRANSFER", "CALLERANI", "CALLINGANI2", "CALLINGPRES",
+    "CALLINGTNS", "CALLINGTON", "CONTEXT", "DATETIME", "DB_RESULT", "DIALSTATUS", "DNID",
+    "ENTITYID", "ENUM", "EPOCH", "EXITCONTEXT", "EXTEN", "HINT", "HINTNAME", "INVALID_EXTEN",
+    "LANGUAGE", "LINKEDID", "MASTER_CHANNEL", "PICKUPMARK", "PRIORITY", "PRIREDIRECTREASON",
+    "QUEUEPOSITION", "QUEUESTATUS", "RDNIS", "RECORDED_FILE", "SPRINTF", "SPYGROUP",
+    "SYSTEMNAME", "TALK_DETECTED", "TIMESTAMP", "TXTCIDNAME", "UNIQUEID", "XFERSOUND",
+})
+ASTERISK_PREFIXES = (
+    "ANSWEREDTIME", "AST_", "ATTENDED_TRANSFER", "AUDIOHOOK", "BRIDGE", "CALLERID", "CDR",
+    "CHANNEL", "CONNECTEDLINE", "CONNECTED_LINE", "DIALEDPEER", "DIALEDTIME", "DYNAMIC_",
+    "FAXOPT", "FORWARD", "GOSUB_", "GOTO_ON_", "GROUP", "HANGUPCAUSE", "LIMIT_", "MACRO_",
+    "MEETME", "MIXMON", "MONITOR", "OUTBOUND_GROUP", "PARK", "PJSIP_", "PROGRESSTIME",
+    "QUEUE_", "REDIRECTING", "RINGTIME", "RTPAUDIOQOS", "RTPVIDEOQOS", "SIP", "TOUCH_",
+    "TRANSFER", "VM_",
+)
+RESERVED_VARIABLES = DIALPLAN_VARIABLES | ASTERISK_VARIABLES
+_SUBROUTINE_ARGUMENT = re.compile(r"ARG[0-9]+")  # Gosub/Macro arguments: ${ARG1} in the dialplan
 MAX_VARIABLES = 32
 MAX_METADATA_BYTES = 16384
 MAX_METADATA_DEPTH = 32
@@ -80,6 +108,37 @@ def parse_priority(value: object) -> int:
     return value
 
 
+def reserved_variable(name: str) -> str | None:
+    """The reserved name or prefix (``LIMIT_*``) ``name`` falls under, else None.
+
+    Compared without the ``_``/``__`` inheritance prefixes (``__TRUNK_LINES`` reaches the
+    dialplan as ``TRUNK_LINES``) and in any case: Asterisk before 12 read dialplan variables
+    case-insensitively, and a near-miss like ``trunk_lines`` has no innocent use anyway.
+    """
+    stem = name.lstrip("_").upper()
+    if stem in RESERVED_VARIABLES:
+        return stem
+    if stem.startswith(ASTERISK_PREFIXES):
+        return next(p for p in ASTERISK_PREFIXES if stem.startswith(p)) + "*"
+    if _SUBROUTINE_ARGUMENT.fullmatch(stem):
+        return "ARG<n>"
+    return None
+
+
+def variable_name_problem(name: str) -> str | None:
+    """Why ``name`` may not be a call variable, or None: the one check for API calls, batches,
+    campaigns and contact uploads (CSV columns and JSON lines) alike."""
+    # fullmatch: with match, ``$`` also accepts a trailing "\n" (an AMI line break).
+    if not VARIABLE_NAME.fullmatch(name) or not name.strip("_"):
+        return "is not a valid name: use [A-Za-z_][A-Za-z0-9_]*, at most 64 characters"
+    reserved = reserved_variable(name)
+    if reserved is None:
+        return None
+    if reserved in DIALPLAN_VARIABLES:
+        return f"is reserved: the dispatcher's dialplan reads {reserved}"
+    return f"is reserved: Asterisk gives {reserved} a meaning of its own"
+
+
 def parse_variables(value: object) -> dict[str, str]:
     if value is None:
         return {}
@@ -89,10 +148,9 @@ def parse_variables(value: object) -> dict[str, str]:
         raise ValidationFailed(f"at most {MAX_VARIABLES} variables", field="variables")
     result: dict[str, str] = {}
     for name, raw in value.items():
-        # fullmatch: with match, ``$`` also accepts a trailing "\n" (an AMI line break).
-        if not VARIABLE_NAME.fullmatch(name) or name.lstrip("_") in RESERVED_VARIABLES:
-            raise ValidationFailed(f"variable name {name!r} is not allowed: use "
-                                   "[A-Za-z_][A-Za-z0-9_]*, not CALL_ID",
+        problem = variable_name_problem(name)
+        if problem:
+            raise ValidationFailed(f"variable {name[:64]!r} {problem}",
                                    field=f"variables.{name}"[:100])
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise ValidationFailed("variable values must be strings or numbers",

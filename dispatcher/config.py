@@ -7,10 +7,19 @@ not surface as a strange call failure hours later.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dispatcher.ami.endpoint import AMIEndpoint
+from dispatcher.dial_patterns import (
+    DEFAULT_DIAL_PATTERNS,
+    DialPatternError,
+    DialPatterns,
+    compile_patterns,
+)
+
+_CALLER_ID = re.compile(r"\+?[0-9]{2,15}")  # dispatcher.numbers.parse_caller_id's rule
 
 
 class SettingsError(ValueError):
@@ -38,6 +47,12 @@ class Settings:
     originate_application: str = ""
     originate_data: str = ""
     default_caller_id: str = ""
+    # Calls without a caller ID go out anonymous; refused at start-up unless this says so
+    # (see require_caller_id).
+    allow_anonymous_caller_id: bool = False
+    # Read from ASTERISK_DIAL_PATTERNS, which the rendered dialplan uses too: the API refuses
+    # what the dialplan would not dial (see dispatcher.dial_patterns).
+    dial_patterns: str = DEFAULT_DIAL_PATTERNS
     queue_name: str = "pbx-default"
     trunk_name: str = "carrier-trunk"
     trunk_lines: int = 30
@@ -86,8 +101,24 @@ class Settings:
         """Fail fast in the process that needs a value, not in every process."""
         missing = [n for n in names if not getattr(self, n)]
         if missing:
-            env = ", ".join(f"DISPATCHER_{n.upper()}" for n in missing)
+            env = ", ".join(env_name(n) for n in missing)
             raise SettingsError(f"missing required setting(s): {env}")
+        return self
+
+    def require_caller_id(self) -> Settings:
+        """Refuse to start a process that would send calls out anonymous by accident: a call
+        without ``from`` takes the default caller ID, and with none set the carrier sees no
+        number, which many carriers reject or flag. Anonymous calls must be chosen
+        explicitly."""
+        caller_id = self.default_caller_id.strip()
+        if not caller_id and not self.allow_anonymous_caller_id:
+            raise SettingsError(
+                "DISPATCHER_DEFAULT_CALLER_ID is not set, so calls without 'from' would go out "
+                "anonymous: set it, or set DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID=true to allow that")
+        if caller_id and not _CALLER_ID.fullmatch(caller_id):
+            # It goes into every such call's CallerID header unchecked by the API.
+            raise SettingsError("DISPATCHER_DEFAULT_CALLER_ID must be 2-15 digits with an "
+                                f"optional leading '+', got {caller_id!r}")
         return self
 
 
@@ -118,28 +149,23 @@ def _float(name: str, raw: str) -> float:
 
 
 _ALIASES = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+# Settings shared with the Asterisk configuration, read only under Asterisk's name: a second
+# DISPATCHER_* spelling could let the API and the dialplan disagree.
+_FOREIGN = {"dial_patterns": "ASTERISK_DIAL_PATTERNS"}
+
+
+def env_name(name: str) -> str:
+    """The environment variable a setting is read from, for messages."""
+    return _FOREIGN.get(name, f"DISPATCHER_{name.upper()}")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``DISPATCHER_*`` variables (``DATABASE_URL``/``REDIS_URL``
-    accepted as fallbacks); unknown ``DISPATCHER_*`` names are an error, to catch typos."""
-    env = os.environ if environ is None else environ
+    accepted as fallbacks) and the shared ``ASTERISK_DIAL_PATTERNS``; unknown ``DISPATCHER_*``
+    names are an error, to catch typos."""
     known = Settings.__dataclass_fields__
-    values: dict[str, object] = {}
-    for key, raw in env.items():
-        if not key.startswith("DISPATCHER_"):
-            continue
-        name = key[len("DISPATCHER_"):].lower()
-        if name not in known:
-            if name in _IGNORED:
-                continue
-            raise SettingsError(f"unknown setting {key}")
-        values[name] = raw
-    for name, alias in _ALIASES.items():
-        if name not in values and env.get(alias):
-            values[name] = env[alias]
     parsed: dict[str, object] = {}
-    for name, raw in values.items():
+    for name, raw in _raw_values(os.environ if environ is None else environ).items():
         kind = known[name].type
         text = str(raw)
         if kind == "bool":
@@ -150,9 +176,46 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             parsed[name] = _float(name, text)
         else:
             parsed[name] = text
-    return Settings(**parsed)  # type: ignore[arg-type]
+    settings = Settings(**parsed)  # type: ignore[arg-type]
+    dial_pattern_set(settings)  # a malformed pattern stops the process here, not at a call
+    return settings
+
+
+def _raw_values(env: Mapping[str, str]) -> dict[str, str]:
+    """Each setting's text by field name, from whichever variable it is read from."""
+    known = Settings.__dataclass_fields__
+    values: dict[str, str] = {}
+    for key, raw in env.items():
+        if not key.startswith("DISPATCHER_"):
+            continue
+        name = key[len("DISPATCHER_"):].lower()
+        if name in _FOREIGN:
+            raise SettingsError(f"unknown setting {key}: set {_FOREIGN[name]}, which the "
+                                "Asterisk dialplan reads too")
+        if name not in known:
+            if name in _IGNORED:
+                continue
+            raise SettingsError(f"unknown setting {key}")
+        values[name] = raw
+    for name, alias in _ALIASES.items():
+        if name not in values and env.get(alias):
+            values[name] = env[alias]
+    for name, foreign in _FOREIGN.items():
+        # Blank means the default, as in the Asterisk configuration's reading of it.
+        if (env.get(foreign) or "").strip():
+            values[name] = env[foreign].strip()
+    return values
+
+
+def dial_pattern_set(settings: Settings) -> DialPatterns:
+    """The compiled ``ASTERISK_DIAL_PATTERNS`` (cached: every caller shares one regex), or a
+    :class:`SettingsError` naming the variable."""
+    try:
+        return compile_patterns(settings.dial_patterns)
+    except DialPatternError as exc:
+        raise SettingsError(f"ASTERISK_DIAL_PATTERNS: {exc}") from None
 
 
 # Variables read by other tools (the CLI, the embedded stack), not by Settings.
 _IGNORED = frozenset({"home", "api_url", "api_key", "traces", "fault_kill_at",
-                      "fault_kill_rate"})
+                      "fault_kill_rate", "test_asterisk"})

@@ -19,11 +19,10 @@ from typing import Any, NamedTuple
 
 from dispatcher.call_requests import (
     MAX_VARIABLES,
-    RESERVED_VARIABLES,
-    VARIABLE_NAME,
     VARIABLE_VALUE,
     parse_metadata,
     parse_variables,
+    variable_name_problem,
 )
 from dispatcher.call_windows import check_timezone
 from dispatcher.errors import ValidationFailed
@@ -87,9 +86,10 @@ def check_csv_header(header: list[str]) -> None:
         seen.add(name)
         if name in CSV_FIELDS:
             continue
-        if not VARIABLE_NAME.fullmatch(name) or name.lstrip("_") in RESERVED_VARIABLES:
-            raise ValidationFailed(f"CSV column {name[:64]!r} is not a usable variable name: "
-                                   "use [A-Za-z_][A-Za-z0-9_]*, not CALL_ID")
+        problem = variable_name_problem(name)
+        if problem:
+            raise ValidationFailed(f"CSV column {name[:64]!r} {problem} (columns other than "
+                                   "to, timezone and metadata are call variables)")
 
 
 def ndjson_rows(lines: Iterable[str], line_offset: int = 0) -> Iterator[RawRow]:

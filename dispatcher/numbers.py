@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 
-from dispatcher.config import Settings
+from dispatcher.config import Settings, dial_pattern_set
+from dispatcher.dial_patterns import DialPatterns
 
 _DIAL_STRING = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9+#*@._\-]{1,120}$")
 _CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")
@@ -41,6 +43,9 @@ class NumberPolicy:
     default_region: str = "IR"
     allowed_regions: frozenset[str] = frozenset({"IR"})
     dial_template: str = "PJSIP/{national}@carrier-trunk"
+    # What the dialplan dials (ASTERISK_DIAL_PATTERNS), matched against the national form;
+    # None: no such check (do-not-call lists take any number, and so do bare test policies).
+    dial_patterns: DialPatterns | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NumberPolicy:
@@ -49,6 +54,7 @@ class NumberPolicy:
             allowed_regions=frozenset(r.strip().upper()
                                       for r in settings.allowed_regions.split(",") if r.strip()),
             dial_template=settings.dial_template,
+            dial_patterns=dial_pattern_set(settings),
         )
 
     def parse(self, text: object) -> Destination:
@@ -56,10 +62,17 @@ class NumberPolicy:
         can act on."""
         number = self._checked(text)
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        national_text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-        national = re.sub(r"[^0-9]", "", national_text)
+        national = _national(number)
+        self._check_dialled(national)
         return Destination(e164=e164, national=national,
                            region=phonenumbers.region_code_for_number(number))
+
+    def _check_dialled(self, national: str) -> None:
+        """Refuse here what the dialplan would refuse after Originate had already built both
+        halves of a Local channel, as an opaque failed call."""
+        if self.dial_patterns is not None and not self.dial_patterns.admits(national):
+            raise InvalidNumber(f"is not dialled by this PBX: its national form {national} "
+                                f"matches none of {self.dial_patterns.summary}")
 
     def e164(self, text: object) -> str:
         """The same rules as :meth:`parse`, for bulk uploads: only the E.164 form, which is
@@ -72,10 +85,16 @@ class NumberPolicy:
         100,000-row upload spends most of its time here.
         """
         if isinstance(text, str):
-            fast = _fast_e164(text, self.default_region, self.allowed_regions)
+            fast = _fast_parts(text, self.default_region, self.allowed_regions)
             if fast is not None:
-                return fast
-        return phonenumbers.format_number(self._checked(text), PhoneNumberFormat.E164)
+                code, nsn = fast
+                if self.dial_patterns is not None:
+                    self._check_dialled(_fast_national(nsn, self.default_region))
+                return f"+{code}{nsn}"
+        number = self._checked(text)
+        if self.dial_patterns is not None:
+            self._check_dialled(_national(number))
+        return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
     def _checked(self, text: object) -> phonenumbers.PhoneNumber:
         if not isinstance(text, str) or not text.strip():
@@ -191,6 +210,12 @@ def _short_path_rules(region: str) -> tuple[str, str, _TypeRules] | None:
 def _fast_e164(text: str, region: str, allowed: frozenset[str]) -> str | None:
     """E.164 for a valid, allowed, non-premium number of ``region`` written nationally or with
     its country code; None means "ask the full parser"."""
+    parts = _fast_parts(text, region, allowed)
+    return None if parts is None else f"+{parts[0]}{parts[1]}"
+
+
+def _fast_parts(text: str, region: str, allowed: frozenset[str]) -> tuple[str, str] | None:
+    """(country code, national significant number) for what :func:`_fast_e164` answers."""
     if len(text) > 32 or (allowed and region not in allowed):
         return None
     known = _short_path_rules(region)
@@ -210,7 +235,70 @@ def _fast_e164(text: str, region: str, allowed: frozenset[str]) -> str | None:
         return None
     if not _dialable(national, rules):
         return None
-    return f"+{code}{national}"
+    return code, national
+
+
+def _national(number: phonenumbers.PhoneNumber) -> str:
+    """The national form's digits, as the dial template's ``{national}`` gets them."""
+    return _NON_DIGITS.sub("", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
+
+
+class _NationalFormat(NamedTuple):
+    """One of a region's national formats, compiled once."""
+
+    leading: re.Pattern[str] | None  # the most detailed leading-digits pattern, as phonenumbers
+    pattern: re.Pattern[str]
+    rule: str  # the format with the national prefix rule applied
+    parts: tuple[str | int, ...] | None  # the rule as digits it writes and groups it copies
+
+
+_FIRST_GROUP = re.compile(r"(\\\d)")  # phonenumbers' _FIRST_GROUP_PATTERN
+_GROUP_REF = re.compile(r"\\(\d)")
+_NON_DIGITS = re.compile(r"[^0-9]")
+
+
+def _rule_parts(rule: str) -> tuple[str | int, ...] | None:
+    """``0\\1 \\2`` as ("0", 1, 2); None for a rule holding anything else (left to
+    phonenumbers' own substitution)."""
+    pieces = _GROUP_REF.split(rule)
+    if any("\\" in text for text in pieces[::2]):
+        return None
+    parts = [int(p) if i % 2 else _NON_DIGITS.sub("", p) for i, p in enumerate(pieces)]
+    return tuple(p for p in parts if p != "")
+
+
+@lru_cache(maxsize=16)
+def _national_formats(region: str) -> tuple[_NationalFormat, ...]:
+    """A region's national formats, in phonenumbers' order."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    formats = []
+    for fmt in metadata.number_format if metadata else ():
+        rule = fmt.format
+        if fmt.national_prefix_formatting_rule:
+            rule = _FIRST_GROUP.sub(fmt.national_prefix_formatting_rule, rule, count=1)
+        leading = re.compile(fmt.leading_digits_pattern[-1]) if fmt.leading_digits_pattern \
+            else None
+        formats.append(_NationalFormat(leading, re.compile(fmt.pattern), rule, _rule_parts(rule)))
+    return tuple(formats)
+
+
+def _fast_national(nsn: str, region: str) -> str:
+    """What :func:`_national` gives for a number the short path read, without building a
+    PhoneNumber and formatting it (a 100,000-row upload checks every row against the dial
+    patterns, and formatting would cost three times the rest of the short path):
+    phonenumbers' choice of format (the first whose leading digits and pattern match; none:
+    the bare number), then its rule's digits and the matched groups."""
+    for leading, pattern, rule, parts in _national_formats(region):
+        if leading is not None and not leading.match(nsn):
+            continue
+        match = pattern.fullmatch(nsn)
+        if match is None:
+            continue
+        if parts is None:
+            return _NON_DIGITS.sub("", pattern.sub(rule, nsn))
+        groups = match.groups("")
+        return "".join([p if isinstance(p, str) else groups[p - 1] for p in parts])
+    return nsn
 
 
 def parse_caller_id(text: object) -> str:

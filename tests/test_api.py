@@ -465,3 +465,95 @@ class TestLimits:
         refused = post_call(client, {"to": NUMBER})
         assert refused.status_code == 429
         assert count(sessions, "SELECT count(*) FROM calls") == 2
+
+
+# Numbers phonenumbers takes as valid Tehran fixed lines (national 0211234, 02121234) but the
+# default ASTERISK_DIAL_PATTERNS (_09XXXXXXXXX, _0[1-8]XXXXXXXXX) do not: Asterisk would create
+# both halves of the Local channel and then fail the call.
+UNDIALLED = ["+98211234", "+982121234"]
+
+
+class TestDialPatterns:
+    @pytest.mark.parametrize("to", UNDIALLED)
+    def test_a_number_the_dialplan_refuses_gets_422_naming_the_setting(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session], to: str
+    ) -> None:
+        response = post_call(client, {"to": to})
+        assert response.status_code == 422
+        error = response.json["error"]
+        assert error["field"] == "to"
+        assert "ASTERISK_DIAL_PATTERNS (_09XXXXXXXXX, _0[1-8]XXXXXXXXX)" in error["message"]
+        national = "0" + to.removeprefix("+98")
+        assert f"national form {national} matches none" in error["message"]
+        assert count(sessions, "SELECT count(*) FROM calls") == 0
+        assert queued_messages(settings) == []
+
+    def test_in_a_batch_the_call_is_named_by_its_index(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session]
+    ) -> None:
+        body = [{"to": n} for n in numbers(3)] + [{"to": UNDIALLED[0]}]
+        response = post_call(client, body)
+        assert response.status_code == 422
+        assert response.json["error"]["field"] == "[3].to"
+        assert "ASTERISK_DIAL_PATTERNS" in response.json["error"]["message"]
+        assert count(sessions, "SELECT count(*) FROM calls") == 0
+        assert queued_messages(settings) == []
+
+    def test_patterns_that_admit_them_let_them_through(
+        self, settings: Settings, api_key: str, sessions: sessionmaker[Session]
+    ) -> None:
+        wider = replace(settings, dial_patterns="_09XXXXXXXXX,_0[1-8]XXXXXXXXX,_021XXXX!")
+        client = signed_in(create_app(wider), api_key)
+        for to in UNDIALLED:
+            assert post_call(client, {"to": to}).status_code == 202
+        response = post_call(client, [{"to": to} for to in UNDIALLED])
+        assert response.status_code == 202
+        assert count(sessions, "SELECT count(*) FROM calls") == 4
+
+
+# One name of each kind the dialplan reads or Asterisk gives a meaning to, spelled as a client
+# might: with inheritance underscores and in lower case.
+RESERVED_NAMES = [
+    "TRUNK_LINES", "__TRUNK_LINES", "_TRUNK_LINES", "trunk_lines", "__max_call_seconds",
+    "ANSWER_SOUND", "__DEFAULT_CALLER_ID", "CALL_ID", "__call_id", "OUTBOUND_GROUP",
+    "__OUTBOUND_GROUP_ONCE", "GROUP", "_group_trunk", "TRANSFER_CONTEXT", "__FORWARD_CONTEXT",
+    "DYNAMIC_FEATURES", "__BRIDGE_FEATURES", "LIMIT_WARNING_FILE", "DIALSTATUS",
+    "HANGUPCAUSE", "hangupcause_keys", "MACRO_EXTEN", "__GOSUB_RETVAL", "CDR_PROP", "CHANNEL",
+    "channel_name", "AST_SIP_HEADER", "PJSIP_HEADER", "__SIPADDHEADER01", "SIP_CODEC",
+    "MASTER_CHANNEL", "CALLERID_NUM", "CONNECTEDLINE", "__CONNECTED_LINE_SEND_SUB",
+    "REDIRECTING_SEND_SUB", "FAXOPT", "MIXMONITOR_FILENAME", "monitor_exec",
+    "AUDIOHOOK_INHERIT", "TOUCH_MIXMONITOR", "BLINDTRANSFER", "ATTENDEDTRANSFER",
+    "BRIDGEPEER", "DIALEDPEERNUMBER", "PICKUPMARK", "SPRINTF", "EXTEN", "__ARG1",
+    "PARKINGLOT", "GOTO_ON_BLINDXFR",
+]
+
+
+class TestReservedVariables:
+    @pytest.mark.parametrize("name", RESERVED_NAMES)
+    def test_a_name_the_dialplan_or_asterisk_reads_gets_422_naming_it(
+        self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session],
+        name: str
+    ) -> None:
+        response = post_call(client, {"to": NUMBER, "variables": {"ORDER": "7", name: "9999"}})
+        assert response.status_code == 422
+        error = response.json["error"]
+        assert error["field"] == f"variables.{name}"
+        assert repr(name) in error["message"] and "reserved" in error["message"]
+        assert count(sessions, "SELECT count(*) FROM calls") == 0
+        assert queued_messages(settings) == []
+
+    def test_in_a_batch_the_call_is_named_by_its_index(
+        self, client: FlaskClient, sessions: sessionmaker[Session]
+    ) -> None:
+        body = [{"to": NUMBER}, {"to": NUMBER, "variables": {"__TRUNK_LINES": "9999"}}]
+        response = post_call(client, body)
+        assert response.status_code == 422
+        assert response.json["error"]["field"] == "[1].variables.__TRUNK_LINES"
+        assert count(sessions, "SELECT count(*) FROM calls") == 0
+
+    def test_ordinary_names_are_still_taken(self, client: FlaskClient) -> None:
+        variables = {"ORDER_ID": "7", "__CUSTOMER": "Ali", "_attempt": "2", "team": "b",
+                     "LANG": "fa", "TRUNK": "x", "LINES_LEFT": "3", "CALLBACK_URL_ID": "9"}
+        response = post_call(client, {"to": NUMBER, "variables": variables})
+        assert response.status_code == 202, response.json
+        assert response.json["variables"] == variables

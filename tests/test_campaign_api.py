@@ -217,3 +217,80 @@ class TestNumberCap:
         again = client.post("/v1/calls", json={"to": "+98 912 100 0001"})
         assert again.status_code == 429 and again.json["error"]["field"] == "to"
         assert client.post("/v1/calls", json={"to": "09121000002"}).status_code == 202
+
+
+def rejects(client: FlaskClient, result: dict) -> dict[str, str]:
+    """The upload's rejects report as {line: reason}."""
+    rows = list(csv.reader(client.get(result["rejects_url"]).text.splitlines()))
+    assert rows[0] == ["line", "reason"]
+    return dict(rows[1:])  # type: ignore[arg-type]
+
+
+class TestDialplanGuards:
+    """Uploads and campaigns follow the same rules as single calls: numbers the dialplan would
+    not dial and variable names it (or Asterisk) reads are refused, row by row or whole."""
+
+    def test_rows_the_dialplan_would_not_dial_are_rejected_with_the_reason(
+            self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        result = upload(client, cid, "to\n09121000001\n+98211234\n+982121234\n")
+        assert (result["accepted"], result["rejected"]) == (1, 2)
+        reasons = rejects(client, result)
+        assert set(reasons) == {"3", "4"}
+        assert "national form 0211234 matches none of ASTERISK_DIAL_PATTERNS" in reasons["3"]
+        assert "national form 02121234 matches none of ASTERISK_DIAL_PATTERNS" in reasons["4"]
+        [contact] = client.get(f"/v1/campaigns/{cid}/contacts").json["data"]
+        assert contact["to"] == "+989121000001"
+
+    def test_json_lines_too(self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        result = upload(client, cid, '{"to": "+98211234"}\n{"to": "09121000001"}\n',
+                        content_type="application/x-ndjson")
+        assert (result["accepted"], result["rejected"]) == (1, 1)
+        assert "ASTERISK_DIAL_PATTERNS" in rejects(client, result)["1"]
+
+    def test_patterns_that_admit_them_let_them_through(self, settings: Settings,
+                                                       sessions: sessionmaker[Session]) -> None:
+        from dispatcher import services
+
+        app = create_app(replace(settings, dial_patterns="_0[1-9]XXXXXXXXX,_021XXXX!"))
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = \
+            f"Bearer {services.create_api_key(sessions, 'tests')[1]}"
+        cid = create(client)["id"]
+        result = upload(client, cid, "to\n09121000001\n+98211234\n+982121234\n")
+        assert (result["accepted"], result["rejected"]) == (3, 0)
+
+    @pytest.mark.parametrize("name", ["TRUNK_LINES", "__trunk_lines", "__TRANSFER_CONTEXT",
+                                      "LIMIT_WARNING_FILE", "_CDR_PROP"])
+    def test_a_reserved_variable_column_refuses_the_upload_whole(
+            self, client: FlaskClient, name: str) -> None:
+        cid = create(client)["id"]
+        response = client.post(f"/v1/campaigns/{cid}/contacts",
+                               data=f"to,{name}\n09121000001,9999\n".encode(),
+                               content_type="text/csv")
+        assert response.status_code == 422
+        assert repr(name) in response.json["error"]["message"]
+        assert "reserved" in response.json["error"]["message"]
+        assert client.get(f"/v1/campaigns/{cid}").json["contacts"]["total"] == 0
+
+    def test_a_reserved_variable_in_a_json_line_rejects_that_row(
+            self, client: FlaskClient) -> None:
+        cid = create(client)["id"]
+        text = ('{"to": "09121000001", "variables": {"__max_call_seconds": "99999"}}\n'
+                '{"to": "09121000002", "variables": {"ORDER": "7"}}\n')
+        result = upload(client, cid, text, content_type="application/x-ndjson")
+        assert (result["accepted"], result["rejected"]) == (1, 1)
+        assert "'__max_call_seconds' is reserved" in rejects(client, result)["1"]
+
+    @pytest.mark.parametrize("name", ["TRUNK_LINES", "__OUTBOUND_GROUP", "dynamic_features"])
+    def test_a_campaign_with_a_reserved_variable_is_refused(self, client: FlaskClient,
+                                                           name: str) -> None:
+        response = client.post("/v1/campaigns", json={"name": "x", "variables": {name: "1"}})
+        assert response.status_code == 422
+        assert response.json["error"]["field"] == f"variables.{name}"
+        assert client.get("/v1/campaigns").json["data"] == []
+        cid = create(client, variables={"ORDER": "7"})["id"]
+        response = client.patch(f"/v1/campaigns/{cid}", json={"variables": {name: "1"}})
+        assert response.status_code == 422
+        assert client.get(f"/v1/campaigns/{cid}").json["variables"] == {"ORDER": "7"}

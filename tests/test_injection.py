@@ -193,7 +193,10 @@ def harness(client: FlaskClient, sessions: sessionmaker[Session], sim: PBXSimula
 
 def test_to(harness: Harness) -> None:
     benign = ["+98 912 123 1001", "(0912) 123-1001", "0912.123.1001"]
-    taken = [v for v in [*HOSTILE, GOOD_TO + "\n", *benign] if harness.submit({"to": v})]
+    # Valid numbers the dialplan would not dial (no ASTERISK_DIAL_PATTERNS entry matches).
+    undialled = ["+98211234", "+982121234"]
+    taken = [v for v in [*HOSTILE, GOOD_TO + "\n", *undialled, *benign]
+             if harness.submit({"to": v})]
     assert taken == benign
     harness.finish()
 
@@ -207,7 +210,11 @@ def test_from(harness: Harness) -> None:
 
 def test_variable_names(harness: Harness) -> None:
     names = [v for v in HOSTILE if isinstance(v, str)]
-    values = [*names, "CALL_ID", "__CALL_ID", "X", "_ORDER", "__INHERITED", "a1"]
+    # Names the dialplan reads or Asterisk acts on: a channel variable shadows the global.
+    reserved = ["TRUNK_LINES", "__TRUNK_LINES", "_max_call_seconds", "__OUTBOUND_GROUP",
+                "__TRANSFER_CONTEXT", "FORWARD_CONTEXT", "DYNAMIC_FEATURES", "BRIDGE_FEATURES",
+                "__CONNECTED_LINE_SEND_SUB", "LIMIT_WARNING_FILE"]
+    values = [*names, *reserved, "CALL_ID", "__CALL_ID", "X", "_ORDER", "__INHERITED", "a1"]
     taken = [v for v in values if harness.submit({"to": GOOD_TO, "variables": {v: "v"}})]
     assert taken == ["X", "_ORDER", "__INHERITED", "a1"]
     harness.finish()
