@@ -15,8 +15,8 @@ import pytest
 
 from dispatcher.asterisk import cli, confparse
 from dispatcher.asterisk.cdr_table import grant_sql, schema_sql
-from dispatcher.asterisk.remote import remote_config
-from dispatcher.asterisk.render import CONSUMER_EVENTS, RENDERED_FILES, render
+from dispatcher.asterisk.remote import REMOTE_GROUP, remote_config
+from dispatcher.asterisk.render import CONSUMER_EVENTS, RENDERED_FILES, TRUNK_MODULES, render
 from dispatcher.asterisk.settings import load, load_remote
 from dispatcher.asterisk.values import ConfError, pattern_regex
 from dispatcher.config import Settings
@@ -28,6 +28,8 @@ EVENTS_SECRET = "f0e1d2c3b4a5968778695a4b"
 TRUNK_PASSWORD = "trunkPass-2024x"
 CARRIER = "203.0.113.10"
 PUBLIC = "198.51.100.7"
+CALLER_ID = "+982191001000"
+DEFAULT_PATTERNS = ("_09XXXXXXXXX", "_0[1-8]XXXXXXXXX")
 
 
 def make_env(**overrides: str | None) -> dict[str, str]:
@@ -42,6 +44,7 @@ def make_env(**overrides: str | None) -> dict[str, str]:
         "TRUNK_PASSWORD": TRUNK_PASSWORD,
         "AMI_BIND": "0.0.0.0",
         "AMI_PERMIT": "172.28.0.0/24",
+        "DISPATCHER_DEFAULT_CALLER_ID": CALLER_ID,
     }
     for key, value in overrides.items():
         if value is None:
@@ -80,7 +83,8 @@ def _dialplan(conf: dict[str, confparse.ConfFile]) -> list[confparse.Extension]:
 def test_every_file_is_rendered_and_parses(conf: dict[str, confparse.ConfFile]) -> None:
     assert set(RENDERED_FILES) | {"cdr_pgsql.conf"} == set(conf)
     for name, parsed in conf.items():
-        assert parsed.sections, name
+        # acl.conf only exists (no named ACLs), so the core does not log an ERROR without it.
+        assert parsed.sections or name == "acl.conf", name
 
 
 def test_transports_udp_and_tcp_with_nat(conf: dict[str, confparse.ConfFile]) -> None:
@@ -127,6 +131,112 @@ def test_calls_from_the_trunk_can_never_dial_out(conf) -> None:
     dead_end = [e for e in _dialplan(conf) if e.context == "from-carrier"]
     assert dead_end and {e.app for e in dead_end} == {"Hangup"}
     assert not conf["extensions.conf"].section("from-carrier").getall("include")
+
+
+@pytest.mark.parametrize(("value", "bind"), [
+    (None, "0.0.0.0:5060"), ("127.0.0.1", "127.0.0.1:5060"), ("::1", "[::1]:5060"),
+    ("::", "[::]:5060"),
+])
+def test_sip_bind_is_both_transports_address(value: str | None, bind: str) -> None:
+    conf = rendered("register", SIP_BIND=value)
+    for proto in ("udp", "tcp"):
+        assert conf["pjsip.conf"].typed(f"transport-{proto}", "transport").get("bind") == bind
+    # AMI and RTP keep their own settings: SIP_BIND moves SIP only.
+    default = rendered("register")
+    for name, section in (("manager.conf", "general"), ("rtp.conf", "general")):
+        assert conf[name].section(section).options == default[name].section(section).options
+    assert conf["manager.conf"].section("general").get("bindaddr") == "0.0.0.0"
+
+
+@pytest.mark.parametrize("value", ["localhost", "127.0.0.1:5060", "10.0.0.0/8", "1.2.3.4.5",
+                                   "[::1]", "0.0.0.0 ; x"])
+def test_sip_bind_must_be_an_ip_address(value: str) -> None:
+    with pytest.raises(ConfError, match="SIP_BIND"):
+        load(make_env(SIP_BIND=value), "peer")
+
+
+# What the trunk and the dialplan need in both modes (tests/test_asterisk_boot.py checks on a
+# real Asterisk that they boot with no ERROR and run).
+NEEDED_MODULES = {
+    "res_pjsip.so", "chan_pjsip.so", "res_pjsip_session.so", "res_pjsip_pubsub.so",
+    "res_pjproject.so", "res_sorcery_config.so", "res_sorcery_memory.so", "res_sorcery_astdb.so",
+    "res_pjsip_endpoint_identifier_ip.so", "res_pjsip_authenticator_digest.so",
+    "res_pjsip_sdp_rtp.so", "res_pjsip_nat.so", "res_pjsip_caller_id.so",
+    "res_pjsip_rfc3326.so", "res_pjsip_logger.so", "res_rtp_asterisk.so",
+    "res_timing_timerfd.so", "bridge_simple.so", "bridge_native_rtp.so", "pbx_config.so",
+    "app_dial.so", "app_playback.so", "app_stack.so", "codec_alaw.so", "codec_ulaw.so",
+    "codec_a_mu.so", "codec_gsm.so", "format_sln.so", "format_wav.so", "format_gsm.so",
+    "format_pcm.so", "cdr_manager.so", "res_security_log.so",
+}
+# Never loaded: risky (a shell, in-call DTMF transfers, unidentified endpoints) or unused
+# services that would listen or log errors without a configuration.
+NEVER_LOADED = {
+    "app_system.so", "func_shell.so", "bridge_builtin_features.so",
+    "res_pjsip_endpoint_identifier_anonymous.so", "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_registrar.so", "res_pjsip_refer.so", "chan_iax2.so", "res_ari.so",
+    "res_http_websocket.so", "res_musiconhold.so", "app_queue.so", "res_parking.so",
+    "res_config_pgsql.so", "res_hep.so", "res_prometheus.so",
+}
+
+
+def _loaded(conf: dict[str, confparse.ConfFile]) -> set[str]:
+    modules = conf["modules.conf"].section("modules")
+    return set(modules.getall("load")) | set(modules.getall("require"))
+
+
+def test_modules_are_listed_not_autoloaded(conf) -> None:
+    modules = conf["modules.conf"].section("modules")
+    assert modules.get("autoload") == "no"
+    loaded, noload = _loaded(conf), set(modules.getall("noload"))
+    assert NEEDED_MODULES <= loaded
+    assert not loaded & NEVER_LOADED
+    assert not loaded & noload
+    assert all(re.fullmatch(r"[a-z0-9_]+\.so", name) for name in loaded | noload)
+    assert conf["modules.conf"].directives == [("tryinclude", "custom/modules_custom.conf")]
+
+
+def test_only_register_mode_loads_registration_and_outbound_auth(peer, register) -> None:
+    assert set(TRUNK_MODULES["register"]) <= _loaded(register)
+    assert not set(TRUNK_MODULES["register"]) & _loaded(peer)
+
+
+def test_trunk_codecs_bring_their_translators() -> None:
+    loaded = _loaded(rendered("peer", TRUNK_CODECS="ulaw,g722"))
+    assert {"codec_ulaw.so", "codec_g722.so", "codec_resample.so", "codec_gsm.so"} <= loaded
+    assert not {"codec_alaw.so", "codec_a_mu.so"} & loaded
+
+
+# Where each application and function of the rendered dialplan comes from (None: the core).
+# A new one in the template fails here until modules.conf loads its module.
+DIALPLAN_MODULES = {
+    "Answer": None, "Hangup": None, "Set": None, "GotoIf": None, "Goto": None,
+    "Gosub": "app_stack.so", "Return": "app_stack.so", "Dial": "app_dial.so",
+    "Playback": "app_playback.so", "GROUP": "func_groupcount.so",
+    "GROUP_COUNT": "func_groupcount.so", "CDR": "func_cdr.so", "CHANNEL": "func_channel.so",
+    "MASTER_CHANNEL": "func_channel.so", "GLOBAL": "func_global.so", "FILTER": "func_strings.so",
+    "LEN": "func_strings.so", "DIALPLAN_EXISTS": "func_dialplan.so",
+    "CALLERID": "func_callerid.so",
+}
+
+
+def test_every_dialplan_application_and_function_is_loaded(conf) -> None:
+    used = set()
+    for step in _dialplan(conf):
+        used.add(step.app)
+        used.update(re.findall(r"(?<![A-Za-z0-9_])([A-Z][A-Z_]*)\(", step.data))
+    assert used - DIALPLAN_MODULES.keys() == set()
+    assert {DIALPLAN_MODULES[name] for name in used} - {None} <= _loaded(conf)
+
+
+def test_core_start_up_files_are_rendered(conf) -> None:
+    featuremap = conf["features.conf"].section("featuremap")
+    assert featuremap.options and all(value == "" for _, value in featuremap.options)
+    country = conf["indications.conf"].section("general").get("country")
+    assert conf["indications.conf"].section(country).get("congestion")
+    assert conf["pjproject.conf"].section("startup").get("type") == "startup"
+    assert conf["udptl.conf"].section("general").get("udptlstart")
+    assert conf["ccss.conf"].section("general")
+    assert conf["acl.conf"].sections == []
 
 
 # --- the two modes ----------------------------------------------------------------------------
@@ -236,7 +346,7 @@ def test_local_dial_template_goes_through_the_outbound_context() -> None:
     dial = next(e for e in trunk if e.app == "Dial")
     endpoint = re.search(r"@([A-Za-z0-9_\-]+),", dial.data).group(1)
     assert conf["pjsip.conf"].typed(endpoint, "endpoint")
-    assert "S(${MAX_CALL_SECONDS})" in dial.data
+    assert "S(${GLOBAL(MAX_CALL_SECONDS)})" in dial.data
 
 
 def test_hangup_cause_reaches_the_cdr_column_reconciliation_reads(conf) -> None:
@@ -257,7 +367,7 @@ def test_line_cap_equals_trunk_lines() -> None:
     conf = rendered("peer", DISPATCHER_TRUNK_LINES="12")
     assert conf["extensions.conf"].section("globals").get("TRUNK_LINES") == "12"
     checks = [e.data for e in _dialplan(conf) if e.app == "GotoIf" and "GROUP_COUNT" in e.data]
-    assert checks and "${TRUNK_LINES}" in checks[0]
+    assert checks and "${GLOBAL(TRUNK_LINES)}" in checks[0]
 
 
 def test_allow_list_patterns_compile_and_admit_only_national_numbers(conf) -> None:
@@ -279,6 +389,69 @@ def test_allow_list_is_configurable_and_strict() -> None:
     for loose in ("_X.", "_09!", "_0.", "0912", "_09XX,_X."):
         with pytest.raises(ConfError, match="ASTERISK_DIAL_PATTERNS"):
             load(make_env(ASTERISK_DIAL_PATTERNS=loose), "peer")
+
+
+def test_dialplan_reads_every_global_through_GLOBAL(conf) -> None:
+    names = conf["extensions.conf"].section("globals").keys()
+    assert {"TRUNK_LINES", "MAX_CALL_SECONDS", "ANSWER_SOUND", "DEFAULT_CALLER_ID"} <= names
+    used = "\n".join(f"{step.app}({step.data})" for step in _dialplan(conf))
+    for name in names:
+        # ${NAME} (or ${NAME:offset}) would read a channel variable of that name first.
+        assert not re.search(r"\$\{_*" + name + r"[}:]", used), name
+        assert f"${{GLOBAL({name})}}" in used, name
+
+
+def test_trunk_leg_ignores_what_the_call_brought_along(conf) -> None:
+    trunk = [e for e in _dialplan(conf) if e.context == "dispatcher-trunk"]
+    dial = next(i for i, e in enumerate(trunk) if e.app == "Dial")
+    cleared = {e.data[:-1] for e in trunk[:dial] if e.app == "Set" and e.data.endswith("=")}
+    assert {"OUTBOUND_GROUP", "OUTBOUND_GROUP_ONCE", "FORWARD_CONTEXT", "TRANSFER_CONTEXT",
+            "BRIDGE_FEATURES"} <= cleared
+    options = trunk[dial].data.rsplit(",", 1)[1]
+    assert re.fullmatch(r"[a-zA-Z]*i[a-zA-Z]*S\(\$\{GLOBAL\(MAX_CALL_SECONDS\)\}\)", options)
+
+
+def test_default_caller_id_fills_an_empty_caller_number(conf) -> None:
+    assert conf["extensions.conf"].section("globals").get("DEFAULT_CALLER_ID") == CALLER_ID
+    trunk = [e for e in _dialplan(conf) if e.context == "dispatcher-trunk"]
+    apps = [e.app for e in trunk]
+    check = next(i for i, e in enumerate(trunk) if "CALLERID(num)" in e.data and
+                 e.app == "GotoIf")
+    assert trunk[check].data == "$[${LEN(${CALLERID(num)})} > 0]?dial"
+    assert trunk[check + 1].data == "CALLERID(num)=${GLOBAL(DEFAULT_CALLER_ID)}"
+    assert trunk[check + 2].label == "dial" and trunk[check + 2].app == "Dial"
+    assert apps.index("GotoIf") < check  # the line cap first: a refused call needs no caller ID
+
+
+def test_render_refuses_anonymous_calls_unless_allowed(tmp_path: Path, capsys) -> None:
+    with pytest.raises(ConfError) as refused:
+        load(make_env(DISPATCHER_DEFAULT_CALLER_ID=None), "peer")
+    message = str(refused.value)
+    assert message.startswith("missing required setting DISPATCHER_DEFAULT_CALLER_ID")
+    assert "DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID" in message and "\n" not in message
+    for no in ("no", "false"):
+        with pytest.raises(ConfError, match="DISPATCHER_DEFAULT_CALLER_ID"):
+            load(make_env(DISPATCHER_DEFAULT_CALLER_ID=None,
+                          DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID=no), "peer")
+    with pytest.raises(ConfError, match="DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID"):
+        load(make_env(DISPATCHER_DEFAULT_CALLER_ID=None,
+                      DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID="maybe"), "peer")
+    env = make_env(DISPATCHER_DEFAULT_CALLER_ID=None)
+    out = tmp_path / "etc"
+    assert cli.main(["render", "--mode", "peer", "--out", str(out)], env=env) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: missing required setting DISPATCHER_DEFAULT_CALLER_ID")
+    assert not out.exists()
+    allowed = rendered("peer", DISPATCHER_DEFAULT_CALLER_ID=None,
+                       DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID="yes")
+    assert allowed["extensions.conf"].section("globals").get("DEFAULT_CALLER_ID") == ""
+
+
+@pytest.mark.parametrize("value", ["1", "1234567890123456", "+98-21-1234", "Anonymous",
+                                   '"Sales" <1234>', "++98211"])
+def test_default_caller_id_is_a_plain_number(value: str) -> None:
+    with pytest.raises(ConfError, match="DISPATCHER_DEFAULT_CALLER_ID"):
+        load(make_env(DISPATCHER_DEFAULT_CALLER_ID=value), "peer")
 
 
 # --- CDR, logging, media ----------------------------------------------------------------------
@@ -331,7 +504,8 @@ FIELDS = ["CARRIER_HOST", "CARRIER_MATCH", "TRUNK_USERNAME", "TRUNK_PASSWORD",
           "DISPATCHER_AMI_SECRET", "DISPATCHER_AMI_EVENTS_SECRET", "DISPATCHER_AMI_USERNAME",
           "SIP_EXTERNAL_ADDRESS", "SIP_LOCAL_NETS", "TRUNK_CODECS", "ASTERISK_ANSWER_SOUND",
           "ASTERISK_DIAL_PATTERNS", "AMI_PERMIT", "DISPATCHER_ORIGINATE_CONTEXT",
-          "DISPATCHER_DIAL_TEMPLATE", "ASTERISK_CDR_DATABASE_URL"]
+          "DISPATCHER_DIAL_TEMPLATE", "ASTERISK_CDR_DATABASE_URL", "SIP_BIND",
+          "DISPATCHER_DEFAULT_CALLER_ID"]
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -436,6 +610,24 @@ def test_remote_dial_patterns_equal_ours(peer) -> None:
     theirs = confparse.parse(remote_config(load_remote(make_env(), "peer"), "pjsip"))
     remote = {e.exten for e in confparse.extensions(theirs) if e.context == "from-dispatcher"}
     assert ours == remote
+
+
+@pytest.mark.parametrize("mode", ["peer", "register"])
+@pytest.mark.parametrize("syntax", ["pjsip", "chan_sip"])
+def test_remote_dialplan_caps_our_calls_at_the_trunk_lines(mode: str, syntax: str) -> None:
+    text = remote_config(load_remote(make_env(DISPATCHER_TRUNK_LINES="7"), mode), syntax)
+    # tests/realpbx.py (and carriers' scripts) replace exactly this text: keep it.
+    assert text.count("Dial(DAHDI/g0/${EXTEN},60)") == len(DEFAULT_PATTERNS)
+    plan = [e for e in confparse.extensions(confparse.parse(text))
+            if e.context == "from-dispatcher"]
+    group, _, category = REMOTE_GROUP.partition("@")
+    for pattern in DEFAULT_PATTERNS:
+        steps = [e for e in plan if e.exten == pattern]
+        assert [e.app for e in steps] == ["Set", "GotoIf", "Dial", "Hangup", "Hangup"]
+        assert steps[0].data == f"GROUP({category})={group}"
+        assert steps[1].data == f"$[${{GROUP_COUNT({REMOTE_GROUP})}} > 7]?full"
+        assert steps[2].data == "DAHDI/g0/${EXTEN},60"
+        assert (steps[4].label, steps[4].data) == ("full", "34")
 
 
 # --- compose.yaml and .env.example ------------------------------------------------------------
@@ -552,7 +744,9 @@ def test_cdr_table_apply_creates_the_table_and_grants_insert(postgres) -> None:
     owner_url = postgres.url_for(name)
     cdr_url = re.sub(r"//[^@]*@", "//asterisk_cdr:cdrpass-1234@", owner_url)
     env = {"DATABASE_URL": owner_url, "ASTERISK_CDR_DATABASE_URL": cdr_url}
-    assert "INSERT granted to asterisk_cdr" in apply(env)
+    assert apply(env).splitlines() == [
+        "cdr table is ready", "done: grant INSERT on cdr to asterisk_cdr",
+        "done: set the time zone of asterisk_cdr to UTC"]
     assert apply(env).startswith("cdr table is ready")  # idempotent
     engine = create_engine(cdr_url)
     try:
@@ -563,3 +757,70 @@ def test_cdr_table_apply_creates_the_table_and_grants_insert(postgres) -> None:
     finally:
         engine.dispose()
     assert apply({**env, "ASTERISK_CDR_PGSQL": "no"}).startswith("ASTERISK_CDR_PGSQL=no")
+
+
+def test_cdr_table_apply_keeps_the_grant_when_the_owner_cannot_alter_roles(postgres,
+                                                                          capsys) -> None:
+    """A managed database's owner typically lacks CREATEROLE: ALTER ROLE fails, and the GRANT
+    must survive it (they once shared a transaction and both were lost)."""
+    from sqlalchemy import create_engine, text
+
+    name = "asterisk_cdr_nocreaterole"
+    for sql in (f'DROP DATABASE IF EXISTS "{name}";', "DROP ROLE IF EXISTS cdr_owner_plain;",
+                "DROP ROLE IF EXISTS asterisk_cdr_plain;",
+                "CREATE ROLE cdr_owner_plain LOGIN NOCREATEROLE NOSUPERUSER "
+                "PASSWORD 'ownerpass-1234';",
+                "CREATE ROLE asterisk_cdr_plain LOGIN PASSWORD 'cdrpass-1234';",
+                f'CREATE DATABASE "{name}" OWNER cdr_owner_plain;'):
+        postgres.server.psql(sql)
+    url = postgres.url_for(name)
+    owner_url = re.sub(r"//[^@]*@", "//cdr_owner_plain:ownerpass-1234@", url)
+    cdr_url = re.sub(r"//[^@]*@", "//asterisk_cdr_plain:cdrpass-1234@", url)
+    env = {"DATABASE_URL": owner_url, "ASTERISK_CDR_DATABASE_URL": cdr_url}
+    assert cli.main(["cdr-table", "--apply"], env=env) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["cdr table is ready", "done: grant INSERT on cdr to asterisk_cdr_plain"]
+    assert lines[2].startswith("FAILED: set the time zone of asterisk_cdr_plain to UTC (")
+    assert "permission denied" in lines[2]
+    # Only what failed is left for an admin.
+    assert lines[3:] == ["Run as an admin:",
+                         """ALTER ROLE "asterisk_cdr_plain" SET timezone = 'UTC';"""]
+    engine = create_engine(cdr_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO cdr (uniqueid, hangupcause) VALUES ('u2', 16)"))
+    finally:
+        engine.dispose()
+
+
+def test_cdr_table_apply_turns_time_columns_of_an_older_table_into_exact_epochs(postgres
+                                                                               ) -> None:
+    """cdr_pgsql writes a float column to the microsecond and a time column to the second: a
+    table made by an earlier version gets its answer and end converted, values kept."""
+    from sqlalchemy import create_engine, text
+
+    from dispatcher.asterisk.cdr_table import apply
+
+    name = "asterisk_cdr_upgrade"
+    postgres.create_database(name)
+    url = postgres.url_for(name)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text('CREATE TABLE cdr (calldate timestamptz NOT NULL DEFAULT now(), '
+                              'answer timestamptz, "end" timestamptz, duration bigint NOT NULL '
+                              'DEFAULT 0, billsec bigint NOT NULL DEFAULT 0, disposition '
+                              "varchar(45) NOT NULL DEFAULT '', uniqueid varchar(150) NOT NULL "
+                              "DEFAULT '')"))
+            conn.execute(text("INSERT INTO cdr (answer, \"end\", uniqueid) VALUES "
+                              "('2026-12-06 10:00:01+00', '2026-12-06 10:00:05+00', 'u1')"))
+        assert apply({"DATABASE_URL": url}).startswith("cdr table is ready")
+        with engine.begin() as conn:
+            types = dict(conn.execute(text(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'cdr' AND column_name IN ('answer', 'end')")).all())
+            answer, end = conn.execute(text('SELECT answer, "end" FROM cdr')).one()
+        assert types == {"answer": "double precision", "end": "double precision"}
+        assert end - answer == 4.0
+    finally:
+        engine.dispose()

@@ -12,11 +12,24 @@ import re
 from collections.abc import Mapping
 
 # A cdr table made earlier from Asterisk's stock schema lacks the columns reconciliation
-# prefers; cdr_pgsql fills them as soon as they exist.
+# prefers; cdr_pgsql fills them as soon as they exist. "answer" and "end" are floats (epoch
+# seconds): cdr_pgsql writes a float column to the microsecond, a time column to the whole
+# second. One made by an earlier version has them as timestamptz: converted in place (Asterisk
+# reads the column types when cdr_pgsql loads: `module reload cdr_pgsql` after this).
 _UPGRADE = """
-ALTER TABLE cdr ADD COLUMN IF NOT EXISTS answer timestamptz;
-ALTER TABLE cdr ADD COLUMN IF NOT EXISTS "end" timestamptz;
+ALTER TABLE cdr ADD COLUMN IF NOT EXISTS answer double precision;
+ALTER TABLE cdr ADD COLUMN IF NOT EXISTS "end" double precision;
 ALTER TABLE cdr ADD COLUMN IF NOT EXISTS hangupcause integer;
+DO $$ BEGIN
+  IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
+      AND table_name = 'cdr' AND column_name = 'answer') <> 'double precision' THEN
+    ALTER TABLE cdr ALTER COLUMN answer TYPE double precision USING extract(epoch FROM answer);
+  END IF;
+  IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
+      AND table_name = 'cdr' AND column_name = 'end') <> 'double precision' THEN
+    ALTER TABLE cdr ALTER COLUMN "end" TYPE double precision USING extract(epoch FROM "end");
+  END IF;
+END $$;
 """
 
 
@@ -26,18 +39,33 @@ def schema_sql() -> str:
     return SCHEMA.strip() + "\n" + _UPGRADE.lstrip()
 
 
-def grant_sql(cdr_user: str) -> str:
-    """``GRANT`` for a separate cdr_pgsql user; the name is checked, then quoted."""
+def grant_statements(cdr_user: str) -> list[tuple[str, str]]:
+    """What a separate cdr_pgsql user needs, as (step, SQL), one statement each: INSERT
+    on ``cdr``, and UTC as its session time zone (cdr_pgsql writes UTC times without an offset,
+    and a ``timestamptz`` column reads them in the session's zone). The name is checked, then
+    quoted."""
     if not re.fullmatch(r"[A-Za-z0-9_\-.]{1,63}", cdr_user):
         raise ValueError(f"not a plain PostgreSQL role name: {cdr_user!r}")
-    return (f'GRANT INSERT ON cdr TO "{cdr_user}";\n'
-            f"ALTER ROLE \"{cdr_user}\" SET timezone = 'UTC';\n")
+    return [
+        (f"grant INSERT on cdr to {cdr_user}", f'GRANT INSERT ON cdr TO "{cdr_user}";'),
+        (f"set the time zone of {cdr_user} to UTC",
+         f"ALTER ROLE \"{cdr_user}\" SET timezone = 'UTC';"),
+    ]
+
+
+def grant_sql(cdr_user: str) -> str:
+    """:func:`grant_statements` as a script, for an admin to run by hand."""
+    return "".join(sql + "\n" for _, sql in grant_statements(cdr_user))
 
 
 def apply(env: Mapping[str, str]) -> str:
     """Create the table (idempotent) as the dispatcher's database owner; grant the CDR user.
 
-    Returns what was done, for the log of the one-shot migrate service.
+    Returns one line per step ("done: ..." or "FAILED: ... (why)"), for the log of the one-shot
+    migrate service. Each grant runs in a transaction of its own: a managed database's owner can
+    usually GRANT on its own table but not ALTER another role (that needs CREATEROLE), and one
+    failing statement must not roll back the other. What failed is printed with the SQL to run
+    as an admin, instead of failing the whole deployment over it.
     """
     from urllib.parse import unquote, urlsplit
 
@@ -55,20 +83,25 @@ def apply(env: Mapping[str, str]) -> str:
     owner = unquote(urlsplit(owner_url).username or "")
     cdr_user = unquote(urlsplit(cdr_url).username or "") if cdr_url else owner
     engine = make_engine(owner_url, pool_size=1)
+    lines: list[str] = []
+    failed: list[str] = []
     try:
         with engine.begin() as conn:
             conn.execute(text(schema_sql()))
+        lines.append("cdr table is ready")
         if not cdr_user or cdr_user == owner:
-            return "cdr table is ready"
-        # A managed database may not let the owner alter another role: say what to run
-        # instead of failing the whole deployment over it.
-        try:
-            with engine.begin() as conn:
-                conn.execute(text(grant_sql(cdr_user)))
-        except SQLAlchemyError as exc:
-            reason = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
-            return (f"cdr table is ready; could not grant {cdr_user} ({reason}). Run as an "
-                    f"admin:\n{grant_sql(cdr_user)}")
+            return lines[0]
+        for step, sql in grant_statements(cdr_user):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(sql))
+                lines.append(f"done: {step}")
+            except SQLAlchemyError as exc:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                lines.append(f"FAILED: {step} ({reason})")
+                failed.append(sql)
     finally:
         engine.dispose()
-    return f"cdr table is ready; INSERT granted to {cdr_user}"
+    if failed:
+        lines.append("Run as an admin:\n" + "\n".join(failed))
+    return "\n".join(lines)

@@ -17,11 +17,23 @@ from dispatcher.asterisk.settings import AsteriskSettings
 SYNTAXES = ("pjsip", "chan_sip", "both")
 
 
+# The carrier counts our calls in a group of its own and refuses (cause 34, congestion) the one
+# that would exceed the trunk's lines, as our dispatcher-trunk context does on our side: a
+# comment asking for "at most N calls" caps nothing, and a carrier that lets a burst through
+# takes lines its other customers pay for.
+REMOTE_GROUP = "lines@call-dispatcher"
+
+
 def _remote_dial_lines(s: AsteriskSettings) -> str:
+    group, _, category = REMOTE_GROUP.partition("@")
     lines = []
     for pattern in s.dial_patterns:
-        lines.append(f"exten => {pattern},1,Dial(DAHDI/g0/${{EXTEN}},60)")
+        lines.append(f"exten => {pattern},1,Set(GROUP({category})={group})")
+        lines.append(f" same => n,GotoIf($[${{GROUP_COUNT({REMOTE_GROUP})}} > "
+                     f"{s.trunk_lines}]?full)")
+        lines.append(" same => n,Dial(DAHDI/g0/${EXTEN},60)")
         lines.append(" same => n,Hangup(${HANGUPCAUSE})")
+        lines.append(" same => n(full),Hangup(34)")
     return "\n".join(lines)
 
 

@@ -34,7 +34,27 @@ CALL_ID_VARSET_REGEX = "^_*CALL_ID$"
 RENDERED_FILES = (
     "pjsip.conf", "manager.conf", "extensions.conf", "modules.conf", "logger.conf", "rtp.conf",
     "cdr.conf", "cdr_manager.conf", "cel.conf", "http.conf",
+    # Read by Asterisk's core (or res_pjproject) at start-up, which logs an ERROR or WARNING
+    # when they are missing; small on purpose.
+    "acl.conf", "ccss.conf", "features.conf", "indications.conf", "udptl.conf", "pjproject.conf",
 )
+# The codec (translator) modules a TRUNK_CODECS entry needs; with autoload off, a codec without
+# its translator could be offered but not played to (sounds are signed linear or GSM). Codecs
+# not listed here are passed through without a module.
+CODEC_MODULES: dict[str, tuple[str, ...]] = {
+    "alaw": ("codec_alaw.so",),
+    "ulaw": ("codec_ulaw.so",),
+    "gsm": ("codec_gsm.so",),
+    "g722": ("codec_g722.so", "codec_resample.so"),
+    "g726": ("codec_g726.so",),
+    "ilbc": ("codec_ilbc.so",),
+}
+# Modules only one trunk mode needs: registering, and answering the carrier's digest challenge.
+TRUNK_MODULES: dict[str, tuple[str, ...]] = {
+    "peer": (),
+    "register": ("res_pjsip_outbound_registration.so",
+                 "res_pjsip_outbound_authenticator_digest.so"),
+}
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
 
@@ -90,6 +110,14 @@ def dial_pattern_lines(patterns: tuple[str, ...]) -> str:
     return "\n".join(out)
 
 
+def sip_bind(address: str, port: int) -> str:
+    """``address:port`` for a transport's ``bind``; an IPv6 address in brackets, the only place
+    a rendered value may hold ``[``/``]`` (the address is re-parsed, so nothing else gets in)."""
+    ip = ipaddress.ip_address(address)
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    return f"{host}:{int(port)}"
+
+
 def _nat_lines(s: AsteriskSettings) -> str:
     lines = []
     if s.external_address:
@@ -113,6 +141,7 @@ def template_values(s: AsteriskSettings) -> dict[str, str]:
         "trunk_username": s.trunk_username,
         "trunk_password": s.trunk_password,
         "sip_port": str(s.sip_port),
+        "sip_bind": sip_bind(s.sip_bind, s.sip_port),
         "transport_nat_lines": _nat_lines(s),
         "rtp_start": str(s.rtp_start),
         "rtp_end": str(s.rtp_end),
@@ -132,15 +161,31 @@ def template_values(s: AsteriskSettings) -> dict[str, str]:
         "outbound_context": OUTBOUND_CONTEXT,
         "dial_pattern_lines": dial_pattern_lines(s.dial_patterns),
         "answer_sound": s.answer_sound,
+        "default_caller_id": s.default_caller_id,
         "cdr_pgsql_module_line": "load => cdr_pgsql.so" if s.cdr else "noload => cdr_pgsql.so",
+        "trunk_module_lines": "\n".join(f"load => {m}" for m in TRUNK_MODULES[s.mode]),
+        "codec_module_lines": "\n".join(f"load => {m}" for m in codec_modules(s.codecs)),
     }
     if s.cdr:
         values.update(cdr_host=s.cdr.host, cdr_port=str(s.cdr.port), cdr_dbname=s.cdr.dbname,
                       cdr_user=s.cdr.user, cdr_password=s.cdr.password)
     for key, value in values.items():
-        if "\n" not in value and key != "dial_pattern_lines":
+        if "\n" not in value and key not in ("dial_pattern_lines", "sip_bind"):
             refuse_structural(key, value)
     return values
+
+
+def codec_modules(codecs: tuple[str, ...]) -> list[str]:
+    """The translators to load: one per trunk codec, alaw<->ulaw directly when both are offered,
+    and GSM always, because the core sounds the image installs are GSM files."""
+    out: list[str] = []
+    for codec in codecs:
+        out.extend(m for m in CODEC_MODULES.get(codec, ()) if m not in out)
+    if "alaw" in codecs and "ulaw" in codecs:
+        out.append("codec_a_mu.so")
+    if "codec_gsm.so" not in out:
+        out.append("codec_gsm.so")
+    return out
 
 
 def _header(name: str, mode: str) -> str:

@@ -22,6 +22,8 @@ MODES = ("peer", "register")
 OUTBOUND_CONTEXT = "dispatcher-outbound"
 DEFAULT_LOCAL_NETS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 DEFAULT_DIAL_PATTERNS = "_09XXXXXXXXX,_0[1-8]XXXXXXXXX"
+ALLOW_ANONYMOUS = "DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID"
+_CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")  # dispatcher.numbers.parse_caller_id's rule
 _SECTION = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 _TEMPLATE = re.compile(r"^(?P<tech>PJSIP|Local)/\{[a-z0-9_]+\}@(?P<target>[^/@]+)$")
 
@@ -52,6 +54,7 @@ class AsteriskSettings:
     qualify_seconds: int = 10
     # SIP / NAT / media
     sip_port: int = 5060
+    sip_bind: str = "0.0.0.0"
     external_address: str = ""
     local_nets: tuple[str, ...] = ()
     rtp_start: int = 10000
@@ -72,6 +75,7 @@ class AsteriskSettings:
     dial_template: str = "PJSIP/{national}@carrier-trunk"
     dial_patterns: tuple[str, ...] = ()
     answer_sound: str = "hello-world"
+    default_caller_id: str = ""
     # CDR
     cdr: CdrDatabase | None = None
 
@@ -195,6 +199,7 @@ def _media(env: Mapping[str, str], mode: str, lines: int) -> dict[str, object]:
                         f"need at least {2 * lines} (RTP + RTCP per call)")
     return {
         "sip_port": v.integer(env, "SIP_PORT", 5060, 1, 65535),
+        "sip_bind": v.ip_address("SIP_BIND", v.text(env, "SIP_BIND", "0.0.0.0")),
         "external_address": v.ip_address("SIP_EXTERNAL_ADDRESS", external) if external else "",
         "local_nets": v.networks("SIP_LOCAL_NETS",
                                  v.text(env, "SIP_LOCAL_NETS", DEFAULT_LOCAL_NETS)),
@@ -231,6 +236,25 @@ def _dial_patterns(env: Mapping[str, str]) -> tuple[str, ...]:
     return v.dial_patterns(name, v.pattern_text(env, name, DEFAULT_DIAL_PATTERNS))
 
 
+def _caller_id(default: str, allow_anonymous: bool) -> str:
+    """The caller number for calls that carry none, or "" only when anonymous calls are allowed
+    explicitly (DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID, parsed by dispatcher.config like every
+    DISPATCHER_* flag): a carrier may drop or flag an INVITE from "Anonymous", and the callee
+    sees no number to call back."""
+    value = (default or "").strip()
+    if not value:
+        if allow_anonymous:
+            return ""
+        raise ConfError("missing required setting DISPATCHER_DEFAULT_CALLER_ID: calls without a "
+                        "caller number would go out anonymous; set it (e.g. +982112345678), or "
+                        f"set {ALLOW_ANONYMOUS}=yes to allow anonymous calls")
+    v.refuse_structural("DISPATCHER_DEFAULT_CALLER_ID", value)
+    if not _CALLER_ID.fullmatch(value):
+        raise ConfError("DISPATCHER_DEFAULT_CALLER_ID must be 2-15 digits with an optional "
+                        f"leading '+', got {value!r}")
+    return value
+
+
 def _dialplan(env: Mapping[str, str], s) -> dict[str, object]:  # s: dispatcher.config.Settings
     if s.originate_priority != 1 and not s.originate_application:
         raise ConfError("DISPATCHER_ORIGINATE_PRIORITY must be 1: the rendered answered "
@@ -251,6 +275,7 @@ def _dialplan(env: Mapping[str, str], s) -> dict[str, object]:  # s: dispatcher.
         "dial_patterns": _dial_patterns(env),
         "answer_sound": v.sound("ASTERISK_ANSWER_SOUND",
                                 v.text(env, "ASTERISK_ANSWER_SOUND", "hello-world")),
+        "default_caller_id": _caller_id(s.default_caller_id, s.allow_anonymous_caller_id),
     }
 
 
