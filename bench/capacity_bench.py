@@ -93,7 +93,8 @@ class Stack:
             "DISPATCHER_AMI_HOST": "127.0.0.1", "DISPATCHER_AMI_PORT": str(sim.port),
             "DISPATCHER_AMI_USERNAME": "dispatcher", "DISPATCHER_AMI_SECRET": "bench",
             "DISPATCHER_QUEUE_NAME": queue, "DISPATCHER_TRUNK_NAME": f"trunk-{queue}",
-            "DISPATCHER_LOG_LEVEL": "WARNING", **env,
+            "DISPATCHER_LOG_LEVEL": "WARNING", "DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID": "yes",
+            **env,
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logdir = svc.logdir

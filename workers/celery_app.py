@@ -18,7 +18,8 @@ from dispatcher.redis_client import broker_transport_options
 from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE, ROUTINE_TASKS, RUN_HOPPER
 from dispatcher.trunks import load_trunks
 
-settings = load_settings().require("database_url", "redis_url")
+# A worker that would dial anonymous by accident does not start (nor beat, nor Flower).
+settings = load_settings().require("database_url", "redis_url").require_caller_id()
 share_publish_clients()
 trunks = load_trunks(settings)
 
