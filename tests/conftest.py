@@ -6,6 +6,7 @@ mock of PostgreSQL, Redis or the AMI socket.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,41 @@ from dispatcher.config import Settings  # noqa: E402
 from dispatcher.db.engine import make_engine, make_session_factory  # noqa: E402
 from dispatcher.db.migrate import upgrade  # noqa: E402
 from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+
+# --- the real-Asterisk tier (marker ``asterisk``) ---------------------------------------------
+ASTERISK_SETTING = "DISPATCHER_TEST_ASTERISK"
+_asterisk_skipped: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without an Asterisk handed over, the tier is skipped as a whole (and said so once)."""
+    if os.environ.get(ASTERISK_SETTING):
+        return
+    skip = pytest.mark.skip(reason=f"{ASTERISK_SETTING} is not set")
+    for item in items:
+        if item.get_closest_marker("asterisk"):
+            item.add_marker(skip)
+            _asterisk_skipped.append(item.nodeid)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """With an Asterisk handed over, a skipped ``asterisk`` test is a failure: CI must not
+    pass while the real-PBX tier quietly did nothing."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(ASTERISK_SETTING) and \
+            item.get_closest_marker("asterisk"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped although {ASTERISK_SETTING} is set: {report.longrepr}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _asterisk_skipped:
+        terminalreporter.write_line(
+            f"real-Asterisk tier: {len(_asterisk_skipped)} tests skipped ({ASTERISK_SETTING} "
+            "is not set; it names an Asterisk 22 bundle archive or folder)")
 
 
 @pytest.fixture(scope="session")
