@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,3 +83,34 @@ def test_the_cdr_asterisk_wrote_to_postgresql_settles_the_call(
     assert (a.status, a.outcome) == ("completed", "answered")
     assert a.ended_at - a.answered_at == timedelta(seconds=30)
     assert (b.status, b.outcome) == ("busy", "busy")
+
+
+def test_without_cdr_pgsql_the_cdr_event_the_consumer_stored_settles_the_call(
+    sessions: sessionmaker[Session]
+) -> None:
+    """A PBX with no cdr table still said how the call ended, in its Cdr event: a call whose
+    Hangup was missed (the consumer reconnecting) is settled from it, not left unresolved."""
+    from dispatcher.ami.protocol import AMIMessage
+    from dispatcher.recording import record_events
+
+    busy, answered = add_call(sessions), add_call(sessions)
+    sent = datetime.now(tz=UTC) - timedelta(minutes=4)
+    local = sent.astimezone(timezone(timedelta(hours=3, minutes=30)))  # a PBX on Tehran time
+    clock = local.strftime("%Y-%m-%d %H:%M:%S")
+    answer_clock = (local - timedelta(seconds=20)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def cdr(row: CallRow, disposition: str, answer: str) -> AMIMessage:
+        return AMIMessage((("Event", "Cdr"), ("Timestamp", f"{sent.timestamp():.6f}"),
+                           ("UniqueID", str(row.attempt_id)), ("AnswerTime", answer),
+                           ("EndTime", clock), ("Disposition", disposition)))
+
+    record_events(sessions, [cdr(busy, "BUSY", ""), cdr(answered, "ANSWERED", answer_clock)])
+    assert reload(sessions, busy).status == "ringing"  # a live Cdr alone decides nothing yet
+    assert reload(sessions, answered).status == "in-progress"  # but it proves an answer
+    later = datetime.now(tz=UTC) + GRACE + timedelta(seconds=1)  # both quiet since
+    assert reconcile(sessions, {}, grace=GRACE, now=later).settled == 2
+    b, a = reload(sessions, busy), reload(sessions, answered)
+    assert (b.status, b.outcome) == ("busy", "busy")
+    assert (a.status, a.outcome) == ("completed", "answered")
+    assert abs((a.ended_at - sent).total_seconds()) < 1  # the zone inferred from Timestamp
+    assert a.ended_at - a.answered_at == timedelta(seconds=20)
