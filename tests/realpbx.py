@@ -174,6 +174,16 @@ class Pbx:
         if _alive(pid):
             os.kill(pid, 9)
 
+    def modules(self) -> dict[str, str]:
+        """Module file -> status ("Running", "Not", "Declined"), as ``module show`` lists them."""
+        found = {}
+        for line in self.cli("module show", check=False).splitlines():
+            words = line.split()
+            if words and words[0].endswith(".so"):
+                found[words[0]] = next(
+                    (w for w in words if w in ("Running", "Not", "Declined")), "?")
+        return found
+
     def errors(self) -> list[str]:
         return [line for line in self.tail(100_000).splitlines() if "ERROR[" in line]
 

@@ -44,6 +44,7 @@ from stackproc import ProcessGroup, start_beat, start_consumer, start_web, start
 from dispatcher import services
 from dispatcher.ami.client import AMIEventClient
 from dispatcher.ami.endpoint import AMIEndpoint
+from dispatcher.asterisk import confparse
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.migrate import upgrade
 from dispatcher.db.tables import CallRow
@@ -81,6 +82,7 @@ class CarrierWatch:
     live: set[str] = field(default_factory=set)
     peak: int = 0
     causes: list[tuple[str, int]] = field(default_factory=list)  # (dialled number, cause)
+    caller_ids: dict[str, str] = field(default_factory=dict)  # dialled number -> From number
     stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -102,6 +104,7 @@ class CarrierWatch:
                 continue
             if event.name == "Newchannel":
                 self.invites[event.get("Exten") or ""] += 1
+                self.caller_ids[event.get("Exten") or ""] = event.get("CallerIDNum") or ""
                 self.live.add(channel)
                 self.peak = max(self.peak, len(self.live))
             elif event.name == "Hangup":
@@ -358,7 +361,19 @@ def _wait_watched(stack: RealStack, timeout: float = 20) -> None:
 # --- scenarios ---------------------------------------------------------------------------------
 
 def test_the_rendered_configuration_boots_without_errors(peer: Pair) -> None:
-    assert peer.dispatcher.errors() == [], "\n".join(peer.dispatcher.errors())
+    assert_quiet_boot(peer)
+
+
+def assert_quiet_boot(pair: Pair) -> None:
+    """No ERROR line, and exactly the modules modules.conf lists are running (autoload off)."""
+    assert pair.dispatcher.errors() == [], "\n".join(pair.dispatcher.errors())
+    wanted = confparse.parse((pair.dispatcher.etc / "modules.conf").read_text())
+    listed = wanted.section("modules")
+    loaded = set(listed.getall("load")) | set(listed.getall("require"))
+    assert {"chan_pjsip.so", "app_dial.so", "cdr_manager.so", "cdr_pgsql.so"} <= loaded
+    running = pair.dispatcher.modules()
+    assert {name: running.get(name) for name in loaded if running.get(name) != "Running"} == {}
+    assert set(running) - loaded == set()
 
 
 OUTCOMES = [
@@ -388,9 +403,10 @@ def test_every_outcome_with_its_cause_and_sip_code(stack_factory: Callable[..., 
     row = stack.wait_final(no_answer, timeout=30)
     assert (row.status, row.outcome, row.hangup_cause) == ("no-answer", "no-answer", 19)
     assert 4.5 <= (row.ended_at - row.dialed_at).total_seconds() <= 8
-    # every number reached the carrier exactly once
+    # every number reached the carrier exactly once, with our caller ID (no "Anonymous")
     for number in [national(plan, 10 + i) for i, (plan, _) in enumerate(OUTCOMES)]:
         assert peer.watch.invites[number] == 1, number
+        assert peer.watch.caller_ids[number] == CALLER_ID, peer.watch.caller_ids
 
 
 def test_cancel_while_ringing_and_once_answered(stack_factory: Callable[..., RealStack]
@@ -564,5 +580,5 @@ def test_register_mode_registers_and_carries_calls(stack_factory: Callable[..., 
     answered, busy = stack.call(national("1", 600)), stack.call(national("2", 601))
     assert (stack.wait_final(answered).status, stack.wait_final(busy).sip_code) == (
         "completed", 486)
-    assert register.dispatcher.errors() == [], "\n".join(register.dispatcher.errors())
+    assert_quiet_boot(register)
     dead_end(register, "disp01")
