@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.dial_patterns import (
     DEFAULT_DIAL_PATTERNS,
     DialPatternError,
@@ -24,6 +23,32 @@ _CALLER_ID = re.compile(r"\+?[0-9]{2,15}")  # dispatcher.numbers.parse_caller_id
 
 class SettingsError(ValueError):
     """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class AMIEndpoint:
+    """Connection settings for one AMI user.
+
+    Every network wait in the AMI layer is bounded by one of these timeouts (pyst2 has none of
+    its own, ``docs/ami-notes.md#d1``). ``secret`` is kept out of ``repr`` so it never lands in
+    logs or task tracebacks.
+    """
+
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)
+    connect_timeout: float = 3.0  # TCP connect + banner + login reply
+    action_timeout: float = 5.0  # one action's reply
+    ping_interval: float = 20.0  # idle time after which a session is re-checked before use
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ValueError(f"invalid AMI port {self.port!r}")
+        for name in ("connect_timeout", "action_timeout", "ping_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"AMIEndpoint.{name} must be a positive number, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from dispatcher.ami.endpoint import AMIEndpoint
-from dispatcher.config import Settings, SettingsError
+from dispatcher.config import AMIEndpoint, Settings, SettingsError
 
 
 @dataclass(frozen=True)

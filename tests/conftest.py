@@ -146,8 +146,8 @@ def relay(sim: object) -> Iterator[object]:
 @pytest.fixture
 def ami(relay: object) -> Iterator[object]:
     """A worker AMI session that goes through ``relay``."""
-    from dispatcher.ami.endpoint import AMIEndpoint
     from dispatcher.ami.manager import WorkerAMISession
+    from dispatcher.config import AMIEndpoint
 
     session = WorkerAMISession(AMIEndpoint("127.0.0.1", relay.port, "dispatcher",  # type: ignore[attr-defined]
                                            "secret", action_timeout=2.0))

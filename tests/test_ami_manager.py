@@ -29,7 +29,6 @@ from test_ami_peer import (
 )
 
 from dispatcher.ami import manager
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
@@ -39,6 +38,7 @@ from dispatcher.ami.errors import (
 from dispatcher.ami.manager import WorkerAMISession, process_session, reset_process_session
 from dispatcher.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.ami.protocol import AMIMessage, UnsafeAMIValue
+from dispatcher.config import AMIEndpoint
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ACTION_TIMEOUT = 0.5

@@ -14,11 +14,11 @@ import pytest
 from test_ami_manager import request
 
 from dispatcher.ami.client import AMIEventClient
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.errors import AMIActionFailed, AMIAuthError
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.originate import OriginateRequest
 from dispatcher.ami.protocol import AMIMessage
+from dispatcher.config import AMIEndpoint
 from dispatcher.pbxsim import PBXSimulator, SimConfig
 
 

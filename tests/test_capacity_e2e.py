@@ -11,9 +11,9 @@ import pytest
 import requests
 from stackproc import Stack, running_stack
 
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.originate import OriginateRequest
+from dispatcher.config import AMIEndpoint
 from dispatcher.embedded import EmbeddedPostgres
 from dispatcher.pbxsim import SimConfig
 

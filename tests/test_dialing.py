@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import services
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.errors import AMIUnavailable
 from dispatcher.ami.manager import WorkerAMISession
 from dispatcher.ami.originate import OriginateRequest
+from dispatcher.config import AMIEndpoint
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow
 from dispatcher.dialing import OriginateTarget, dial_call

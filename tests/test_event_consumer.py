@@ -14,9 +14,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.manager import WorkerAMISession
-from dispatcher.config import Settings
+from dispatcher.config import AMIEndpoint, Settings
 from dispatcher.db.repository import CallRepository
 from dispatcher.db.tables import CallRow, ConsumerSessionRow
 from dispatcher.dialing import OriginateTarget, dial_call

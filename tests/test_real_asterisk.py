@@ -43,8 +43,8 @@ from stackproc import ProcessGroup, start_beat, start_consumer, start_web, start
 
 from dispatcher import services
 from dispatcher.ami.client import AMIEventClient
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.asterisk import confparse
+from dispatcher.config import AMIEndpoint
 from dispatcher.db.engine import make_engine, make_session_factory
 from dispatcher.db.migrate import upgrade
 from dispatcher.db.tables import CallRow

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.ami.client import AMIEventClient
-from dispatcher.ami.endpoint import AMIEndpoint
 from dispatcher.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
@@ -19,6 +18,7 @@ from dispatcher.ami.errors import (
 )
 from dispatcher.ami.originate import InvalidOriginate, OriginateRequest, validate_variable
 from dispatcher.ami.protocol import AMIMessage, UnsafeAMIValue
+from dispatcher.config import AMIEndpoint
 
 if TYPE_CHECKING:
     from dispatcher.ami.manager import (

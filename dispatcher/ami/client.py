@@ -17,15 +17,16 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 
-from dispatcher.ami.endpoint import AMIEndpoint, enable_keepalive
 from dispatcher.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
+from dispatcher.ami.keepalive import enable_keepalive
 from dispatcher.ami.originate import validate_header_names
 from dispatcher.ami.protocol import AMIMessage, FrameDecoder, serialize_action
+from dispatcher.config import AMIEndpoint
 
 __all__ = ["AMIEventClient"]
 

@@ -34,7 +34,6 @@ from typing import Any
 
 from asterisk import manager as pyst2
 
-from dispatcher.ami.endpoint import AMIEndpoint, enable_keepalive
 from dispatcher.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
@@ -42,6 +41,7 @@ from dispatcher.ami.errors import (
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
+from dispatcher.ami.keepalive import enable_keepalive
 from dispatcher.ami.originate import (
     InvalidOriginate,
     OriginateRequest,
@@ -49,6 +49,7 @@ from dispatcher.ami.originate import (
     validate_header_names,
 )
 from dispatcher.ami.protocol import UnsafeAMIValue, serialize_action
+from dispatcher.config import AMIEndpoint
 from dispatcher.faults import checkpoint
 
 __all__ = ["WorkerAMISession", "process_session", "reset_process_session"]
