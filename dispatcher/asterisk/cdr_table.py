@@ -2,7 +2,7 @@
 
 ``cdr_pgsql`` inserts only into a table that already exists, and our migrations don't own it
 (it is Asterisk's schema), so it is created here, from the same definition the simulated PBX
-uses (:data:`dispatcher.pbxsim.cdr_pgsql.SCHEMA`). When Asterisk logs in as its own user, that
+uses (:data:`dispatcher.db.cdr_schema.SCHEMA`). When Asterisk logs in as its own user, that
 user gets INSERT on ``cdr`` and nothing else.
 """
 
@@ -34,7 +34,7 @@ END $$;
 
 
 def schema_sql() -> str:
-    from dispatcher.pbxsim.cdr_pgsql import SCHEMA
+    from dispatcher.db.cdr_schema import SCHEMA
 
     return SCHEMA.strip() + "\n" + _UPGRADE.lstrip()
 

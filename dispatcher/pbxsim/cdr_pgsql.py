@@ -1,11 +1,8 @@
 """What Asterisk's ``cdr_pgsql`` does, for the simulator: one row per CDR in table ``cdr``.
 
 The event consumer's reconciliation reads this table to settle calls that ended while it was
-disconnected, so the simulated PBX keeps one too. The schema is Asterisk's documented
-``cdr_pgsql`` table plus the ``answer`` and ``end`` columns, which cdr_pgsql fills when present
-(as epoch seconds with microseconds when the column is a float: ``calldate`` and a time column
-get whole seconds), and ``hangupcause``, which it fills from a ``CDR(hangupcause)`` variable
-(see asterisk-conf).
+disconnected, so the simulated PBX keeps one too, in the production schema
+(:mod:`dispatcher.db.cdr_schema`).
 """
 
 from __future__ import annotations
@@ -14,32 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from dispatcher.db.cdr_schema import SCHEMA
 from dispatcher.db.engine import make_engine
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cdr (
-    calldate timestamptz NOT NULL DEFAULT now(),
-    clid varchar(80) NOT NULL DEFAULT '',
-    src varchar(80) NOT NULL DEFAULT '',
-    dst varchar(80) NOT NULL DEFAULT '',
-    dcontext varchar(80) NOT NULL DEFAULT '',
-    channel varchar(80) NOT NULL DEFAULT '',
-    dstchannel varchar(80) NOT NULL DEFAULT '',
-    lastapp varchar(80) NOT NULL DEFAULT '',
-    lastdata varchar(80) NOT NULL DEFAULT '',
-    answer double precision,
-    "end" double precision,
-    duration bigint NOT NULL DEFAULT 0,
-    billsec bigint NOT NULL DEFAULT 0,
-    disposition varchar(45) NOT NULL DEFAULT '',
-    amaflags bigint NOT NULL DEFAULT 0,
-    accountcode varchar(20) NOT NULL DEFAULT '',
-    uniqueid varchar(150) NOT NULL DEFAULT '',
-    userfield varchar(255) NOT NULL DEFAULT '',
-    hangupcause integer
-);
-CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr (uniqueid);
-"""
 
 
 def _time(value: str) -> datetime | None:
