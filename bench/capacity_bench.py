@@ -35,13 +35,13 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
-from dispatcher import services
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.migrate import upgrade
-from dispatcher.db.tables import CallRow
-from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from dispatcher.pbxsim import PBXSimulator, SimConfig
-from dispatcher.status import FINAL_STATUSES
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.migrate import upgrade
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from dispatcher.domain.status import FINAL_STATUSES
+from dispatcher.usecases import services
+from pbxsim import PBXSimulator, SimConfig
 
 BIN = Path(sys.executable).parent
 WARM_UP_CALLS = 20

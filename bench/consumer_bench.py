@@ -25,11 +25,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.migrate import upgrade
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.migrate import upgrade
-from dispatcher.db.tables import CallRow
-from dispatcher.embedded import EmbeddedPostgres
+from dispatcher.devstack.embedded import EmbeddedPostgres
 from workers.event_consumer import EventConsumer, tune_gc
 
 CHANNEL = "PJSIP/carrier-trunk-{seq:08x}"

@@ -11,14 +11,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dispatcher.dial_patterns import (
+from dispatcher.domain.dial_patterns import (
     DEFAULT_DIAL_PATTERNS,
     DialPatternError,
     DialPatterns,
     compile_patterns,
 )
 
-_CALLER_ID = re.compile(r"\+?[0-9]{2,15}")  # dispatcher.numbers.parse_caller_id's rule
+_CALLER_ID = re.compile(r"\+?[0-9]{2,15}")  # dispatcher.domain.numbers.parse_caller_id's rule
 
 
 class SettingsError(ValueError):
@@ -76,7 +76,7 @@ class Settings:
     # (see require_caller_id).
     allow_anonymous_caller_id: bool = False
     # Read from ASTERISK_DIAL_PATTERNS, which the rendered dialplan uses too: the API refuses
-    # what the dialplan would not dial (see dispatcher.dial_patterns).
+    # what the dialplan would not dial (see dispatcher.domain.dial_patterns).
     dial_patterns: str = DEFAULT_DIAL_PATTERNS
     queue_name: str = "pbx-default"
     trunk_name: str = "carrier-trunk"

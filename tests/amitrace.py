@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatcher.ami.protocol import AMIMessage, FrameDecoder
+from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder
 
 _BLOCK = re.compile(r"^t=(?P<t>[0-9.]+) conn=(?P<conn>\S+) (?P<kind>[A-Z]+)(?: (?P<text>.*))?$")
 

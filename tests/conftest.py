@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from dispatcher.adapters.db.engine import make_engine, make_session_factory  # noqa: E402
+from dispatcher.adapters.db.migrate import upgrade  # noqa: E402
 from dispatcher.config import Settings  # noqa: E402
-from dispatcher.db.engine import make_engine, make_session_factory  # noqa: E402
-from dispatcher.db.migrate import upgrade  # noqa: E402
-from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 
 # --- the real-Asterisk tier (marker ``asterisk``) ---------------------------------------------
 ASTERISK_SETTING = "DISPATCHER_TEST_ASTERISK"
@@ -123,7 +123,7 @@ def count(sessions: sessionmaker[Session], sql: str, **params: object) -> int:
 @pytest.fixture
 def sim() -> Iterator[object]:
     """A simulated Asterisk on a free loopback port, with fast carrier timings."""
-    from dispatcher.pbxsim import PBXSimulator, SimConfig
+    from pbxsim import PBXSimulator, SimConfig
 
     simulator = PBXSimulator(SimConfig(
         users={"dispatcher": "secret"}, ring_delay=0.01, answer_delay=0.2, talk_time=0.3,
@@ -146,7 +146,7 @@ def relay(sim: object) -> Iterator[object]:
 @pytest.fixture
 def ami(relay: object) -> Iterator[object]:
     """A worker AMI session that goes through ``relay``."""
-    from dispatcher.ami.manager import WorkerAMISession
+    from dispatcher.adapters.ami.manager import WorkerAMISession
     from dispatcher.config import AMIEndpoint
 
     session = WorkerAMISession(AMIEndpoint("127.0.0.1", relay.port, "dispatcher",  # type: ignore[attr-defined]
@@ -168,7 +168,7 @@ def app(settings: Settings) -> Iterator[object]:
 @pytest.fixture
 def client(app: object, sessions: sessionmaker[Session]) -> object:
     """A test client that sends a fresh API key (override ``app`` to change settings)."""
-    from dispatcher import services
+    from dispatcher.usecases import services
 
     client = app.test_client()  # type: ignore[attr-defined]
     client.environ_base["HTTP_AUTHORIZATION"] = \

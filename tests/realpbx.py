@@ -268,7 +268,7 @@ class TcpPostgres:
 # --- the carrier's side -----------------------------------------------------------------------
 
 #: The test number plan on the last four digits of an 11-digit national number, as the
-#: simulator's carrier plan (dispatcher.pbxsim.config.CARRIER_PLAN).
+#: simulator's carrier plan (pbxsim.config.CARRIER_PLAN).
 CARRIER_LINES_CONTEXT = """
 [carrier-lines]
 ; 1xxx: rings, answers after 1 s, talks 2 s, hangs up

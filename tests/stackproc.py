@@ -18,13 +18,13 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.tables import CallRow
-from dispatcher.embedded import EmbeddedPostgres, free_port
-from dispatcher.pbxsim import PBXSimulator, SimConfig
-from dispatcher.pbxsim.cdr_pgsql import PgCdrWriter
-from dispatcher.status import FINAL_STATUSES
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.devstack.embedded import EmbeddedPostgres, free_port
+from dispatcher.domain.status import FINAL_STATUSES
+from dispatcher.usecases import services
+from pbxsim import PBXSimulator, SimConfig
+from pbxsim.cdr_pgsql import PgCdrWriter
 
 BIN = Path(sys.executable).parent
 

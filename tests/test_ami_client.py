@@ -11,14 +11,14 @@ import pytest
 from amitrace import load_trace
 from test_ami_peer import FakeAMI, PeerConn, default_reply, error_reply, frame, free_port, silent
 
-from dispatcher.ami.client import AMIEventClient
-from dispatcher.ami.errors import (
+from dispatcher.adapters.ami.client import AMIEventClient
+from dispatcher.adapters.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
-from dispatcher.ami.protocol import AMIMessage, UnsafeAMIValue
+from dispatcher.adapters.ami.protocol import AMIMessage, UnsafeAMIValue
 from dispatcher.config import AMIEndpoint
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

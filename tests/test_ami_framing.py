@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.ami.protocol import AMIMessage, FrameDecoder, parse_lines
+from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder, parse_lines
 
 
 def reference(data: bytes, expect_banner: bool) -> tuple[str | None, list[AMIMessage]]:

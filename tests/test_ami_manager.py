@@ -28,16 +28,16 @@ from test_ami_peer import (
     wrong_action_id,
 )
 
-from dispatcher.ami import manager
-from dispatcher.ami.errors import (
+from dispatcher.adapters.ami import manager
+from dispatcher.adapters.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
-from dispatcher.ami.manager import WorkerAMISession, process_session, reset_process_session
-from dispatcher.ami.originate import InvalidOriginate, OriginateRequest
-from dispatcher.ami.protocol import AMIMessage, UnsafeAMIValue
+from dispatcher.adapters.ami.manager import WorkerAMISession, process_session, reset_process_session
+from dispatcher.adapters.ami.originate import InvalidOriginate, OriginateRequest
+from dispatcher.adapters.ami.protocol import AMIMessage, UnsafeAMIValue
 from dispatcher.config import AMIEndpoint
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

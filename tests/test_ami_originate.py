@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from amitrace import load_trace
 
-from dispatcher.ami.originate import (
+from dispatcher.adapters.ami.originate import (
     InvalidOriginate,
     OriginateRequest,
     validate_channel_ref,
     validate_variable,
 )
-from dispatcher.ami.protocol import UnsafeAMIValue, serialize_action
+from dispatcher.adapters.ami.protocol import UnsafeAMIValue, serialize_action
 
 AID = "53d5dd62-9b41-4db7-bbeb-073fd443b5cc"
 
@@ -121,7 +121,7 @@ def test_other_fields_refused(overrides: dict[str, Any]) -> None:
 
 
 def test_invalid_originate_is_a_value_error_not_an_ami_error() -> None:
-    from dispatcher.ami.errors import AMIError
+    from dispatcher.adapters.ami.errors import AMIError
 
     assert issubclass(InvalidOriginate, ValueError)
     assert issubclass(InvalidOriginate, UnsafeAMIValue)

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from test_ami_manager import request
 
-from dispatcher.ami.client import AMIEventClient
-from dispatcher.ami.errors import AMIActionFailed, AMIAuthError
-from dispatcher.ami.manager import WorkerAMISession
-from dispatcher.ami.originate import OriginateRequest
-from dispatcher.ami.protocol import AMIMessage
+from dispatcher.adapters.ami.client import AMIEventClient
+from dispatcher.adapters.ami.errors import AMIActionFailed, AMIAuthError
+from dispatcher.adapters.ami.manager import WorkerAMISession
+from dispatcher.adapters.ami.originate import OriginateRequest
+from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.config import AMIEndpoint
-from dispatcher.pbxsim import PBXSimulator, SimConfig
+from pbxsim import PBXSimulator, SimConfig
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dispatcher.ami.protocol import AMIMessage, FrameDecoder
+from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 

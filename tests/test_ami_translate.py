@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher import events as ev
-from dispatcher.ami.protocol import AMIMessage
-from dispatcher.ami.translate import translate
+from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.ami.translate import translate
+from dispatcher.domain import events as ev
 
 RECEIVED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -18,14 +18,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
-from dispatcher.call_requests import parse_call_request
+from dispatcher.adapters.db.dial_queries import claim_call
+from dispatcher.adapters.db.engine import engine_of, raw_transaction
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.db.dial_queries import claim_call
-from dispatcher.db.engine import engine_of, raw_transaction
-from dispatcher.db.tables import CallRow
-from dispatcher.numbers import NumberPolicy
-from dispatcher.trunks import load_trunks
+from dispatcher.domain.call_requests import parse_call_request
+from dispatcher.domain.numbers import NumberPolicy
+from dispatcher.domain.trunks import load_trunks
+from dispatcher.usecases import services
 from web import create_app
 
 NUMBER = "+989121231001"
@@ -416,7 +416,7 @@ class TestKeys:
     def test_revoked_expired_and_unknown_keys_get_the_same_answer(
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
-        from dispatcher.db.repository import ApiKeyRepository
+        from dispatcher.adapters.db.repository import ApiKeyRepository
 
         revoked_row, revoked = services.create_api_key(sessions, "old")
         with sessions.begin() as session:

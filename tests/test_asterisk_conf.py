@@ -20,7 +20,7 @@ from dispatcher.asterisk.render import CONSUMER_EVENTS, RENDERED_FILES, TRUNK_MO
 from dispatcher.asterisk.settings import load, load_remote
 from dispatcher.asterisk.values import ConfError, pattern_regex
 from dispatcher.config import Settings
-from dispatcher.numbers import NumberPolicy
+from dispatcher.domain.numbers import NumberPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_SECRET = "a1b2c3d4e5f6a7b8c9d0e1f2"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher import events as ev
-from dispatcher.calls import UNRESOLVED, CallState, apply_event, mark_unresolved
-from dispatcher.status import FINAL_STATUSES, CallStatus
+from dispatcher.domain import events as ev
+from dispatcher.domain.call_state import UNRESOLVED, CallState, apply_event, mark_unresolved
+from dispatcher.domain.status import FINAL_STATUSES, CallStatus
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

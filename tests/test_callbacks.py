@@ -13,10 +13,10 @@ import requests
 from sqlalchemy import text
 from stackproc import Stack, running_stack
 
-from dispatcher.callbacks import CallbackRefused, check_url, event_for, sign, verify
-from dispatcher.embedded import EmbeddedPostgres
-from dispatcher.pbxsim import SimConfig
-from dispatcher.status import CallStatus as S
+from dispatcher.devstack.embedded import EmbeddedPostgres
+from dispatcher.domain.callbacks import CallbackRefused, check_url, event_for, sign, verify
+from dispatcher.domain.status import CallStatus as S
+from pbxsim import SimConfig
 
 
 class TestRules:

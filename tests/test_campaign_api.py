@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.db.tables import CallRow
 from web import create_app
 
 
@@ -251,7 +251,7 @@ class TestDialplanGuards:
 
     def test_patterns_that_admit_them_let_them_through(self, settings: Settings,
                                                        sessions: sessionmaker[Session]) -> None:
-        from dispatcher import services
+        from dispatcher.usecases import services
 
         app = create_app(replace(settings, dial_patterns="_0[1-9]XXXXXXXXX,_021XXXX!"))
         client = app.test_client()

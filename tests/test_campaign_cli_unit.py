@@ -23,14 +23,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dispatcher import chunked_upload
-from dispatcher.api_client import InputError
-from dispatcher.campaign_cli import build_parser, main
-from dispatcher.campaign_flags import create_body, parse_days, parse_retry, parse_window
-from dispatcher.campaign_render import summary_line
-from dispatcher.chunked_upload import UploadState, iter_chunks, state_path
-from dispatcher.cli import build_parser as dispatcher_parser
-from dispatcher.cli import main as dispatcher_main
+from dispatcher.cli import chunked_upload
+from dispatcher.cli.api_client import InputError
+from dispatcher.cli.campaign import build_parser, main
+from dispatcher.cli.campaign_flags import create_body, parse_days, parse_retry, parse_window
+from dispatcher.cli.campaign_render import summary_line
+from dispatcher.cli.chunked_upload import UploadState, iter_chunks, state_path
+from dispatcher.cli.main import build_parser as dispatcher_parser
+from dispatcher.cli.main import main as dispatcher_main
 
 KEY = "test-key"
 

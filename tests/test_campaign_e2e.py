@@ -18,8 +18,8 @@ import pytest
 import requests
 from stackproc import Stack, running_stack
 
-from dispatcher.embedded import EmbeddedPostgres
-from dispatcher.pbxsim import SimConfig
+from dispatcher.devstack.embedded import EmbeddedPostgres
+from pbxsim import SimConfig
 
 pytestmark = pytest.mark.e2e
 LINES = 10

@@ -11,19 +11,19 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import campaigns, contact_upload, services
-from dispatcher.callback_delivery import campaign_secret, signing_secret
-from dispatcher.campaign_requests import parse_campaign_request
+from dispatcher.adapters.db.campaign_repository import CampaignRepository
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallbackDeliveryRow, CallRow, CampaignRow, ContactRow
+from dispatcher.adapters.http.callback_delivery import campaign_secret, signing_secret
 from dispatcher.config import Settings
-from dispatcher.db.campaign_repository import CampaignRepository
-from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallbackDeliveryRow, CallRow, CampaignRow, ContactRow
-from dispatcher.dial_guard import DialGuard, NumberCap
-from dispatcher.dialing import OriginateTarget, dial_call
-from dispatcher.errors import Conflict
-from dispatcher.hopper import Hopper
-from dispatcher.numbers import NumberPolicy
-from dispatcher.trunks import load_trunks
+from dispatcher.domain.campaign_requests import parse_campaign_request
+from dispatcher.domain.errors import Conflict
+from dispatcher.domain.numbers import NumberPolicy
+from dispatcher.domain.trunks import load_trunks
+from dispatcher.usecases import campaigns, contact_upload, services
+from dispatcher.usecases.dial_call import OriginateTarget, dial_call
+from dispatcher.usecases.dial_guard import DialGuard, NumberCap
+from dispatcher.usecases.hopper import Hopper
 
 POLICY = NumberPolicy()
 # Monday 2026-11-30 10:00 in Tehran (UTC+03:30) is 06:30 UTC.

@@ -23,15 +23,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from test_injection import HOSTILE, MARK, ORIGINATE_HEADERS, assert_error_body, messages
 
-from dispatcher.ami.manager import WorkerAMISession
-from dispatcher.ami.protocol import serialize_action
+from dispatcher.adapters.ami.manager import WorkerAMISession
+from dispatcher.adapters.ami.protocol import serialize_action
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.db.tables import CallRow
-from dispatcher.dialing import OriginateTarget, build_originate, dial_call
-from dispatcher.hopper import Hopper
-from dispatcher.numbers import NumberPolicy
-from dispatcher.pbxsim import PBXSimulator
-from dispatcher.trunks import load_trunks
+from dispatcher.domain.numbers import NumberPolicy
+from dispatcher.domain.trunks import load_trunks
+from dispatcher.usecases.dial_call import OriginateTarget, build_originate, dial_call
+from dispatcher.usecases.hopper import Hopper
+from pbxsim import PBXSimulator
 
 TARGET = OriginateTarget()
 STRINGS = [v for v in HOSTILE if isinstance(v, str)]

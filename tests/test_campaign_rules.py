@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.call_windows import check_timezone, parse_windows
-from dispatcher.campaign_rules import (
+from dispatcher.domain.call_windows import check_timezone, parse_windows
+from dispatcher.domain.campaign_rules import (
     CampaignStatus,
     ContactState,
     after_call,
     parse_retry,
     transition,
 )
-from dispatcher.errors import Conflict, ValidationFailed
+from dispatcher.domain.errors import Conflict, ValidationFailed
 
 S = CampaignStatus
 

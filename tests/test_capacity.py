@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from dispatcher.admission import Admissions, Waiting
-from dispatcher.capacity import API, CAMPAIGN, TrunkCapacity, waiting_score
+from dispatcher.adapters.redis.capacity import API, CAMPAIGN, TrunkCapacity, waiting_score
+from dispatcher.adapters.tasknames import ORIGINATE_CALL, PUMP_TRUNK
 from dispatcher.config import Settings
-from dispatcher.tasknames import ORIGINATE_CALL, PUMP_TRUNK
-from dispatcher.trunks import load_trunks
+from dispatcher.domain.trunks import load_trunks
+from dispatcher.usecases.admission import Admissions, Waiting
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

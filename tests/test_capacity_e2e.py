@@ -11,11 +11,11 @@ import pytest
 import requests
 from stackproc import Stack, running_stack
 
-from dispatcher.ami.manager import WorkerAMISession
-from dispatcher.ami.originate import OriginateRequest
+from dispatcher.adapters.ami.manager import WorkerAMISession
+from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.config import AMIEndpoint
-from dispatcher.embedded import EmbeddedPostgres
-from dispatcher.pbxsim import SimConfig
+from dispatcher.devstack.embedded import EmbeddedPostgres
+from pbxsim import SimConfig
 
 pytestmark = pytest.mark.e2e
 LINES = 3

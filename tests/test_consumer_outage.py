@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from stackproc import Stack, running_stack, start_consumer
 
-from dispatcher.embedded import EmbeddedPostgres
-from dispatcher.pbxsim import SimConfig
+from dispatcher.devstack.embedded import EmbeddedPostgres
+from pbxsim import SimConfig
 
 pytestmark = pytest.mark.e2e
 

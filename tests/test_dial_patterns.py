@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from dispatcher.asterisk import settings as asterisk_settings
 from dispatcher.asterisk.values import pattern_regex
 from dispatcher.config import Settings, SettingsError, load_settings
-from dispatcher.dial_patterns import (
+from dispatcher.domain.dial_patterns import (
     DEFAULT_DIAL_PATTERNS,
     DialPatternError,
     compile_patterns,
 )
-from dispatcher.numbers import NumberPolicy, _fast_national, _fast_parts
+from dispatcher.domain.numbers import NumberPolicy, _fast_national, _fast_parts
 
 
 def admits(patterns: str, extension: str) -> bool:

@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
-from dispatcher.ami.errors import AMIUnavailable
-from dispatcher.ami.manager import WorkerAMISession
-from dispatcher.ami.originate import OriginateRequest
+from dispatcher.adapters.ami.errors import AMIUnavailable
+from dispatcher.adapters.ami.manager import WorkerAMISession
+from dispatcher.adapters.ami.originate import OriginateRequest
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import AMIEndpoint
-from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallRow
-from dispatcher.dialing import OriginateTarget, dial_call
-from dispatcher.embedded import free_port
-from dispatcher.pbxsim import PBXSimulator
+from dispatcher.devstack.embedded import free_port
+from dispatcher.usecases import services
+from dispatcher.usecases.dial_call import OriginateTarget, dial_call
+from pbxsim import PBXSimulator
 
 TARGET = OriginateTarget()
 
@@ -169,8 +169,8 @@ def test_a_call_that_ended_before_its_dial_was_noted_is_never_dialled_after_its_
     writes down when its Originate was accepted (on its own clock, a few ms later)."""
     from datetime import timedelta
 
-    from dispatcher.db.dial_queries import mark_dialed
-    from dispatcher.db.engine import engine_of, raw_transaction
+    from dispatcher.adapters.db.dial_queries import mark_dialed
+    from dispatcher.adapters.db.engine import engine_of, raw_transaction
 
     call_id, attempt = queued_call(sessions), uuid.uuid4()
     ended = datetime.now(tz=UTC)

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.ami.manager import WorkerAMISession
+from dispatcher.adapters.ami.manager import WorkerAMISession
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallRow, ConsumerSessionRow
 from dispatcher.config import AMIEndpoint, Settings
-from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallRow, ConsumerSessionRow
-from dispatcher.dialing import OriginateTarget, dial_call
-from dispatcher.pbxsim import PBXSimulator, SimConfig
-from dispatcher.pbxsim.cdr_pgsql import PgCdrWriter
+from dispatcher.usecases.dial_call import OriginateTarget, dial_call
+from pbxsim import PBXSimulator, SimConfig
+from pbxsim.cdr_pgsql import PgCdrWriter
 
 
 class Harness:
@@ -194,8 +194,8 @@ def test_events_are_held_through_a_database_outage_and_written_after(
     from faultproxy import FaultProxy
     from sqlalchemy.engine import make_url
 
-    from dispatcher import services
-    from dispatcher.db.engine import make_engine, make_session_factory
+    from dispatcher.adapters.db.engine import make_engine, make_session_factory
+    from dispatcher.usecases import services
     from web import create_app
     from workers.event_consumer import EventConsumer
 

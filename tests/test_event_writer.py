@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import recording
-from dispatcher.ami.protocol import AMIMessage
-from dispatcher.db.engine import make_engine, make_session_factory, raw_cursor
-from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallEventRow, CallRow
+from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.engine import make_engine, make_session_factory, raw_cursor
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallEventRow, CallRow
+from dispatcher.usecases import record_events as recording
 from workers.event_writer import EventWriter
 
 

@@ -19,9 +19,9 @@ import pytest
 import requests
 from stackproc import Stack, running_stack, start_worker
 
-from dispatcher.embedded import EmbeddedPostgres
-from dispatcher.faults import STEPS
-from dispatcher.pbxsim import SimConfig
+from dispatcher.devstack.embedded import EmbeddedPostgres
+from dispatcher.devstack.faults import STEPS
+from pbxsim import SimConfig
 
 pytestmark = pytest.mark.e2e
 CALLS = 500

@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from sqlalchemy import text
 
-from dispatcher import services
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.config import Settings
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.embedded import EmbeddedPostgres
-from dispatcher.pbxsim import PBXSimulator, SimConfig
+from dispatcher.devstack.embedded import EmbeddedPostgres
+from dispatcher.usecases import services
+from pbxsim import PBXSimulator, SimConfig
 from web import create_app, openapi
 
 # The key the generated requests carry, made before collection (schemathesis builds some

@@ -28,14 +28,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.ami.manager import WorkerAMISession
-from dispatcher.ami.originate import OriginateRequest
-from dispatcher.ami.protocol import MAX_LINE_BYTES, AMIMessage, FrameDecoder, serialize_action
+from dispatcher.adapters.ami.manager import WorkerAMISession
+from dispatcher.adapters.ami.originate import OriginateRequest
+from dispatcher.adapters.ami.protocol import (
+    MAX_LINE_BYTES,
+    AMIMessage,
+    FrameDecoder,
+    serialize_action,
+)
+from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.config import Settings
-from dispatcher.db.repository import CallRepository
-from dispatcher.dialing import OriginateTarget, build_originate, dial_call
-from dispatcher.pbxsim import PBXSimulator
-from dispatcher.pbxsim.session import parse_message
+from dispatcher.usecases.dial_call import OriginateTarget, build_originate, dial_call
+from pbxsim import PBXSimulator
+from pbxsim.session import parse_message
 
 TARGET = OriginateTarget()
 GOOD_TO = "09121231001"

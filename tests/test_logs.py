@@ -16,7 +16,7 @@ def test_phone_numbers_are_masked_but_ids_and_short_numbers_are_not() -> None:
 
 
 def test_a_log_line_is_json_with_the_call_id_from_the_context() -> None:
-    record = logging.LogRecord("dispatcher.dialing", logging.INFO, __file__, 1,
+    record = logging.LogRecord("dispatcher.usecases.dial_call", logging.INFO, __file__, 1,
                                "originating to %s", ("+989121231001",), None)
     with call_context("c0ffee"):
         line = json.loads(JsonFormatter().format(record))
@@ -35,7 +35,7 @@ def _celery_line(logger: str, msg: str, args: object) -> logging.LogRecord:
 def test_an_idle_stack_prints_nothing_about_its_housekeeping_ticks() -> None:
     from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
 
-    from dispatcher.tasknames import ORIGINATE_CALL, ROUTINE_TASKS, RUN_HOPPER
+    from dispatcher.adapters.tasknames import ORIGINATE_CALL, ROUTINE_TASKS, RUN_HOPPER
 
     ticks = RoutineTicks(ROUTINE_TASKS)
     logging.getLogger("celery.beat").setLevel(logging.INFO)
@@ -54,7 +54,7 @@ def test_an_idle_stack_prints_nothing_about_its_housekeeping_ticks() -> None:
 
 
 def test_the_ticks_show_as_debug_lines_when_debug_is_asked_for() -> None:
-    from dispatcher.tasknames import ROUTINE_TASKS, RUN_HOPPER
+    from dispatcher.adapters.tasknames import ROUTINE_TASKS, RUN_HOPPER
 
     logging.getLogger("celery.beat.debugging").setLevel(logging.DEBUG)
     record = _celery_line("celery.beat.debugging", "Scheduler: Sending due task %s (%s)",

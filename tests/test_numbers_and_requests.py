@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.call_requests import (
+from dispatcher.config import Settings
+from dispatcher.domain.call_requests import (
     parse_call_batch,
     parse_call_request,
     reserved_variable,
     variable_name_problem,
 )
-from dispatcher.config import Settings
-from dispatcher.contact_import import check_csv_header, csv_rows, ndjson_rows, validate
-from dispatcher.errors import ValidationFailed
-from dispatcher.numbers import InvalidNumber, NumberPolicy
+from dispatcher.domain.contact_import import check_csv_header, csv_rows, ndjson_rows, validate
+from dispatcher.domain.errors import ValidationFailed
+from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
 
 POLICY = NumberPolicy()
 DIALPLAN = NumberPolicy.from_settings(Settings())  # with the default ASTERISK_DIAL_PATTERNS

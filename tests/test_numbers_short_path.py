@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 from phonenumbers.phonenumberutil import _number_type_helper
 
-from dispatcher.numbers import (
+from dispatcher.domain.numbers import (
     _REFUSED_TYPES,
     InvalidNumber,
     NumberPolicy,

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from dispatcher.ami.protocol import AMIMessage
-from dispatcher.pbxsim import PBXSimulator, SimConfig
-from dispatcher.pbxsim.config import OutcomePicker
-from dispatcher.pbxsim.probe import AMIProbe
+from dispatcher.adapters.ami.protocol import AMIMessage
+from pbxsim import PBXSimulator, SimConfig
+from pbxsim.config import OutcomePicker
+from pbxsim.probe import AMIProbe
 
 USERS = {"dispatcher": "s3cret", "events": "ev-secret"}
 FAST = dict(users=USERS, ring_delay=0.01, answer_delay=0.1, talk_time=0.2, timeout_408=0.3,
@@ -502,7 +502,7 @@ def test_outcome_choice_rules_plan_and_seeded_mix() -> None:
 def test_cli_serves_until_sigterm() -> None:
     env = {**os.environ, "DISPATCHER_AMI_USERNAME": "cli", "DISPATCHER_AMI_SECRET": "pw"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from dispatcher.pbxsim.cli import main; "
+        [sys.executable, "-c", "from pbxsim.cli import main; "
          "raise SystemExit(main(['--port', '0', '--lines', '2']))"],
         stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -17,9 +17,9 @@ import amitrace
 import pytest
 from amitrace import Trace
 
-from dispatcher.ami.protocol import AMIMessage
-from dispatcher.pbxsim import PBXSimulator, SimConfig
-from dispatcher.pbxsim.probe import AMIProbe
+from dispatcher.adapters.ami.protocol import AMIMessage
+from pbxsim import PBXSimulator, SimConfig
+from pbxsim.probe import AMIProbe
 
 SECRET = "s3cret"
 SCALE = 0.1  # trace seconds -> simulator seconds (time_scale) and replay pacing

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.db.engine import engine_of, make_engine, raw_transaction
+from dispatcher.adapters.db.engine import engine_of, make_engine, raw_transaction
 
 
 def test_a_refused_statement_is_rolled_back_and_raised_as_sqlalchemy_error(

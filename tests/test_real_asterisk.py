@@ -41,14 +41,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from stackproc import ProcessGroup, start_beat, start_consumer, start_web, start_worker
 
-from dispatcher import services
-from dispatcher.ami.client import AMIEventClient
+from dispatcher.adapters.ami.client import AMIEventClient
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.migrate import upgrade
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.asterisk import confparse
 from dispatcher.config import AMIEndpoint
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.migrate import upgrade
-from dispatcher.db.tables import CallRow
-from dispatcher.status import FINAL_STATUSES
+from dispatcher.domain.status import FINAL_STATUSES
+from dispatcher.usecases import services
 
 pytestmark = pytest.mark.asterisk
 

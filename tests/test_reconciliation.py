@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallRow
-from dispatcher.recording import reconcile
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.usecases.record_events import reconcile
 
 GRACE = timedelta(seconds=15)
 
@@ -90,8 +90,8 @@ def test_without_cdr_pgsql_the_cdr_event_the_consumer_stored_settles_the_call(
 ) -> None:
     """A PBX with no cdr table still said how the call ended, in its Cdr event: a call whose
     Hangup was missed (the consumer reconnecting) is settled from it, not left unresolved."""
-    from dispatcher.ami.protocol import AMIMessage
-    from dispatcher.recording import record_events
+    from dispatcher.adapters.ami.protocol import AMIMessage
+    from dispatcher.usecases.record_events import record_events
 
     busy, answered = add_call(sessions), add_call(sessions)
     sent = datetime.now(tz=UTC) - timedelta(minutes=4)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from stackproc import Stack, running_stack
 
-from dispatcher.embedded import EmbeddedPostgres, EmbeddedRedis, wait_for_port
-from dispatcher.pbxsim import SimConfig
+from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis, wait_for_port
+from pbxsim import SimConfig
 
 pytestmark = pytest.mark.e2e
 

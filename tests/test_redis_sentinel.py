@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from dispatcher.capacity import TrunkCapacity
-from dispatcher.embedded import free_port, wait_for_port
-from dispatcher.redis_client import redis_from_url, sentinel_hosts
+from dispatcher.adapters.redis.capacity import TrunkCapacity
+from dispatcher.adapters.redis.client import redis_from_url, sentinel_hosts
+from dispatcher.devstack.embedded import free_port, wait_for_port
 from web.deps import CeleryPublisher
 
 

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from dispatcher.db.tables import Base
+from dispatcher.adapters.db.tables import Base
 
 
 def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str) -> None:

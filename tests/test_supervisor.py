@@ -14,7 +14,7 @@ from pathlib import Path
 SCRIPT = """
 import sys
 from honcho.printer import Printer
-from dispatcher.supervisor import Supervisor
+from dispatcher.devstack.supervisor import Supervisor
 
 manager = Supervisor(Printer(sys.stdout))
 manager.add_process("steady", "exec sleep 60")

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
-from dispatcher.admission import Admissions
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.db.tables import CallRow
-from dispatcher.trunks import load_trunks
+from dispatcher.domain.trunks import load_trunks
+from dispatcher.usecases import services
+from dispatcher.usecases.admission import Admissions
 from web.deps import CeleryPublisher
 
 

@@ -18,11 +18,11 @@ from amitrace import Trace, all_trace_names, load_trace
 from sqlalchemy.orm import Session, sessionmaker
 from test_ami_peer import FakeAMI, PeerConn, default_reply, frame
 
-from dispatcher.ami.protocol import AMIMessage
+from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.db.repository import CallRepository
-from dispatcher.db.tables import CallRow
-from dispatcher.recording import record_events
+from dispatcher.usecases.record_events import record_events
 
 Expected = tuple[str, str | None, int | None, int | None]  # status, outcome, cause, sip code
 

@@ -6,9 +6,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import services
-from dispatcher.cli import main
+from dispatcher.cli.main import main
 from dispatcher.config import Settings
+from dispatcher.usecases import services
 from web import create_app
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from flask import g, request
 from redis.exceptions import RedisError
 
-from dispatcher import services
-from dispatcher.errors import Forbidden, TooManyRequests, Unauthorized
+from dispatcher.domain.errors import Forbidden, TooManyRequests, Unauthorized
+from dispatcher.usecases import services
 from web.deps import deps
 
 

@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from flask import request
 
-from dispatcher.errors import BadRequest, DispatcherError, ValidationFailed
+from dispatcher.domain.errors import BadRequest, DispatcherError, ValidationFailed
 
 
 class UnsupportedMediaType(DispatcherError):

@@ -11,27 +11,27 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatcher import services
-from dispatcher.admission import Waiting
-from dispatcher.call_requests import (
+from dispatcher.adapters.db.repository import CallFilter, CallRepository
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.domain.call_requests import (
     MAX_BATCH_IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,
     CallRequest,
     parse_call_batch,
     parse_call_request,
 )
-from dispatcher.db.repository import CallFilter, CallRepository
-from dispatcher.db.tables import CallRow
-from dispatcher.errors import (
+from dispatcher.domain.errors import (
     BadRequest,
     NotFound,
     ServiceUnavailable,
     TooManyRequests,
     ValidationFailed,
 )
-from dispatcher.new_calls import NewCall
-from dispatcher.numbers import InvalidNumber
-from dispatcher.status import CallStatus
+from dispatcher.domain.new_calls import NewCall
+from dispatcher.domain.numbers import InvalidNumber
+from dispatcher.domain.status import CallStatus
+from dispatcher.usecases import services
+from dispatcher.usecases.admission import Waiting
 from web.auth import require_api_key
 from web.bodies import json_body as _json_body
 from web.bodies import limit_arg as _limit

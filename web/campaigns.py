@@ -12,17 +12,17 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatcher import campaigns, contact_upload
-from dispatcher.call_json import iso
-from dispatcher.campaign_json import campaign_json
-from dispatcher.campaign_requests import parse_campaign_request
-from dispatcher.campaign_rules import ACTIONS, CampaignStatus, ContactState
-from dispatcher.contact_import import CSV, NDJSON
-from dispatcher.db.campaign_repository import CampaignRepository
-from dispatcher.db.tables import ContactRow
-from dispatcher.errors import BadRequest, NotFound, ValidationFailed
-from dispatcher.numbers import InvalidNumber
-from dispatcher.tasknames import RUN_HOPPER
+from dispatcher.adapters.db.campaign_repository import CampaignRepository
+from dispatcher.adapters.db.tables import ContactRow
+from dispatcher.adapters.tasknames import RUN_HOPPER
+from dispatcher.domain.campaign_requests import parse_campaign_request
+from dispatcher.domain.campaign_rules import ACTIONS, CampaignStatus, ContactState
+from dispatcher.domain.contact_import import CSV, NDJSON
+from dispatcher.domain.errors import BadRequest, NotFound, ValidationFailed
+from dispatcher.domain.numbers import InvalidNumber
+from dispatcher.usecases import campaigns, contact_upload
+from dispatcher.usecases.call_json import iso
+from dispatcher.usecases.campaign_json import campaign_json
 from web.auth import require_api_key
 from web.bodies import UnsupportedMediaType, json_body, limit_arg, only_args, optional_json_body
 from web.deps import deps

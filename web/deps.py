@@ -12,16 +12,16 @@ from flask import current_app
 from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.admission import Admissions
-from dispatcher.broker import share_publish_clients
+from dispatcher.adapters.db.engine import engine_of, make_engine, make_session_factory
+from dispatcher.adapters.redis.broker import share_publish_clients
+from dispatcher.adapters.redis.client import broker_transport_options, redis_from_url
+from dispatcher.adapters.tasknames import HANGUP_CALL
+from dispatcher.adapters.warm_up import warm_up
 from dispatcher.config import Settings
-from dispatcher.db.engine import engine_of, make_engine, make_session_factory
-from dispatcher.dial_guard import NumberCap
-from dispatcher.numbers import NumberPolicy
-from dispatcher.redis_client import broker_transport_options, redis_from_url
-from dispatcher.tasknames import HANGUP_CALL
-from dispatcher.trunks import TrunkTable, load_trunks
-from dispatcher.warm_up import warm_up
+from dispatcher.domain.numbers import NumberPolicy
+from dispatcher.domain.trunks import TrunkTable, load_trunks
+from dispatcher.usecases.admission import Admissions
+from dispatcher.usecases.dial_guard import NumberCap
 
 
 class Publisher(Protocol):

@@ -7,11 +7,11 @@ import re
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatcher import campaigns
-from dispatcher.call_json import iso
-from dispatcher.db.campaign_repository import DncRepository
-from dispatcher.errors import ValidationFailed
-from dispatcher.numbers import InvalidNumber, NumberPolicy
+from dispatcher.adapters.db.campaign_repository import DncRepository
+from dispatcher.domain.errors import ValidationFailed
+from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
+from dispatcher.usecases import campaigns
+from dispatcher.usecases.call_json import iso
 from web.auth import require_api_key
 from web.bodies import json_body, limit_arg, only_args
 from web.deps import deps

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from dispatcher.errors import DispatcherError
+from dispatcher.domain.errors import DispatcherError
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from dispatcher.call_requests import (
+from dispatcher.domain.call_requests import (
     DEFAULT_PRIORITY,
     MAX_BATCH_CALLS,
     MAX_BATCH_IDEMPOTENCY_KEY,
@@ -17,8 +17,8 @@ from dispatcher.call_requests import (
     MAX_VARIABLES,
     TIMEOUT_RANGE,
 )
-from dispatcher.callbacks import EVENTS as CALLBACK_EVENTS
-from dispatcher.status import CallStatus
+from dispatcher.domain.callbacks import EVENTS as CALLBACK_EVENTS
+from dispatcher.domain.status import CallStatus
 from web import openapi_campaigns
 from web.openapi_parts import (
     CALL,

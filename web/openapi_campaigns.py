@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatcher.call_requests import DEFAULT_PRIORITY, MAX_VARIABLES, TIMEOUT_RANGE
-from dispatcher.call_windows import DAYS
-from dispatcher.callbacks import EVENTS as CALLBACK_EVENTS
-from dispatcher.campaign_rules import (
+from dispatcher.domain.call_requests import DEFAULT_PRIORITY, MAX_VARIABLES, TIMEOUT_RANGE
+from dispatcher.domain.call_windows import DAYS
+from dispatcher.domain.callbacks import EVENTS as CALLBACK_EVENTS
+from dispatcher.domain.campaign_rules import (
     MAX_ATTEMPTS_LIMIT,
     MAX_RETRY_DELAY,
     RETRYABLE,
     CampaignStatus,
     ContactState,
 )
-from dispatcher.campaigns import MAX_DNC_BATCH
+from dispatcher.usecases.campaigns import MAX_DNC_BATCH
 from web.openapi_parts import (
     NULLABLE_TIME,
     NUMBER,

@@ -28,9 +28,9 @@ from itsdangerous import URLSafeTimedSerializer
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from dispatcher import campaigns
-from dispatcher.db.tables import CallRow
-from dispatcher.status import ACTIVE_STATUSES
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.domain.status import ACTIVE_STATUSES
+from dispatcher.usecases import campaigns
 from web.auth import lookup_key
 from web.deps import deps
 from web.trunks import ami_state

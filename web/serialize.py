@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher.call_json import call_json, iso
-from dispatcher.db.tables import CallbackDeliveryRow, CallEventRow, CallRow
-from dispatcher.errors import BadRequest
+from dispatcher.adapters.db.tables import CallbackDeliveryRow, CallEventRow, CallRow
+from dispatcher.domain.errors import BadRequest
+from dispatcher.usecases.call_json import call_json, iso
 
 __all__ = ["call_json", "callback_json", "decode_cursor", "encode_cursor", "event_json"]
 

@@ -8,8 +8,8 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from dispatcher.db.tables import CallRow
-from dispatcher.status import CallStatus
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.domain.status import CallStatus
 from web.auth import require_api_key
 from web.deps import deps
 

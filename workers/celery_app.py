@@ -11,12 +11,17 @@ import logging
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
-from dispatcher.broker import share_publish_clients
+from dispatcher.adapters.redis.broker import share_publish_clients
+from dispatcher.adapters.redis.client import broker_transport_options
+from dispatcher.adapters.tasknames import (
+    DISPATCH_CALLBACKS,
+    REPUBLISH_STALE,
+    ROUTINE_TASKS,
+    RUN_HOPPER,
+)
 from dispatcher.config import load_settings
+from dispatcher.domain.trunks import load_trunks
 from dispatcher.logs import JsonFormatter, RoutineTicks, TextFormatter
-from dispatcher.redis_client import broker_transport_options
-from dispatcher.tasknames import DISPATCH_CALLBACKS, REPUBLISH_STALE, ROUTINE_TASKS, RUN_HOPPER
-from dispatcher.trunks import load_trunks
 
 # A worker that would dial anonymous by accident does not start (nor beat, nor Flower).
 settings = load_settings().require("database_url", "redis_url").require_caller_id()
@@ -70,7 +75,7 @@ def _log_format(logger: logging.Logger, **_: object) -> None:
 
 
 class CelerySender:
-    """:class:`dispatcher.admission.TaskSender` for processes that own the Celery app."""
+    """:class:`dispatcher.usecases.admission.TaskSender` for processes that own the Celery app."""
 
     def send(self, name: str, args: list[str], queue: str,
              countdown: float | None = None) -> None:

@@ -19,20 +19,20 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from dispatcher import recording
-from dispatcher.admission import Admissions
-from dispatcher.ami.client import AMIEventClient
-from dispatcher.ami.errors import AMIError
-from dispatcher.ami.protocol import AMIMessage
+from dispatcher.adapters.ami.client import AMIEventClient
+from dispatcher.adapters.ami.errors import AMIError
+from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.repository import ConsumerSessionRepository
+from dispatcher.adapters.redis.client import redis_from_url
+from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.config import Settings, load_settings
-from dispatcher.db.engine import make_engine, make_session_factory
-from dispatcher.db.repository import ConsumerSessionRepository
-from dispatcher.line_sync import resync_lines
+from dispatcher.domain.trunks import load_trunks
 from dispatcher.logs import configure_logging
-from dispatcher.redis_client import redis_from_url
-from dispatcher.services import Sessions
-from dispatcher.tasknames import RUN_HOPPER
-from dispatcher.trunks import load_trunks
+from dispatcher.usecases import record_events as recording
+from dispatcher.usecases.admission import Admissions
+from dispatcher.usecases.line_sync import resync_lines
+from dispatcher.usecases.services import Sessions
 from workers import consumer_metrics as metrics
 from workers.event_writer import EventWriter
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 
-from dispatcher import recording
-from dispatcher.ami.protocol import AMIMessage
-from dispatcher.services import Sessions
+from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.usecases import record_events as recording
+from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 

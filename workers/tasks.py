@@ -1,4 +1,5 @@
-"""Celery tasks: thin shells around :mod:`dispatcher.dialing` and :mod:`dispatcher.services`.
+"""Celery tasks: thin shells around :mod:`dispatcher.usecases.dial_call` and
+:mod:`dispatcher.usecases.services`.
 
 Only the call id travels through the broker, so phone numbers never reach Redis or Flower.
 """
@@ -15,17 +16,12 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher import callback_delivery, dialing, services
-from dispatcher.admission import Admissions
-from dispatcher.ami.errors import AMIUnavailable
-from dispatcher.ami.manager import process_session, reset_process_session
-from dispatcher.db.engine import engine_of, make_engine, make_session_factory
-from dispatcher.dial_guard import DialGuard, NumberCap
-from dispatcher.hopper import Hopper
-from dispatcher.logs import call_context
-from dispatcher.numbers import NumberPolicy
-from dispatcher.redis_client import redis_from_url
-from dispatcher.tasknames import (
+from dispatcher.adapters.ami.errors import AMIUnavailable
+from dispatcher.adapters.ami.manager import process_session, reset_process_session
+from dispatcher.adapters.db.engine import engine_of, make_engine, make_session_factory
+from dispatcher.adapters.http import callback_delivery
+from dispatcher.adapters.redis.client import redis_from_url
+from dispatcher.adapters.tasknames import (
     DELIVER_CALLBACK,
     DISPATCH_CALLBACKS,
     HANGUP_CALL,
@@ -34,7 +30,14 @@ from dispatcher.tasknames import (
     REPUBLISH_STALE,
     RUN_HOPPER,
 )
-from dispatcher.warm_up import warm_up
+from dispatcher.adapters.warm_up import warm_up
+from dispatcher.domain.numbers import NumberPolicy
+from dispatcher.logs import call_context
+from dispatcher.usecases import dial_call as dialing
+from dispatcher.usecases import services
+from dispatcher.usecases.admission import Admissions
+from dispatcher.usecases.dial_guard import DialGuard, NumberCap
+from dispatcher.usecases.hopper import Hopper
 from workers.celery_app import CelerySender, app, settings, trunks
 
 _sessions: sessionmaker[Session] | None = None

@@ -2,7 +2,7 @@
 
 ``cdr_pgsql`` inserts only into a table that already exists, and our migrations don't own it
 (it is Asterisk's schema), so it is created here, from the same definition the simulated PBX
-uses (:data:`dispatcher.db.cdr_schema.SCHEMA`). When Asterisk logs in as its own user, that
+uses (:data:`dispatcher.adapters.db.cdr_schema.SCHEMA`). When Asterisk logs in as its own user, that
 user gets INSERT on ``cdr`` and nothing else.
 """
 
@@ -34,7 +34,7 @@ END $$;
 
 
 def schema_sql() -> str:
-    from dispatcher.db.cdr_schema import SCHEMA
+    from dispatcher.adapters.db.cdr_schema import SCHEMA
 
     return SCHEMA.strip() + "\n" + _UPGRADE.lstrip()
 
@@ -72,9 +72,9 @@ def apply(env: Mapping[str, str]) -> str:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
+    from dispatcher.adapters.db.engine import make_engine
     from dispatcher.asterisk import values
     from dispatcher.config import load_settings
-    from dispatcher.db.engine import make_engine
 
     if not values.flag(env, "ASTERISK_CDR_PGSQL", True):
         return "ASTERISK_CDR_PGSQL=no: cdr table not created"

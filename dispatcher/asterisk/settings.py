@@ -23,7 +23,7 @@ OUTBOUND_CONTEXT = "dispatcher-outbound"
 DEFAULT_LOCAL_NETS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 DEFAULT_DIAL_PATTERNS = "_09XXXXXXXXX,_0[1-8]XXXXXXXXX"
 ALLOW_ANONYMOUS = "DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID"
-_CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")  # dispatcher.numbers.parse_caller_id's rule
+_CALLER_ID = re.compile(r"^\+?[0-9]{2,15}$")  # dispatcher.domain.numbers.parse_caller_id's rule
 _SECTION = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 _TEMPLATE = re.compile(r"^(?P<tech>PJSIP|Local)/\{[a-z0-9_]+\}@(?P<target>[^/@]+)$")
 

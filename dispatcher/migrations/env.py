@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+from dispatcher.adapters.db.engine import make_engine
+from dispatcher.adapters.db.tables import Base
 from dispatcher.config import load_settings
-from dispatcher.db.engine import make_engine
-from dispatcher.db.tables import Base
 
 config = context.config
 url = (config.get_main_option("sqlalchemy.url")

@@ -1,0 +1,483 @@
+"""The worker side of AMI: one pyst2 session per process, wrapped so that it cannot hang, cannot
+hand one action's reply to another, and cannot be used to inject AMI commands.
+
+This is the only module in the project that imports pyst2 (``asterisk.manager``). pyst2 0.5.1 has
+no timeouts (D1), matches replies FIFO instead of by ActionID (D2), cannot reconnect (D10), may
+hang in ``close()``/``__del__`` (D11) and writes values verbatim (D7); the "Dn" names are the
+entries of ``docs/ami-notes.md`` (anchors ``#d1``...), whose rules for using pyst2 safely
+(``#wrapper-rules``) are implemented here:
+
+* every wait has a deadline: the response queue is swapped for one whose ``get`` times out, and
+  the socket is created with ``connect_timeout`` (which pyst2 then also applies to reads);
+* every reply's ActionID is checked against the UUID we sent;
+* any timeout, mismatch or error while an action is outstanding *poisons* the session: its socket
+  is shut down and the next :func:`process_session` builds a fresh ``Manager``. Nothing is ever
+  re-sent on the fresh connection;
+* every action is validated by :func:`protocol.serialize_action` before pyst2 sees it; a refused
+  value raises ``ValueError`` (``UnsafeAMIValue``/``InvalidOriginate``) and the socket is untouched;
+* login is explicit, with ``Events: off``, so event-parsing defects (D4, D5, D6, D12) are off the
+  worker's path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from asterisk import manager as pyst2
+
+from dispatcher.adapters.ami.errors import (
+    AMIActionFailed,
+    AMIAuthError,
+    AMIError,
+    AMIOutcomeUnknown,
+    AMIUnavailable,
+)
+from dispatcher.adapters.ami.keepalive import enable_keepalive
+from dispatcher.adapters.ami.originate import (
+    InvalidOriginate,
+    OriginateRequest,
+    validate_channel_ref,
+    validate_header_names,
+)
+from dispatcher.adapters.ami.protocol import UnsafeAMIValue, serialize_action
+from dispatcher.config import AMIEndpoint
+from dispatcher.devstack.faults import checkpoint
+
+__all__ = ["WorkerAMISession", "process_session", "reset_process_session"]
+
+log = logging.getLogger(__name__)
+
+# pyst2 calls deprecated threading APIs from its own threads (D16); under -W error they would
+# raise there and silently kill its reader. Ignore them for that module only.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"asterisk\.manager")
+
+
+class _ReplyTimeout(Exception):
+    """No reply within the deadline (raised inside pyst2's ``send_action``/``connect``)."""
+
+
+class _DeadlineQueue(queue.Queue):  # type: ignore[type-arg]
+    """Drop-in for ``Manager._response_queue`` whose blocking ``get`` has a deadline (D1).
+
+    pyst2's ``send_action`` only starts waiting after its write succeeded, so :attr:`waiting`
+    tells us afterwards whether the action may have reached Asterisk.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeout = 5.0
+        self.waiting = False
+        self.action = ""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if block and timeout is None:
+            timeout = self.timeout
+        self.waiting = True
+        if self.action == "Originate":
+            checkpoint("after-originate-sent")
+        try:
+            return super().get(block, timeout)
+        except queue.Empty:
+            raise _ReplyTimeout(f"no AMI reply within {timeout}s") from None
+
+
+class _QuietEvent(threading.Event):
+    """``threading.Event`` with pyst2's spelling ``isSet`` minus the DeprecationWarning."""
+
+    def isSet(self) -> bool:
+        return self.is_set()
+
+
+class _Manager(pyst2.Manager):  # type: ignore[misc]
+    """pyst2 Manager with a deadline-bearing response queue and a harmless ``__del__``.
+
+    pyst2's ``__del__`` calls ``close()``, which sends Logoff and waits (D11); in a forked child
+    it would even log the *parent's* session off through the inherited socket.
+    """
+
+    def __init__(self, connect_timeout: float) -> None:
+        self.connect_timeout = connect_timeout
+        with warnings.catch_warnings():  # setDaemon() is deprecated (D16)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            super().__init__()
+        self._response_queue: _DeadlineQueue = _DeadlineQueue()
+        # pyst2's threads poll Event.isSet(), deprecated since 3.10 (D16); under
+        # -W error::DeprecationWarning that would kill its reader thread.
+        self._connected = _QuietEvent()
+        self._running = _QuietEvent()
+
+    def __del__(self) -> None:
+        pass
+
+    def connect(self, host: str, port: int = 5038) -> Any:
+        """pyst2's ``connect`` with a deadline (D1). The socket gets its timeout directly
+        instead of through ``socket.setdefaulttimeout`` (process-global: it would also hit
+        sockets other threads create meanwhile, e.g. the broker's), and a failed connect no
+        longer leaks the socket. The timeout stays on the socket as pyst2's read timeout."""
+        if self._connected.is_set():
+            raise pyst2.ManagerException("Already connected to manager")
+        try:
+            sock = socket.create_connection((host, int(port)), timeout=self.connect_timeout)
+        except OSError as exc:
+            raise pyst2.ManagerSocketException(exc.errno, exc.strerror or repr(exc)) from exc
+        enable_keepalive(sock)
+        self._sock = sock.makefile(mode="rwb", buffering=0)
+        sock.close()  # the file object keeps the descriptor, exactly as pyst2 does
+        self._connected.set()
+        self._running.set()
+        self.message_thread.start()
+        self.event_dispatch_thread.start()
+        return self._response_queue.get()  # the banner, bounded by the deadline queue
+
+    def message_loop(self) -> None:
+        """pyst2's dispatcher loop with two changes: no deprecated ``setDaemon`` (D16; under
+        ``-W error`` it raised here and the reader never started), and a message pyst2 cannot
+        parse (D4: ``ChanVariable``) ends the session at once instead of killing this thread and
+        leaving every later action to hang."""
+        reader = threading.Thread(target=self._receive_data, daemon=True)
+        reader.start()
+        try:
+            while self._running.is_set():
+                data = self._message_queue.get()
+                message = None
+                if data:
+                    try:
+                        message = pyst2.ManagerMsg(data)
+                    except Exception:
+                        log.warning("pyst2 could not parse an AMI message; dropping session",
+                                    exc_info=True)
+                        self._connected.clear()
+                        _shutdown(_raw_socket(self))
+                if message is None:
+                    self._event_queue.put(None)
+                    for _ in list(self._reswaiting):
+                        self._response_queue.put(None)
+                    break
+                if message.has_header("Event"):
+                    self._event_queue.put(pyst2.Event(message))
+                elif message.has_header("Response"):
+                    self._response_queue.put(message)
+        finally:
+            reader.join()
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    """Wake pyst2's reader thread and end the connection, whatever state it is in."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _raw_socket(manager: _Manager) -> socket.socket | None:
+    sock_io = getattr(manager, "_sock", None)
+    return getattr(sock_io, "_sock", None) if sock_io is not None else None
+
+
+def _to_cdict(headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """pyst2 takes a dict (lists for repeated headers). Refuse orders a dict cannot express, so
+    what pyst2 writes is byte-for-byte what ``serialize_action`` approved."""
+    cdict: dict[str, Any] = {}
+    for key, value in headers:
+        if key not in cdict:
+            cdict[key] = value
+        elif isinstance(cdict[key], list):
+            cdict[key].append(value)
+        else:
+            cdict[key] = [cdict[key], value]
+    rebuilt = [
+        (key, item)
+        for key, value in cdict.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
+    if rebuilt != list(headers):
+        raise UnsafeAMIValue("repeated AMI headers must be adjacent")
+    return cdict
+
+
+class WorkerAMISession:
+    """One pyst2 Manager per process, logged in with ``Events: off``.
+
+    The constructor connects and logs in (bounded by ``connect_timeout``/``action_timeout``) and
+    raises :class:`AMIUnavailable`/:class:`AMIAuthError`. Once poisoned, a session stays dead;
+    :func:`process_session` replaces it. Methods are serialised by a lock (pyst2 is not
+    thread-safe, D3).
+    """
+
+    def __init__(self, endpoint: AMIEndpoint) -> None:
+        self.endpoint = endpoint
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._dead = False
+        self._manager = _Manager(endpoint.connect_timeout)
+        self._queue: _DeadlineQueue = self._manager._response_queue
+        self.last_used = time.monotonic()
+        try:
+            self._connect()
+            self._login()
+        except BaseException:
+            self._poison("connect/login failed")
+            raise
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return not self._dead and bool(self._manager.connected())
+
+    def idle_for(self) -> float:
+        """Seconds since the last successful exchange."""
+        return time.monotonic() - self.last_used
+
+    def originate(self, request: OriginateRequest) -> None:
+        """Send an ``Async: true`` Originate; return once Asterisk says it is queued.
+
+        :raises InvalidOriginate: a field is unsafe (nothing written, session intact).
+        :raises AMIActionFailed: ``Response: Error`` (e.g. ``Extension does not exist.``).
+        :raises AMIOutcomeUnknown: written, but no matching reply: do NOT originate again.
+        :raises AMIUnavailable: not written; safe to retry on a new session.
+        """
+        headers = request.headers()
+        try:
+            reply = self._action(headers)  # validates again before any I/O
+        except InvalidOriginate:
+            raise
+        except UnsafeAMIValue as exc:
+            raise InvalidOriginate(str(exc)) from exc
+        status = reply.get_header("Response")
+        if status == "Success":
+            return
+        raise AMIActionFailed(reply.get_header("Message", "") or "", "Originate")
+
+    def hangup(self, channel: str, cause: int = 16) -> bool:
+        """Hang up one channel (name or Uniqueid). ``False`` if Asterisk has no such channel.
+
+        A value starting with ``/`` is refused: Asterisk would treat it as a regex over every
+        live channel.
+        """
+        validate_channel_ref(channel)
+        if isinstance(cause, bool) or not isinstance(cause, int) or not 0 <= cause <= 127:
+            raise InvalidOriginate(f"invalid hangup cause {cause!r}")
+        reply = self._action(
+            [("Action", "Hangup"), ("ActionID", _new_id()), ("Channel", channel),
+             ("Cause", str(cause))]
+        )
+        if reply.get_header("Response") == "Success":
+            return True
+        message = reply.get_header("Message", "") or ""
+        if "no such channel" in message.lower():
+            return False
+        raise AMIActionFailed(message, "Hangup")
+
+    def ping(self) -> None:
+        """Round-trip a Ping within ``action_timeout`` (liveness check)."""
+        reply = self._action([("Action", "Ping"), ("ActionID", _new_id())])
+        if reply.get_header("Response") != "Success":
+            raise AMIActionFailed(reply.get_header("Message", "") or "", "Ping")
+
+    def close(self) -> None:
+        """Shut the socket down without talking to Asterisk; never blocks (pyst2's own
+        ``close()`` sends Logoff and can wait forever, D11)."""
+        self._poison("closed", warn=False)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        ep = self.endpoint
+        manager = self._manager
+        self._queue.timeout = ep.connect_timeout  # bounds the wait for the banner
+        try:
+            manager.connect(ep.host, ep.port)
+        except (pyst2.ManagerException, _ReplyTimeout, OSError) as exc:
+            raise AMIUnavailable(f"AMI connect to {ep.host}:{ep.port} failed: {exc!r}") from exc
+        sock = _raw_socket(manager)
+        if sock is None or not manager.title:
+            raise AMIUnavailable(f"AMI at {ep.host}:{ep.port} sent no banner")
+        # The connect timeout stays on the socket as a read timeout (pyst2 treats it as a
+        # disconnect). Stretch it so an idle session survives until process_session pings it,
+        # yet a silent dead peer still ends the reader thread eventually.
+        sock.settimeout(max(2 * ep.ping_interval, ep.connect_timeout + ep.action_timeout))
+
+    def _login(self) -> None:
+        ep = self.endpoint
+        headers = [
+            ("Action", "Login"),
+            ("ActionID", _new_id()),
+            ("Username", ep.username),
+            ("Secret", ep.secret),
+            ("Events", "off"),
+        ]
+        try:
+            reply = self._action(headers, timeout=max(ep.connect_timeout, ep.action_timeout))
+        except AMIOutcomeUnknown as exc:  # Login is idempotent: "unknown" means "unavailable"
+            raise AMIUnavailable(f"AMI login to {ep.host}:{ep.port} got no reply: {exc}") from exc
+        status = reply.get_header("Response")
+        if status == "Success":
+            return
+        message = reply.get_header("Message", "") or ""
+        # Asterisk closes the connection after a failed login; make sure we do too.
+        self._poison("login refused", warn=False)
+        raise AMIAuthError(f"AMI login as {ep.username!r} refused: {message}")
+
+    def _action(self, headers: Sequence[tuple[str, str]], timeout: float | None = None) -> Any:
+        """Validate, send, and wait for the reply carrying our ActionID.
+
+        Returns the pyst2 message for a ``Success`` or ``Error`` reply; anything else poisons.
+        """
+        validate_header_names(headers)  # both raise UnsafeAMIValue before any I/O,
+        serialize_action(headers)  # leaving the session untouched
+        cdict = _to_cdict(headers)
+        action_id = cdict.get("ActionID")
+        if not isinstance(action_id, str):
+            raise UnsafeAMIValue("every action needs exactly one ActionID")
+        deadline = self.endpoint.action_timeout if timeout is None else timeout
+        if not self._lock.acquire(timeout=deadline):
+            raise AMIUnavailable("AMI session busy in another thread")
+        try:
+            return self._exchange(cdict, action_id, deadline)
+        finally:
+            self._lock.release()
+
+    def _exchange(self, cdict: dict[str, Any], action_id: str, deadline: float) -> Any:
+        action = cdict.get("Action", "?")
+        if not self.connected:
+            raise AMIUnavailable(f"AMI session not connected; {action} not sent")
+        if not self._queue.empty():  # a reply nobody asked for: the stream is out of step (D2)
+            self._poison("unsolicited reply in queue")
+            raise AMIUnavailable(f"AMI session out of step; {action} not sent")
+        self._queue.timeout = deadline
+        self._queue.waiting = False
+        self._queue.action = action
+        try:
+            reply = self._manager.send_action(cdict)
+        except Exception as exc:
+            written = self._queue.waiting
+            self._poison(f"{action} {'wait' if written else 'write'} failed: {exc!r}")
+            if written:
+                raise AMIOutcomeUnknown(f"{action} {action_id}: {exc!r}") from exc
+            raise AMIUnavailable(f"{action} {action_id} not sent: {exc!r}") from exc
+        except BaseException:
+            # e.g. a Celery soft time limit while waiting: the late reply would otherwise be
+            # handed to the next action (D2).
+            self._poison(f"{action} interrupted")
+            raise
+        got = reply.get_header("ActionID")
+        status = reply.get_header("Response")
+        if got != action_id or status not in ("Success", "Error"):
+            self._poison(f"{action} got reply {status!r} for ActionID {got!r}")
+            raise AMIOutcomeUnknown(
+                f"{action} {action_id}: reply {status!r} carries ActionID {got!r}"
+            )
+        self.last_used = time.monotonic()
+        return reply
+
+    def _poison(self, reason: str, *, warn: bool = True) -> None:
+        """Make this session unusable: shut the socket down (wakes pyst2's reader, which then
+        wakes any waiter) and disarm pyst2 so nothing can later write or wait on it."""
+        if not self._dead and warn:
+            log.warning("poisoning AMI session to %s:%s: %s",
+                        self.endpoint.host, self.endpoint.port, reason)
+        self._dead = True
+        manager = self._manager
+        _shutdown(_raw_socket(manager))
+        _disarm(manager)
+
+    def _abandon_after_fork(self) -> None:
+        """In a forked child: forget the parent's session without touching the shared TCP
+        connection (a shutdown would kill the parent's session, a Logoff would log it off)."""
+        self._dead = True
+        manager = self._manager
+        _disarm(manager, wake_threads=False)
+        sock_io = getattr(manager, "_sock", None)
+        # In a real child the parent's threads do not exist. If they do, this is the same
+        # process (a faked pid): leave the descriptor to its reader thread.
+        if sock_io is not None and not manager.message_thread.is_alive():
+            try:
+                sock_io.close()  # closes only this process's copy of the descriptor
+            except (OSError, ValueError):
+                pass
+
+
+def _disarm(manager: _Manager, *, wake_threads: bool = True) -> None:
+    manager._connected.clear()
+    manager._running.clear()
+    if wake_threads:
+        manager._message_queue.put(None)
+        manager._event_queue.put(None)
+
+
+def _new_id() -> str:
+    """Process-unique and host-unique ActionIDs (pyst2's are ``host-00000000`` everywhere, D9)."""
+    return str(uuid.uuid4())
+
+
+# -- per-process cache -----------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+_session: WorkerAMISession | None = None
+
+
+def process_session(endpoint: AMIEndpoint) -> WorkerAMISession:
+    """This process's session, created lazily (never in the Celery parent before fork).
+
+    Rebuilt when the pid changed (fork), the session was poisoned or disconnected, or the
+    endpoint changed. A session idle for more than ``ping_interval`` is pinged (bounded) first,
+    and replaced if the ping fails. Only a Ping is ever sent on the old connection; nothing is
+    re-sent on a new one.
+    """
+    global _session
+    with _cache_lock:
+        session = _session
+        if session is not None and session.pid != os.getpid():
+            session._abandon_after_fork()
+            session = _session = None
+        if session is not None and (session.endpoint != endpoint or not session.connected):
+            session.close()
+            session = _session = None
+        if session is not None and session.idle_for() > endpoint.ping_interval:
+            try:
+                session.ping()
+            except AMIError as exc:
+                log.info("idle AMI session failed its ping (%r); reconnecting", exc)
+                session.close()
+                session = _session = None
+        if session is None:
+            session = _session = WorkerAMISession(endpoint)
+        return session
+
+
+def reset_process_session() -> None:
+    """Drop the cached session (for Celery's ``worker_process_init``). No AMI traffic: an
+    inherited session is only forgotten; one of our own is shut down without waiting."""
+    global _session
+    with _cache_lock:
+        session, _session = _session, None
+    if session is None:
+        return
+    if session.pid != os.getpid():
+        session._abandon_after_fork()
+    else:
+        session.close()
+
+
+def _after_fork_in_child() -> None:
+    """The cache lock may have been held by another thread at fork time; replace it."""
+    global _cache_lock, _session
+    _cache_lock = threading.Lock()
+    session, _session = _session, None
+    if session is not None:
+        session._abandon_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

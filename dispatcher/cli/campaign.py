@@ -1,0 +1,309 @@
+"""``dispatcher campaign ...``: create, fill, run and watch outbound campaigns through the REST
+API (``--api-url``/``DISPATCHER_API_URL``, ``--api-key``/``DISPATCHER_API_KEY``).
+
+Exit codes: 0 done; 1 the API refused (its message is printed); 2 usage error or unusable
+file; 3 the API is unreachable or failing (an interrupted upload resumes when rerun); 130
+interrupted. Messages go to stderr; ids, statuses and summaries go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dispatcher.cli.campaign_flags import (
+    RETRY_OUTCOMES,
+    caller_id_flag,
+    create_body,
+    parse_retry,
+    parse_var,
+    parse_window,
+)
+from dispatcher.cli.campaign_render import FINAL, live_view, summary, summary_line
+
+if TYPE_CHECKING:
+    from dispatcher.cli.api_client import ApiClient
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_CODES = ("exit codes: 0 done, 1 the API refused, 2 usage error or unusable file, 3 the API "
+              "is unreachable or failing, 130 interrupted")
+FORMATS = {".csv": "csv", ".jsonl": "ndjson", ".ndjson": "ndjson"}
+Handler = Callable[[argparse.Namespace, "ApiClient"], int]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _update(args: argparse.Namespace, client: ApiClient) -> int:
+    from dispatcher.cli.api_client import campaign_path
+
+    c = client.call("PATCH", campaign_path(args.id), json=create_body(args, require_name=False))
+    say(f"updated campaign {c['id']} {c['name']!r} ({c['status']}): max_lines "
+        f"{c['max_lines']}, {len(c.get('windows') or [])} window(s)")
+    print(c["status"])
+    return 0
+
+
+def _create(args: argparse.Namespace, client: ApiClient) -> int:
+    c = client.call("POST", "/v1/campaigns", json=create_body(args))
+    details = [f"{k} {c[k]}" for k in ("trunk", "max_lines", "cps", "timezone") if c.get(k)]
+    details += [f"{len(c.get('windows') or [])} window(s)"]
+    details += [f"retry {o} {r.get('max_attempts')}x/{r.get('delay')}s"
+                for o, r in (c.get("retry") or {}).items() if isinstance(r, dict)]
+    say(f"created campaign {c['id']} {c.get('name')!r} ({c.get('status')}): "
+        + ", ".join(details))
+    print(c["id"])
+    return 0
+
+
+def _transition(args: argparse.Namespace, client: ApiClient) -> int:
+    from dispatcher.cli.api_client import campaign_path
+
+    print(client.call("POST", campaign_path(args.id, args.action))["status"])
+    return 0
+
+
+def _upload(args: argparse.Namespace, client: ApiClient) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from dispatcher.cli import api_client as api
+    from dispatcher.cli import chunked_upload as up
+
+    path = Path(args.file)
+    fmt = args.format or FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise api.InputError(f"cannot tell the format of {path}: pass --format csv|ndjson")
+    try:
+        size = path.stat().st_size
+        path.open("rb").close()
+    except OSError as exc:
+        raise api.InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    where = up.state_path(path, args.id)
+    state = up.UploadState.load(where)
+    if state is None:
+        state = up.UploadState(args.id, fmt, size)
+    elif (state.campaign, state.format, state.size) != (args.id, fmt, size):
+        raise api.InputError(f"{where} is from another upload ({state.format}, {state.size} "
+                             f"bytes); delete it to upload {path} from the start")
+    else:
+        say(f"resuming the upload of {path} at line {state.line} ({state.accepted} accepted "
+            f"so far; {where})")
+    console = Console(stderr=True)
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("upload", total=size, completed=state.offset)
+        try:
+            up.upload(client, args.id, path, state, args.chunk_rows,
+                       on_chunk=lambda chunk: bar.update(task, completed=chunk.end_offset),
+                       on_retry=lambda exc, delay: console.print(
+                           f"{exc}; retrying in {delay:.1f} s"),
+                       sleep=time.sleep)
+        except (api.ApiError, api.ApiUnavailable, KeyboardInterrupt):
+            bar.stop()
+            if where.exists():
+                say(f"stopped before line {state.line}; the chunks acknowledged so far are "
+                    f"recorded in {where}: rerun the same command to resume")
+            raise
+    say(f"{path}: {state.received} rows received, {state.accepted} accepted, "
+        f"{state.duplicates} duplicates, {state.rejected} rejected")
+    if state.rejects:
+        rejects = path.with_name(path.name + ".rejects.csv")
+        try:
+            up.download_rejects(client, state.rejects, rejects)
+        except api.ApiUnavailable:
+            say(f"every row was sent; rerun the same command to fetch the report of rejected "
+                f"rows ({where} remembers them)")
+            raise
+        say(f"rejected rows and the reasons are in {rejects}")
+    where.unlink(missing_ok=True)
+    return 0
+
+
+def _status(args: argparse.Namespace, client: ApiClient) -> int:
+    from dispatcher.cli.api_client import ApiUnavailable, campaign_path
+
+    def fetch() -> dict[str, Any]:
+        answer: dict[str, Any] = client.call("GET", campaign_path(args.id))
+        return answer
+
+    c = fetch()
+    if not args.follow:
+        print(summary(c))
+        return 0
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console()
+    live = Live(live_view(c), console=console, auto_refresh=False) if console.is_terminal \
+        else None
+    failures = 0
+    with live if live is not None else nullcontext():
+        while True:
+            if live is None:
+                print(summary_line(c), flush=True)
+            if c.get("status") in FINAL:
+                return 0
+            time.sleep(args.interval)
+            try:
+                c, failures = fetch(), 0
+            except ApiUnavailable as exc:  # ride out a restart of the API; give up if it stays
+                failures += 1
+                if failures >= 10:
+                    raise
+                say(f"{exc}; still trying")
+                continue
+            if live is not None:
+                live.update(live_view(c), refresh=True)
+
+
+def _list(args: argparse.Namespace, client: ApiClient) -> int:
+    cursor: str | None = None
+    while True:
+        page = client.call("GET", "/v1/campaigns", params={"cursor": cursor} if cursor else None)
+        for c in page.get("data") or []:
+            print(f"{c.get('id')}  {c.get('status')!s:<9}  "
+                  f"{100 * float(c.get('progress') or 0):5.1f}%  "
+                  f"{(c.get('contacts') or {}).get('total', 0):>7}  {c.get('name')}")
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return 0
+
+
+def _export(args: argparse.Namespace, client: ApiClient) -> int:
+    import csv
+
+    from dispatcher.cli.api_client import campaign_path
+
+    dest = Path(args.file)
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with open(tmp, "wb") as out:
+            client.download(campaign_path(args.id, "export"), out)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    with open(dest, newline="", encoding="utf-8", errors="replace") as f:
+        rows = max(sum(1 for _ in csv.reader(f)) - 1, 0)
+    say(f"exported {rows} contacts to {dest}")
+    print(rows)
+    return 0
+
+
+# --- parser and entry point -----------------------------------------------------------------
+
+
+def settings_flags(p: argparse.ArgumentParser, name_help: str) -> None:
+    """The settings flags shared by create and update."""
+    p.add_argument("--name", help=name_help)
+    p.add_argument("--caller-id", type=caller_id_flag)
+    p.add_argument("--max-lines", type=int, metavar="N")
+    p.add_argument("--cps", type=float, metavar="X", help="calls started per second")
+    p.add_argument("--timeout", type=int, metavar="S", help="ring seconds (5-120)")
+    p.add_argument("--priority", type=int, metavar="P", help="0-9")
+    p.add_argument("--timezone", metavar="TZ", help="IANA name; server default Asia/Tehran")
+    p.add_argument("--retry", type=parse_retry, action="append",
+                   metavar="OUTCOME=ATTEMPTS:DELAY",
+                   help=f"OUTCOME in {', '.join(RETRY_OUTCOMES)}; DELAY like 600, 10m, 1h")
+    p.add_argument("--window", type=parse_window, action="append",
+                   metavar="DAYS@HH:MM-HH:MM",
+                   help="calling hours, repeatable; DAYS like sat-wed, mon,wed or all "
+                        "(week order sat..fri), e.g. sat-wed@09:00-17:00")
+    p.add_argument("--dnc", action="append", metavar="NAME",
+                   help="do-not-call list, repeatable")
+    p.add_argument("--var", type=parse_var, action="append", metavar="NAME=VALUE",
+                   help="dialplan variable for every call, repeatable")
+    p.add_argument("--json", metavar="FILE",
+                   help="a full JSON body (- for stdin); flags override it")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    conn = argparse.ArgumentParser(add_help=False)
+    conn.add_argument("--api-url", default=argparse.SUPPRESS,
+                      help=f"env DISPATCHER_API_URL, default {DEFAULT_URL}")
+    conn.add_argument("--api-key", default=argparse.SUPPRESS,
+                      help="env DISPATCHER_API_KEY (preferred: a flag shows in ps)")
+    parser = argparse.ArgumentParser(prog="dispatcher campaign", parents=[conn],
+                                     description="Create, fill, run and watch outbound "
+                                                 "campaigns through the REST API.",
+                                     epilog=EXIT_CODES)
+    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Handler, text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[conn], help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    create = command("create", _create, "create a draft campaign; prints its id on stdout")
+    create.add_argument("--trunk")
+    settings_flags(create, name_help="required, here or in --json")
+    update = command("update", _update, "change a draft, running or paused campaign's "
+                                        "settings (the next calls use them)")
+    update.add_argument("id", metavar="ID")
+    settings_flags(update, name_help="a new name")
+    upload = command("upload", _upload, "upload contacts in chunks; rerun to resume")
+    upload.add_argument("id", metavar="ID")
+    upload.add_argument("file", metavar="FILE")
+    upload.add_argument("--chunk-rows", type=int, default=5000)
+    upload.add_argument("--format", choices=("csv", "ndjson"),
+                        help="default from the extension: .csv, .jsonl or .ndjson")
+    for action in ("start", "pause", "resume", "cancel"):
+        command(action, _transition, f"{action} a campaign; prints its new status") \
+            .add_argument("id", metavar="ID")
+    status = command("status", _status, "progress, counts, rate and ETA")
+    status.add_argument("id", metavar="ID")
+    status.add_argument("--follow", action="store_true", help="refresh until it finishes")
+    status.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
+    command("list", _list, "all campaigns: id, status, progress, contacts, name")
+    export = command("export", _export, "every contact's state and outcome as CSV")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("file", metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    url = getattr(args, "api_url", None) or os.environ.get("DISPATCHER_API_URL") or DEFAULT_URL
+    key = getattr(args, "api_key", None) or os.environ.get("DISPATCHER_API_KEY")
+    if not key:
+        parser.error("no API key: set DISPATCHER_API_KEY or pass --api-key")
+    if not url.startswith(("http://", "https://")):
+        parser.error(f"--api-url {url!r} must start with http:// or https://")
+    if getattr(args, "chunk_rows", 1) < 1 or getattr(args, "interval", 1) <= 0:
+        parser.error("--chunk-rows and --interval must be positive")
+
+    from dispatcher.cli.api_client import ApiClient, ApiError, ApiUnavailable, InputError
+
+    try:
+        return int(args.func(args, ApiClient(url, key)))
+    except ApiError as exc:
+        say(f"error: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""))
+        return 1
+    except InputError as exc:
+        say(f"error: {exc}")
+        return 2
+    except ApiUnavailable as exc:
+        say(f"error: {exc}")
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # ``status --follow | head``: the reader has gone, so be quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -1,0 +1,117 @@
+"""``dispatcher campaign create`` flags into the JSON body of ``POST /v1/campaigns``.
+
+Only the shape of each flag is checked here; the server checks the values (ranges, names) and
+answers 422 naming the field, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+WEEK = ("sat", "sun", "mon", "tue", "wed", "thu", "fri")
+RETRY_OUTCOMES = ("busy", "no-answer", "congestion", "failed")
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_DELAY = re.compile(r"(\d+)([smh]?)")
+
+
+def parse_days(text: str) -> list[str]:
+    """``sat-wed``, ``mon,wed``, ``thu-sat`` (wraps past Friday) or ``all``, in week order."""
+    chosen: set[str] = set()
+    for part in text.lower().replace("all", "sat-fri").split(","):
+        first, dash, last = part.strip().partition("-")
+        last = last if dash else first
+        if first not in WEEK or last not in WEEK:
+            raise argparse.ArgumentTypeError(
+                f"bad days {text!r}: use {','.join(WEEK)}, ranges like sat-wed, or all")
+        start, span = WEEK.index(first), (WEEK.index(last) - WEEK.index(first)) % 7
+        chosen.update(WEEK[(start + k) % 7] for k in range(span + 1))
+    return [day for day in WEEK if day in chosen]
+
+
+def _clock(text: str, end: bool = False) -> str:
+    match = _TIME.fullmatch(text.strip())
+    value = f"{int(match[1]):02d}:{match[2]}" if match else text
+    if value == "24:00" and end:
+        return value
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise argparse.ArgumentTypeError(
+            f"bad time {text!r}: use HH:MM, 00:00 to 23:59 (an end may be 24:00)")
+    return value
+
+
+def parse_window(text: str) -> dict[str, Any]:
+    """``DAYS@HH:MM-HH:MM``; without ``DAYS@`` the window applies every day. A start after
+    the end spans midnight, which the server accepts, so it is not refused here."""
+    days, at, span = text.rpartition("@")
+    start, dash, end = span.partition("-")
+    if not dash:
+        raise argparse.ArgumentTypeError(f"bad window {text!r}: use DAYS@HH:MM-HH:MM")
+    return {"days": parse_days(days if at else "all"), "start": _clock(start),
+            "end": _clock(end, end=True)}
+
+
+def parse_retry(text: str) -> tuple[str, dict[str, int]]:
+    """``OUTCOME=ATTEMPTS:DELAY``; DELAY is seconds, or a number with s, m or h."""
+    outcome, eq, rule = text.partition("=")
+    outcome = outcome.strip().lower().replace("_", "-")
+    attempts, colon, delay = rule.partition(":")
+    match = _DELAY.fullmatch(delay.strip())
+    if outcome not in RETRY_OUTCOMES or not eq or not colon or not attempts.strip().isdigit() \
+            or not match:
+        raise argparse.ArgumentTypeError(
+            f"bad retry {text!r}: use OUTCOME=ATTEMPTS:DELAY, OUTCOME one of "
+            f"{', '.join(RETRY_OUTCOMES)}, e.g. busy=3:10m")
+    seconds = int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+    return outcome, {"max_attempts": int(attempts), "delay": seconds}
+
+
+def parse_var(text: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip():
+        raise argparse.ArgumentTypeError(f"bad variable {text!r}: use NAME=VALUE")
+    return name.strip(), value
+
+
+def caller_id_flag(text: str) -> str:
+    if not re.fullmatch(r"\+?\d+", text):
+        raise argparse.ArgumentTypeError(f"bad caller id {text!r}: digits, optionally a +")
+    return text
+
+
+def create_body(args: argparse.Namespace, require_name: bool = True) -> dict[str, Any]:
+    """The POST (or PATCH) body: ``--json`` first, then each flag given overrides it. Retry
+    rules and variables merge key by key; windows and DNC lists given as flags replace the
+    file's."""
+    from dispatcher.cli.api_client import InputError
+
+    body: Any = {}
+    if args.json:
+        try:
+            body = json.loads(Path(args.json).read_text() if args.json != "-"
+                              else sys.stdin.read())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read --json {args.json}: {exc}") from None
+        if not isinstance(body, dict):
+            raise InputError(f"--json {args.json} must hold a JSON object")
+    flags = {"name": args.name, "trunk": getattr(args, "trunk", None),
+             "caller_id": args.caller_id,
+             "max_lines": args.max_lines, "cps": args.cps, "timeout": args.timeout,
+             "priority": args.priority, "timezone": args.timezone,
+             "windows": args.window, "dnc_lists": args.dnc}
+    body.update({key: value for key, value in flags.items() if value is not None})
+    for key, pairs in (("retry", args.retry), ("variables", args.var)):
+        if pairs:
+            base = body.get(key) or {}
+            if not isinstance(base, dict):
+                raise InputError(f"{key!r} in --json must be an object")
+            body[key] = {**base, **dict(pairs)}
+    if require_name and not body.get("name"):
+        raise InputError("a campaign needs a name: --name, or \"name\" in --json")
+    if not body:
+        raise InputError("nothing to change: give at least one setting")
+    return body

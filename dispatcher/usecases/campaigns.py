@@ -1,0 +1,286 @@
+"""Campaign use cases: create, upload contacts, start/pause/resume/cancel, read progress, and
+do-not-call lists. Plain functions with their dependencies passed in, like :mod:`services`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from dispatcher.adapters.db.campaign_repository import CampaignRepository, DncRepository
+from dispatcher.adapters.db.tables import CampaignRow, DncListRow
+from dispatcher.domain.campaign_requests import (
+    LIST_NAME,
+    CampaignSpec,
+    parse_campaign_update,
+    parse_list_name,
+)
+from dispatcher.domain.campaign_rules import (
+    WITHDRAWN_CANCELED,
+    WITHDRAWN_PAUSED,
+    CampaignStatus,
+    transition,
+)
+from dispatcher.domain.errors import Conflict, NotFound, ValidationFailed
+from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
+from dispatcher.domain.trunks import TrunkTable
+from dispatcher.usecases.callback_outbox import queue_campaign_event
+from dispatcher.usecases.campaign_json import campaign_json
+from dispatcher.usecases.services import Sessions
+
+logger = logging.getLogger(__name__)
+RATE_WINDOW = timedelta(minutes=5)
+
+
+def _locked(repo: CampaignRepository, campaign_id: uuid.UUID) -> CampaignRow:
+    row = repo.get(campaign_id, lock="update")
+    if row is None:
+        raise NotFound("no such campaign")
+    return row
+
+
+def _require_lists(session: Session, names: Sequence[str]) -> None:
+    """Every do-not-call list a campaign names must exist (a typo would dial everyone)."""
+    missing = set(names) - DncRepository(session).existing(names)
+    if missing:
+        raise ValidationFailed(f"dnc_lists: no list named {sorted(missing)[0]!r}",
+                               field="dnc_lists")
+
+
+def create_campaign(sessions: Sessions, spec: CampaignSpec,
+                    api_key_id: uuid.UUID | None) -> CampaignRow:
+    with sessions.begin() as session:
+        _require_lists(session, spec.dnc_lists)
+        row = CampaignRow(
+            id=uuid.uuid4(), api_key_id=api_key_id, name=spec.name, status="draft",
+            trunk=spec.trunk, caller_id=spec.caller_id, max_lines=spec.max_lines, cps=spec.cps,
+            ring_timeout=spec.timeout, priority=spec.priority, target=spec.target,
+            variables=spec.variables, retry=spec.retry.as_json(),
+            windows=spec.windows.as_json(), timezone=spec.timezone,
+            dnc_lists=list(spec.dnc_lists), status_callback=spec.status_callback,
+            callback_events=" ".join(spec.callback_events),
+        )
+        repo = CampaignRepository(session)
+        repo.add(row)
+        repo.note(row.id, "create", api_key_id, datetime.now(tz=UTC))
+        session.refresh(row)
+    return row
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """A campaign with its progress, as clients see it."""
+
+    row: CampaignRow
+    contacts: dict[str, int]
+    calls: dict[str, int]
+    outcomes: dict[str, int]
+    rate_per_minute: float
+    eta_seconds: float | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.contacts.values())
+
+    @property
+    def progress(self) -> float:
+        left = self.contacts.get("pending", 0) + self.contacts.get("dialing", 0)
+        return 1.0 if self.total == 0 else round((self.total - left) / self.total, 4)
+
+
+def view(sessions: Sessions, campaign_id: uuid.UUID, now: datetime | None = None) -> CampaignView:
+    now = now or datetime.now(tz=UTC)
+    with sessions() as session:
+        repo = CampaignRepository(session)
+        row = repo.get(campaign_id)
+        if row is None:
+            raise NotFound("no such campaign")
+        return campaign_view(repo, row, now)
+
+
+def campaign_view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
+    contacts = repo.contact_counts(row.id)
+    for state in ("pending", "dialing", "done", "skipped", "canceled"):
+        contacts.setdefault(state, 0)
+    # The measured rate: contacts finished over the last few minutes of this run.
+    since = max(now - RATE_WINDOW, row.started_at or now)
+    minutes = (now - since).total_seconds() / 60
+    finished = repo.finished_since(row.id, since) if minutes > 0 else 0
+    rate = finished / minutes if minutes >= 1 / 6 else 0.0
+    left = contacts["pending"] + contacts["dialing"]
+    eta = (left / rate * 60 if rate > 0 else None) if row.status == "running" else None
+    return CampaignView(row, contacts, repo.call_counts(row.id), repo.outcome_counts(row.id),
+                        round(rate, 2), None if eta is None else round(eta, 1))
+
+
+def page(sessions: Sessions, status: str | None, limit: int,
+         after: tuple[datetime, uuid.UUID] | None) -> list[CampaignView]:
+    now = datetime.now(tz=UTC)
+    with sessions() as session:
+        repo = CampaignRepository(session)
+        return [campaign_view(repo, row, now) for row in repo.page(status, limit, after)]
+
+
+def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, trunks: TrunkTable,
+                    *, allow_private_callbacks: bool = False, by_key: uuid.UUID | None = None,
+                    now: datetime | None = None) -> CampaignView:
+    """Change a campaign's settings while it is a draft, running or paused. The hopper and the
+    dial guard read them afresh every time, so a new line count, window or DNC list applies to
+    the next call picked or claimed."""
+    now = now or datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        repo = CampaignRepository(session)
+        row = _locked(repo, campaign_id)
+        if CampaignStatus(row.status).is_final:
+            raise Conflict(f"the campaign is {row.status}; it can no longer change")
+        changes = parse_campaign_update(body, trunks, row.trunk,
+                                        allow_private_callbacks=allow_private_callbacks)
+        _require_lists(session, changes.get("dnc_lists") or [])
+        for column, value in changes.items():
+            setattr(row, column, value)
+        row.updated_at = now
+        repo.note(row.id, "update", by_key, now, {"changed": sorted(body)})  # type: ignore[arg-type]
+        session.flush()
+        return campaign_view(repo, row, now)
+
+
+def live_views(sessions: Sessions, limit: int) -> list[CampaignView]:
+    """What an operator watches: running and paused campaigns, and any that ended within the
+    last hour."""
+    now = datetime.now(tz=UTC)
+    with sessions() as session:
+        repo = CampaignRepository(session)
+        return [campaign_view(repo, row, now) for row in repo.live(now - timedelta(hours=1), limit)]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    view: CampaignView
+    withdrawn: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+
+def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
+                  now: datetime | None = None, by_key: uuid.UUID | None = None) -> StatusChange:
+    """Move a campaign through its lifecycle. Pause and cancel take back every call not yet
+    claimed by a worker, under the campaign's row lock: a claim checks the campaign under the
+    same lock, so once this commits no call of the campaign can start dialling."""
+    now = now or datetime.now(tz=UTC)
+    with sessions.begin() as session:
+        repo = CampaignRepository(session)
+        row = _locked(repo, campaign_id)
+        new = transition(CampaignStatus(row.status), action)
+        withdrawn: list[tuple[uuid.UUID, str]] = []
+        row.status = new.value
+        row.updated_at = now
+        if action == "start":
+            row.started_at = now
+        elif action == "pause":
+            row.paused_at = now
+            withdrawn = repo.withdraw_queued(row.id, WITHDRAWN_PAUSED)
+        elif action == "resume":
+            row.paused_at = None
+        elif action == "cancel":
+            row.ended_at = now
+            withdrawn = repo.withdraw_queued(row.id, WITHDRAWN_CANCELED)
+            repo.cancel_pending(row.id)
+        repo.note(row.id, action, by_key, now,
+                  {"withdrawn_calls": len(withdrawn)} if withdrawn else None)
+        session.flush()
+        result = StatusChange(campaign_view(repo, row, now), withdrawn)
+        queue_campaign_event(session, row, action, campaign_json(result.view))
+    logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,
+                new.value, len(withdrawn))
+    return result
+
+
+# --- do-not-call lists ----------------------------------------------------------------------
+
+def create_dnc_list(sessions: Sessions, name: object, description: object) -> DncListRow:
+    list_name = parse_list_name(name)
+    if description is not None and (not isinstance(description, str) or len(description) > 200
+                                    or not description.isprintable()):
+        raise ValidationFailed("description must be up to 200 printable characters",
+                               field="description")
+    with sessions.begin() as session:
+        repo = DncRepository(session)
+        if repo.by_name(list_name) is not None:
+            raise Conflict(f"a list named {list_name!r} exists")
+        row = DncListRow(id=uuid.uuid4(), name=list_name, description=description)
+        repo.add_list(row)
+        session.refresh(row)
+    return row
+
+
+def _known(name: str) -> str:
+    """A path segment that cannot name a list is simply not found (and never reaches SQL)."""
+    if not LIST_NAME.fullmatch(name):
+        raise NotFound("no such do-not-call list")
+    return name
+
+
+def dnc_list(sessions: Sessions, name: str) -> DncListRow:
+    _known(name)
+    with sessions() as session:
+        row = DncRepository(session).by_name(name)
+    if row is None:
+        raise NotFound("no such do-not-call list")
+    return row
+
+
+@dataclass(frozen=True)
+class DncAdded:
+    added: int
+    invalid: list[dict[str, object]]
+
+
+MAX_DNC_BATCH = 1000
+
+
+def add_dnc_numbers(sessions: Sessions, name: str, numbers: object,
+                    policy: NumberPolicy) -> DncAdded:
+    """Numbers are stored in E.164, like contacts and calls, so any spelling matches. The
+    region allow-list does not apply: blocking a number is always allowed."""
+    _known(name)
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_DNC_BATCH:
+        raise ValidationFailed(f"numbers must be a list of 1-{MAX_DNC_BATCH} phone numbers",
+                               field="numbers")
+    if not all(isinstance(n, str) and len(n) <= 32 for n in numbers):
+        raise ValidationFailed("numbers must be strings of at most 32 characters",
+                               field="numbers")
+    lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
+    valid: list[str] = []
+    invalid: list[dict[str, object]] = []
+    for index, number in enumerate(numbers):
+        try:
+            valid.append(lenient.e164(number))
+        except InvalidNumber as exc:
+            invalid.append({"index": index, "reason": str(exc)})
+    with sessions.begin() as session:
+        repo = DncRepository(session)
+        row = repo.by_name(name)
+        if row is None:
+            raise NotFound("no such do-not-call list")
+        added = repo.add_numbers(row.id, sorted(set(valid)))
+    return DncAdded(added, invalid)
+
+
+def remove_dnc_number(sessions: Sessions, name: str, number: str,
+                      policy: NumberPolicy) -> None:
+    _known(name)
+    lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
+    try:
+        e164 = lenient.e164(number)
+    except InvalidNumber:
+        raise NotFound("that number is not on the list") from None
+    with sessions.begin() as session:
+        repo = DncRepository(session)
+        row = repo.by_name(name)
+        if row is None:
+            raise NotFound("no such do-not-call list")
+        if not repo.remove_number(row.id, e164):
+            raise NotFound("that number is not on the list")
