@@ -7,21 +7,18 @@ mock of PostgreSQL, Redis or the AMI socket.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from dispatcher.adapters.db.engine import make_engine, make_session_factory  # noqa: E402
-from dispatcher.adapters.db.migrate import upgrade  # noqa: E402
-from dispatcher.config import Settings  # noqa: E402
-from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.migrate import upgrade
+from dispatcher.config import Settings
+from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.support.databases import clone
 
 # --- the real-Asterisk tier (marker ``asterisk``) ---------------------------------------------
 ASTERISK_SETTING = "DISPATCHER_TEST_ASTERISK"
@@ -87,15 +84,9 @@ def migrated_template(postgres: EmbeddedPostgres) -> str:
     return "dispatcher_template"
 
 
-def _clone(postgres: EmbeddedPostgres, template: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    postgres.server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}";')
-    return postgres.url_for(name)
-
-
 @pytest.fixture
 def database_url(postgres: EmbeddedPostgres, migrated_template: str) -> str:
-    return _clone(postgres, migrated_template)
+    return clone(postgres, migrated_template)
 
 
 @pytest.fixture
@@ -115,11 +106,6 @@ def settings(database_url: str, redis_url: str) -> Settings:
                     unwatched_pause=0.0)
 
 
-def count(sessions: sessionmaker[Session], sql: str, **params: object) -> int:
-    with sessions() as session:
-        return int(session.execute(text(sql), params).scalar() or 0)
-
-
 @pytest.fixture
 def sim() -> Iterator[object]:
     """A simulated Asterisk on a free loopback port, with fast carrier timings."""
@@ -135,8 +121,8 @@ def sim() -> Iterator[object]:
 
 @pytest.fixture
 def relay(sim: object) -> Iterator[object]:
-    """A recording relay in front of ``sim`` (see tests/amirelay.py)."""
-    from amirelay import RecordingRelay
+    """A recording relay in front of ``sim`` (see tests/support/amirelay.py)."""
+    from tests.support.amirelay import RecordingRelay
 
     relay = RecordingRelay(sim.port)  # type: ignore[attr-defined]
     yield relay

@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from stackproc import Stack, running_stack, start_worker
 
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from dispatcher.devstack.faults import STEPS
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack, start_worker
 
 pytestmark = pytest.mark.e2e
 CALLS = 500

@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import pytest
-from amitrace import load_trace
 
 from dispatcher.adapters.ami.originate import (
     InvalidOriginate,
@@ -16,6 +15,7 @@ from dispatcher.adapters.ami.originate import (
     validate_variable,
 )
 from dispatcher.adapters.ami.protocol import UnsafeAMIValue, serialize_action
+from tests.support.amitrace import load_trace
 
 AID = "53d5dd62-9b41-4db7-bbeb-073fd443b5cc"
 

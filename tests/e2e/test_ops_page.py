@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from stackproc import Stack, running_stack
 
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -92,7 +92,7 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
     wait_for_text(driver, "#campaigns tbody", "Reminders")
     requests.post(f"{stack.base}/v1/campaigns/{cid}/pause", headers=auth, timeout=10)
     wait_for_text(driver, "#campaigns tbody", "paused")
-    shot = Path(__file__).resolve().parent.parent / ".run" / "ops-page.png"
+    shot = Path(__file__).resolve().parents[2] / ".run" / "ops-page.png"
     shot.parent.mkdir(exist_ok=True)
     assert driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
     png = shot.read_bytes()

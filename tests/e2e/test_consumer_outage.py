@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from stackproc import Stack, running_stack, start_consumer
 
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack, start_consumer
 
 pytestmark = pytest.mark.e2e
 

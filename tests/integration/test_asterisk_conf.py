@@ -22,7 +22,7 @@ from dispatcher.asterisk.values import ConfError, pattern_regex
 from dispatcher.config import Settings
 from dispatcher.domain.numbers import NumberPolicy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKER_SECRET = "a1b2c3d4e5f6a7b8c9d0e1f2"
 EVENTS_SECRET = "f0e1d2c3b4a5968778695a4b"
 TRUNK_PASSWORD = "trunkPass-2024x"
@@ -155,7 +155,7 @@ def test_sip_bind_must_be_an_ip_address(value: str) -> None:
         load(make_env(SIP_BIND=value), "peer")
 
 
-# What the trunk and the dialplan need in both modes (tests/test_asterisk_boot.py checks on a
+# What the trunk and the dialplan need in both modes (tests/e2e/test_real_asterisk.py checks on a
 # real Asterisk that they boot with no ERROR and run).
 NEEDED_MODULES = {
     "res_pjsip.so", "chan_pjsip.so", "res_pjsip_session.so", "res_pjsip_pubsub.so",
@@ -616,7 +616,7 @@ def test_remote_dial_patterns_equal_ours(peer) -> None:
 @pytest.mark.parametrize("syntax", ["pjsip", "chan_sip"])
 def test_remote_dialplan_caps_our_calls_at_the_trunk_lines(mode: str, syntax: str) -> None:
     text = remote_config(load_remote(make_env(DISPATCHER_TRUNK_LINES="7"), mode), syntax)
-    # tests/realpbx.py (and carriers' scripts) replace exactly this text: keep it.
+    # tests/support/realpbx.py (and carriers' scripts) replace exactly this text: keep it.
     assert text.count("Dial(DAHDI/g0/${EXTEN},60)") == len(DEFAULT_PATTERNS)
     plan = [e for e in confparse.extensions(confparse.parse(text))
             if e.context == "from-dispatcher"]

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from amirelay import RecordingRelay
-from conftest import count
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -32,8 +30,6 @@ from dispatcher.adapters.ami.manager import WorkerAMISession
 from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.adapters.ami.protocol import (
     MAX_LINE_BYTES,
-    AMIMessage,
-    FrameDecoder,
     serialize_action,
 )
 from dispatcher.adapters.db.repository import CallRepository
@@ -41,70 +37,22 @@ from dispatcher.config import Settings
 from dispatcher.usecases.dial_call import OriginateTarget, build_originate, dial_call
 from pbxsim import PBXSimulator
 from pbxsim.session import parse_message
+from tests.support.amirelay import RecordingRelay
+from tests.support.databases import count
+from tests.support.hostile import (
+    HOSTILE,
+    MARK,
+    ORIGINATE_HEADERS,
+    assert_error_body,
+    messages,
+)
 
 TARGET = OriginateTarget()
 GOOD_TO = "09121231001"
-MARK = "zqxjk"  # in every hostile metadata value: must never be seen on the AMI socket
-
-# Text that means something to Asterisk's manager, dialplan, CallerID or Variable parsers.
-HOSTILE: list[Any] = [
-    "1\r\nAction: Command\r\nCommand: core stop now",
-    "1\nAction: Command\nCommand: core stop now",  # Asterisk ends a line at a bare LF too
-    "1\rAction: Command",
-    "1\x00Action: Command",
-    "1\r\n\r\nAction: Originate\r\nChannel: Local/666@evil\r\nContext: evil\r\n\r\n",
-    "X\n",  # trailing LF: what a regex ending in `$` lets through with re.match
-    "1\r\n",
-    "a,b=c",  # Variable splits on commas
-    "a;b", "a|b", "a&b",
-    "/.*/",  # a regex channel name for Hangup/Status
-    "Action: Command",
-    "Context: evil",
-    "Local/1@evil",
-    "1" * 1100,  # longer than Asterisk's 1024-byte line buffer
-    "x" * 1100,
-    "\u0645\u0631\u062d\u0628\u0627",
-    "\u06f0\u06f9\u06f1\u06f2\u06f1\u06f2\u06f3\u06f1\u06f0\u06f0\u06f1",  # Persian digits
-    "caf\xe9",
-    "\u2028\u2029\x85",  # Unicode line separators
-    "\ud800",  # lone surrogate (valid in JSON text)
-    '"name" <123>',
-    "'single'",
-    "back\\slash\\r\\n",
-    "$(SHELL(rm -rf /))",
-    "${SHELL(id)}",
-    "${CALL_ID}",
-    "\t\x0b\x0c",
-    "",
-    " ",
-    None,
-    True,
-    12.5,
-    ["09121231001"],
-    {"Action": "Command"},
-]
-
-ORIGINATE_HEADERS = ["Action", "ActionID", "Channel", "Context", "Exten", "Priority", "Timeout",
-                     "CallerID", "Variable", "ChannelId", "Async"]
-
-
 # -- fixtures -------------------------------------------------------------------------------------
 
 
 # -- the API-to-socket harness --------------------------------------------------------------------
-
-
-def messages(data: bytes) -> list[AMIMessage]:
-    return list(FrameDecoder(expect_banner=False).feed(data))
-
-
-def assert_error_body(response: Any) -> None:
-    assert response.mimetype == "application/json", response.data
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) <= {"code", "message", "field"}, body
-    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
 @dataclass

@@ -19,7 +19,7 @@ def traces_dir() -> Path:
     override = os.environ.get("DISPATCHER_TRACES")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent / "data" / "ami-traces"
+    return Path(__file__).resolve().parents[1] / "data" / "ami-traces"
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from amitrace import Trace, all_trace_names, load_trace
 from sqlalchemy.orm import Session, sessionmaker
-from test_ami_peer import FakeAMI, PeerConn, default_reply, frame
 
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.usecases.record_events import record_events
+from tests.support.amitrace import Trace, all_trace_names, load_trace
+from tests.support.fake_ami import FakeAMI, PeerConn, default_reply, frame
 
 Expected = tuple[str, str | None, int | None, int | None]  # status, outcome, cause, sip code
 

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from stackproc import Stack, running_stack
 
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 

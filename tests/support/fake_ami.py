@@ -3,7 +3,6 @@
 It is deliberately dumb: it speaks just enough AMI (banner, Login, per-action replies) for the
 client code to be exercised against misbehaviour that a full simulator would not produce on
 purpose: silence, a wrong ActionID, a close in the middle of a message, hostile header values.
-Tests import it as ``from test_ami_peer import FakeAMI`` (pytest puts ``tests/`` on sys.path).
 """
 
 from __future__ import annotations
@@ -12,9 +11,11 @@ import socket
 import socketserver
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -233,35 +234,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# -- self-tests of the peer, so a broken fixture is not mistaken for a broken client ----------
-
-
-def test_peer_speaks_minimal_ami() -> None:
-    peer = FakeAMI().start()
-    try:
-        with socket.create_connection(("127.0.0.1", peer.port), timeout=2) as s:
-            s.sendall(b"Action: Login\r\nActionID: a1\r\nUsername: u\r\nSecret: s\r\n"
-                      b"Events: off\r\n\r\nAction: Ping\r\nActionID: a2\r\n\r\n")
-            decoder = FrameDecoder()
-            got: list[AMIMessage] = []
-            while len(got) < 2:
-                got += list(decoder.feed(s.recv(4096)))
-        assert decoder.banner == "Asterisk Call Manager/11.0.0"
-        assert [(m.get("Response"), m.get("ActionID")) for m in got] == [
-            ("Success", "a1"), ("Success", "a2")]
-        assert [m.get("Action") for m in peer.actions()] == ["Login", "Ping"]
-    finally:
-        peer.stop()
-
-
-def test_peer_rejects_bad_login_and_closes() -> None:
-    peer = FakeAMI().start()
-    try:
-        with socket.create_connection(("127.0.0.1", peer.port), timeout=2) as s:
-            s.sendall(b"Action: Login\r\nActionID: a1\r\nUsername: u\r\nSecret: no\r\n\r\n")
-            data = b""
-            while chunk := s.recv(4096):
-                data += chunk
-        assert b"Authentication failed" in data
-    finally:
-        peer.stop()
+def request(**kw: object) -> OriginateRequest:
+    fields: dict[str, object] = {
+        "action_id": str(uuid.uuid4()),
+        "channel": "PJSIP/09121234567@carrier-trunk",
+        "timeout_s": 30,
+        "caller_id": '"Dispatcher" <5551000>',
+        "variables": {"CALL_ID": "42"},
+        "context": "dispatcher-answered",
+        "exten": "s",
+        "priority": 1,
+    }
+    fields.update(kw)
+    return OriginateRequest(**fields)  # type: ignore[arg-type]

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from stackproc import Stack, running_stack
 
 from dispatcher.adapters.ami.manager import WorkerAMISession
 from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.config import AMIEndpoint
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 LINES = 3

@@ -11,12 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 from sqlalchemy import text
-from stackproc import Stack, running_stack
 
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from dispatcher.domain.callbacks import CallbackRefused, check_url, event_for, sign, verify
 from dispatcher.domain.status import CallStatus as S
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack
 
 
 class TestRules:

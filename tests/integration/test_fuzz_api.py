@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import _clone
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
@@ -27,6 +26,7 @@ from dispatcher.config import Settings
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from dispatcher.usecases import services
 from pbxsim import PBXSimulator, SimConfig
+from tests.support.databases import clone as _clone
 from web import create_app, openapi
 
 # The key the generated requests carry, made before collection (schemathesis builds some

@@ -191,11 +191,11 @@ def test_events_are_held_through_a_database_outage_and_written_after(
     reading AMI and writes the held events, in order, once the database is back."""
     from dataclasses import replace
 
-    from faultproxy import FaultProxy
     from sqlalchemy.engine import make_url
 
     from dispatcher.adapters.db.engine import make_engine, make_session_factory
     from dispatcher.usecases import services
+    from tests.support.faultproxy import FaultProxy
     from web import create_app
     from workers.event_consumer import EventConsumer
 

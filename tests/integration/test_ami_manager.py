@@ -18,15 +18,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from test_ami_peer import (
-    FakeAMI,
-    close_mid_message,
-    default_reply,
-    error_reply,
-    free_port,
-    silent,
-    wrong_action_id,
-)
 
 from dispatcher.adapters.ami import manager
 from dispatcher.adapters.ami.errors import (
@@ -39,6 +30,16 @@ from dispatcher.adapters.ami.manager import WorkerAMISession, process_session, r
 from dispatcher.adapters.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.adapters.ami.protocol import AMIMessage, UnsafeAMIValue
 from dispatcher.config import AMIEndpoint
+from tests.support.fake_ami import (
+    FakeAMI,
+    close_mid_message,
+    default_reply,
+    error_reply,
+    free_port,
+    request,
+    silent,
+    wrong_action_id,
+)
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ACTION_TIMEOUT = 0.5
@@ -62,21 +63,6 @@ def endpoint(port: int, secret: str = "s", **kw: float) -> AMIEndpoint:
     settings = {"connect_timeout": 1.0, "action_timeout": ACTION_TIMEOUT, "ping_interval": 20.0}
     settings.update(kw)
     return AMIEndpoint("127.0.0.1", port, "u", secret, **settings)
-
-
-def request(**kw: object) -> OriginateRequest:
-    fields: dict[str, object] = {
-        "action_id": str(uuid.uuid4()),
-        "channel": "PJSIP/09121234567@carrier-trunk",
-        "timeout_s": 30,
-        "caller_id": '"Dispatcher" <5551000>',
-        "variables": {"CALL_ID": "42"},
-        "context": "dispatcher-answered",
-        "exten": "s",
-        "priority": 1,
-    }
-    fields.update(kw)
-    return OriginateRequest(**fields)  # type: ignore[arg-type]
 
 
 def test_login_is_explicit_with_events_off_and_uuid_action_id(peer: FakeAMI) -> None:

@@ -8,8 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from amitrace import load_trace
-from test_ami_peer import FakeAMI, PeerConn, default_reply, error_reply, frame, free_port, silent
 
 from dispatcher.adapters.ami.client import AMIEventClient
 from dispatcher.adapters.ami.errors import (
@@ -20,6 +18,16 @@ from dispatcher.adapters.ami.errors import (
 )
 from dispatcher.adapters.ami.protocol import AMIMessage, UnsafeAMIValue
 from dispatcher.config import AMIEndpoint
+from tests.support.amitrace import load_trace
+from tests.support.fake_ami import (
+    FakeAMI,
+    PeerConn,
+    default_reply,
+    error_reply,
+    frame,
+    free_port,
+    silent,
+)
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

@@ -24,7 +24,18 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from realpbx import (
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher.adapters.ami.client import AMIEventClient
+from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.migrate import upgrade
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.asterisk import confparse
+from dispatcher.config import AMIEndpoint
+from dispatcher.domain.status import FINAL_STATUSES
+from dispatcher.usecases import services
+from tests.support.realpbx import (
     AsteriskUnavailable,
     Pbx,
     TcpPostgres,
@@ -37,18 +48,13 @@ from realpbx import (
     rtp_range,
     short_root,
 )
-from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
-from stackproc import ProcessGroup, start_beat, start_consumer, start_web, start_worker
-
-from dispatcher.adapters.ami.client import AMIEventClient
-from dispatcher.adapters.db.engine import make_engine, make_session_factory
-from dispatcher.adapters.db.migrate import upgrade
-from dispatcher.adapters.db.tables import CallRow
-from dispatcher.asterisk import confparse
-from dispatcher.config import AMIEndpoint
-from dispatcher.domain.status import FINAL_STATUSES
-from dispatcher.usecases import services
+from tests.support.stackproc import (
+    ProcessGroup,
+    start_beat,
+    start_consumer,
+    start_web,
+    start_worker,
+)
 
 pytestmark = pytest.mark.asterisk
 

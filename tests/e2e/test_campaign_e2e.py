@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from stackproc import Stack, running_stack
 
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 LINES = 10
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The simulated carrier answers by the first of a number's last four digits.
 PLAN = {1: "answered", 2: "busy", 4: "no-answer", 3: "congestion", 9: "invalid-number",
         6: "rejected"}

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stackproc import Stack, running_stack
 
 from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis, wait_for_port
 from pbxsim import SimConfig
+from tests.support.stackproc import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
 
 POLICY = NumberPolicy()
 DIALPLAN = NumberPolicy.from_settings(Settings())  # with the default ASTERISK_DIAL_PATTERNS
-EXTENSIONS_CONF = Path(__file__).parents[1] / "asterisk-conf" / "templates" / "extensions.conf"
+EXTENSIONS_CONF = Path(__file__).parents[2] / "asterisk-conf" / "templates" / "extensions.conf"
 
 
 class TestNumbers:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from test_ami_manager import request
 
 from dispatcher.adapters.ami.client import AMIEventClient
 from dispatcher.adapters.ami.errors import AMIActionFailed, AMIAuthError
@@ -20,6 +19,7 @@ from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.config import AMIEndpoint
 from pbxsim import PBXSimulator, SimConfig
+from tests.support.fake_ami import request
 
 
 @pytest.fixture

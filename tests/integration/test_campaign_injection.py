@@ -16,12 +16,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from amirelay import RecordingRelay
-from conftest import count
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
-from test_injection import HOSTILE, MARK, ORIGINATE_HEADERS, assert_error_body, messages
 
 from dispatcher.adapters.ami.manager import WorkerAMISession
 from dispatcher.adapters.ami.protocol import serialize_action
@@ -32,6 +29,9 @@ from dispatcher.domain.trunks import load_trunks
 from dispatcher.usecases.dial_call import OriginateTarget, build_originate, dial_call
 from dispatcher.usecases.hopper import Hopper
 from pbxsim import PBXSimulator
+from tests.support.amirelay import RecordingRelay
+from tests.support.databases import count
+from tests.support.hostile import HOSTILE, MARK, ORIGINATE_HEADERS, assert_error_body, messages
 
 TARGET = OriginateTarget()
 STRINGS = [v for v in HOSTILE if isinstance(v, str)]

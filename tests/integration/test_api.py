@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import count
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
@@ -26,6 +25,7 @@ from dispatcher.domain.call_requests import parse_call_request
 from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import load_trunks
 from dispatcher.usecases import services
+from tests.support.databases import count
 from web import create_app
 
 NUMBER = "+989121231001"

@@ -13,13 +13,13 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import amitrace
 import pytest
-from amitrace import Trace
 
 from dispatcher.adapters.ami.protocol import AMIMessage
 from pbxsim import PBXSimulator, SimConfig
 from pbxsim.probe import AMIProbe
+from tests.support import amitrace
+from tests.support.amitrace import Trace
 
 SECRET = "s3cret"
 SCALE = 0.1  # trace seconds -> simulator seconds (time_scale) and replay pacing
