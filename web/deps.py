@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
 from celery import Celery
@@ -12,14 +11,15 @@ from flask import current_app
 from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.adapters.db.engine import engine_of, make_engine, make_session_factory
+from dispatcher import bootstrap
+from dispatcher.adapters.db.engine import engine_of
 from dispatcher.adapters.redis.broker import share_publish_clients
-from dispatcher.adapters.redis.client import broker_transport_options, redis_from_url
+from dispatcher.adapters.redis.client import broker_transport_options
 from dispatcher.adapters.tasknames import HANGUP_CALL
 from dispatcher.adapters.warm_up import warm_up
 from dispatcher.config import Settings
 from dispatcher.domain.numbers import NumberPolicy
-from dispatcher.domain.trunks import TrunkTable, load_trunks
+from dispatcher.domain.trunks import TrunkTable
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.dial_guard import NumberCap
 
@@ -87,15 +87,11 @@ class Deps:
 
 
 def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
-    engine = make_engine(settings.database_url, pool_size=5, max_overflow=10)
-    policy = NumberPolicy.from_settings(settings)
     publisher = publisher or CeleryPublisher(settings.redis_url, settings.redis_sentinel_master)
-    trunks = load_trunks(settings)
-    client = redis_from_url(settings.redis_url, sentinel_master=settings.redis_sentinel_master)
-    admissions = Admissions.from_settings(settings, client, trunks, publisher)
-    cap = NumberCap(settings.number_cap, timedelta(seconds=settings.number_cap_window))
-    return Deps(settings, make_session_factory(engine), policy, publisher, trunks, admissions,
-                client, cap)
+    w = bootstrap.wire(settings, publisher, pool_size=bootstrap.WEB_POOL,
+                       max_overflow=bootstrap.WEB_OVERFLOW)
+    return Deps(settings, w.sessions, w.policy, publisher, w.trunks, w.admissions, w.redis,
+                w.number_cap)
 
 
 def deps() -> Deps:

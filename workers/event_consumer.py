@@ -19,12 +19,11 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
+from dispatcher import bootstrap
 from dispatcher.adapters.ami.client import AMIEventClient
 from dispatcher.adapters.ami.errors import AMIError
 from dispatcher.adapters.ami.protocol import AMIMessage
-from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.adapters.db.repository import ConsumerSessionRepository
-from dispatcher.adapters.redis.client import redis_from_url
 from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.config import Settings, load_settings
 from dispatcher.domain.trunks import load_trunks
@@ -255,15 +254,13 @@ def tune_gc() -> None:
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings().require("database_url")
     configure_logging(settings.log_level, settings.log_format, settings.log_mask_numbers)
-    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
+    sessions = bootstrap.database(settings)
     admissions = None
-    if settings.redis_url:
+    if settings.redis_url:  # without Redis it records events; nothing frees or fills lines
         from workers.celery_app import CelerySender
 
-        client = redis_from_url(settings.redis_url,
-                                sentinel_master=settings.redis_sentinel_master)
-        admissions = Admissions.from_settings(settings, client, load_trunks(settings),
-                                              CelerySender())
+        admissions = bootstrap.admissions(settings, bootstrap.redis_client(settings),
+                                          bootstrap.trunks(settings), CelerySender())
     consumer = EventConsumer(settings, sessions, admissions=admissions)
     metrics.serve(settings.consumer_metrics_port)
     tune_gc()

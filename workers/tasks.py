@@ -16,11 +16,11 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatcher import bootstrap
 from dispatcher.adapters.ami.errors import AMIUnavailable
 from dispatcher.adapters.ami.manager import process_session, reset_process_session
-from dispatcher.adapters.db.engine import engine_of, make_engine, make_session_factory
+from dispatcher.adapters.db.engine import engine_of
 from dispatcher.adapters.http import callback_delivery
-from dispatcher.adapters.redis.client import redis_from_url
 from dispatcher.adapters.tasknames import (
     DELIVER_CALLBACK,
     DISPATCH_CALLBACKS,
@@ -31,17 +31,15 @@ from dispatcher.adapters.tasknames import (
     RUN_HOPPER,
 )
 from dispatcher.adapters.warm_up import warm_up
-from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.logs import call_context
 from dispatcher.usecases import dial_call as dialing
 from dispatcher.usecases import services
 from dispatcher.usecases.admission import Admissions
-from dispatcher.usecases.dial_guard import DialGuard, NumberCap
+from dispatcher.usecases.dial_guard import DialGuard
 from dispatcher.usecases.hopper import Hopper
 from workers.celery_app import CelerySender, app, settings, trunks
 
-_sessions: sessionmaker[Session] | None = None
-_admissions: Admissions | None = None
+_wiring: bootstrap.Wiring | None = None
 _init_lock = threading.Lock()
 
 
@@ -49,9 +47,8 @@ _init_lock = threading.Lock()
 def _after_fork(**_: Any) -> None:
     """No I/O here (Celery kills children that take over 4 s): forget inherited state, and
     connect in the background so this child's first call does not wait for it."""
-    global _sessions, _admissions
-    _sessions = None
-    _admissions = None
+    global _wiring
+    _wiring = None
     reset_process_session()
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
 
@@ -69,22 +66,22 @@ def _warm_up() -> None:
     warm_up(steps)
 
 
-def sessions() -> sessionmaker[Session]:
-    global _sessions
+def _wired() -> bootstrap.Wiring:
+    """This pool child's database pool, Redis client and admission: built on first use, after
+    the fork (nothing of the parent's is shared)."""
+    global _wiring
     with _init_lock:
-        if _sessions is None:
-            _sessions = make_session_factory(make_engine(settings.database_url, pool_size=2))
-        return _sessions
+        if _wiring is None:
+            _wiring = bootstrap.wire(settings, CelerySender())
+        return _wiring
+
+
+def sessions() -> sessionmaker[Session]:
+    return _wired().sessions
 
 
 def admissions() -> Admissions:
-    global _admissions
-    with _init_lock:
-        if _admissions is None:
-            client = redis_from_url(settings.redis_url,
-                                    sentinel_master=settings.redis_sentinel_master)
-            _admissions = Admissions.from_settings(settings, client, trunks, CelerySender())
-        return _admissions
+    return _wired().admissions
 
 
 def _ami(trunk: str) -> dialing.DialPort:
@@ -94,9 +91,9 @@ def _ami(trunk: str) -> dialing.DialPort:
 TARGET = dialing.OriginateTarget.from_settings(settings)
 
 
-CAP = NumberCap(settings.number_cap, timedelta(seconds=settings.number_cap_window))
+CAP = bootstrap.number_cap(settings)
 GUARD = DialGuard(CAP)
-POLICY = NumberPolicy.from_settings(settings)
+POLICY = bootstrap.number_policy(settings)
 
 
 @app.task(name=ORIGINATE_CALL, bind=True, autoretry_for=(AMIUnavailable,), retry_backoff=1,

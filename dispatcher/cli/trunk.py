@@ -20,15 +20,10 @@ RESUME_NOTE = ("admissions resume at the next pump: a submit, a call ending, or 
 
 
 def _capacities() -> dict[str, TrunkCapacity]:
-    from dispatcher.adapters.redis.capacity import TrunkCapacity
-    from dispatcher.adapters.redis.client import redis_from_url
+    from dispatcher import bootstrap
     from dispatcher.config import load_settings
-    from dispatcher.domain.trunks import load_trunks
 
-    settings = load_settings().require("redis_url")
-    client = redis_from_url(settings.redis_url, sentinel_master=settings.redis_sentinel_master)
-    return {t.name: TrunkCapacity(client, t.name, t.lines, t.cps)
-            for t in load_trunks(settings).trunks}
+    return bootstrap.trunk_capacities(load_settings().require("redis_url"))
 
 
 def _one(name: str) -> TrunkCapacity:
