@@ -40,7 +40,7 @@ from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from dispatcher.domain.status import FINAL_STATUSES
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys
 from pbxsim import PBXSimulator, SimConfig
 
 BIN = Path(sys.executable).parent
@@ -86,7 +86,7 @@ class Stack:
         self.database_url = svc.postgres.url_for(db)
         upgrade(self.database_url)
         self.sessions = make_session_factory(make_engine(self.database_url))
-        self.key = services.create_api_key(self.sessions, "bench")[1]
+        self.key = api_keys.create_api_key(self.sessions, "bench")[1]
         queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
         self.env = {
             **os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": svc.redis_url,

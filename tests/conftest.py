@@ -154,9 +154,8 @@ def app(settings: Settings) -> Iterator[object]:
 @pytest.fixture
 def client(app: object, sessions: sessionmaker[Session]) -> object:
     """A test client that sends a fresh API key (override ``app`` to change settings)."""
-    from dispatcher.usecases import services
-
+    from dispatcher.usecases import api_keys
     client = app.test_client()  # type: ignore[attr-defined]
     client.environ_base["HTTP_AUTHORIZATION"] = \
-        f"Bearer {services.create_api_key(sessions, 'tests')[1]}"
+        f"Bearer {api_keys.create_api_key(sessions, 'tests')[1]}"
     return client

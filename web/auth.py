@@ -10,7 +10,7 @@ from flask import g, request
 from redis.exceptions import RedisError
 
 from dispatcher.domain.errors import Forbidden, TooManyRequests, Unauthorized
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys
 from web.deps import deps
 
 
@@ -36,12 +36,12 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Principal]] = {}
 
     def lookup(self, token: str) -> Principal | None:
-        digest = services.hash_api_key(token)
+        digest = api_keys.hash_api_key(token)
         hit = self._entries.get(digest)
         now = time.monotonic()
         if hit and now - hit[0] < self.ttl:
             return hit[1]
-        key = services.authenticate(deps().sessions, token)
+        key = api_keys.authenticate(deps().sessions, token)
         if key is None:
             self._entries.pop(digest, None)
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,11 +12,9 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatcher.adapters.db.repository import CallFilter, CallRepository
-from dispatcher.adapters.db.tables import CallRow
 from dispatcher.domain.call_requests import (
     MAX_BATCH_IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,
-    CallRequest,
     parse_call_batch,
     parse_call_request,
 )
@@ -24,14 +22,12 @@ from dispatcher.domain.errors import (
     BadRequest,
     NotFound,
     ServiceUnavailable,
-    TooManyRequests,
     ValidationFailed,
 )
-from dispatcher.domain.new_calls import NewCall
 from dispatcher.domain.numbers import InvalidNumber
 from dispatcher.domain.status import CallStatus
-from dispatcher.usecases import services
-from dispatcher.usecases.admission import Waiting
+from dispatcher.usecases import cancel_call as cancelling
+from dispatcher.usecases import submit_call
 from web.auth import require_api_key
 from web.bodies import json_body as _json_body
 from web.bodies import limit_arg as _limit
@@ -73,13 +69,14 @@ def create_call() -> ResponseReturnValue:
     call_request = parse_call_request(
         body, d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
-    _check_limits(d, [call_request], batch=False)
-    submitted = services.submit_call(d.sessions, call_request, g.api_key_id, key)
-    if not submitted.created:
-        return jsonify(call_json(submitted.call)), 200
-    _enqueue(d, [submitted.call])
-    response = jsonify(call_json(submitted.call))
-    response.headers["Location"] = f"/v1/calls/{submitted.call.id}"
+    placed = _submitter(d).place([call_request], api_key_id=g.api_key_id,
+                                 max_active_calls=g.principal.max_active_calls,
+                                 idempotency_key=key, batch=False)
+    (call,) = placed.calls
+    if not placed.created:
+        return jsonify(call_json(call)), 200
+    response = jsonify(call_json(call))
+    response.headers["Location"] = f"/v1/calls/{call.id}"
     return response, 202
 
 
@@ -91,48 +88,20 @@ def _create_batch(d: Deps, body: list[object], key: str | None) -> ResponseRetur
     call_requests = parse_call_batch(
         body, d.policy, d.settings.default_caller_id, d.trunks,
         allow_private_callbacks=d.settings.callback_allow_private)
-    _check_limits(d, call_requests, batch=True)
-    batch = services.submit_calls(d.sessions, call_requests, g.api_key_id, key)
-    if batch.created:
-        _enqueue(d, batch.calls)
-    return jsonify(data=[call_json(call) for call in batch.calls]), 202 if batch.created else 200
+    placed = _submitter(d).place(call_requests, api_key_id=g.api_key_id,
+                                 max_active_calls=g.principal.max_active_calls,
+                                 idempotency_key=key, batch=True)
+    return jsonify(data=[call_json(call) for call in placed.calls]), \
+        202 if placed.created else 200
 
 
-def _check_limits(d: Deps, call_requests: list[CallRequest], *, batch: bool) -> None:
-    """The number cap and the key's limit on calls in progress, for the calls as a whole."""
-    if d.number_cap.enabled:
-        numbers = [r.to for r in call_requests]
-        with d.sessions() as session:
-            capped = d.number_cap.next_allowed(session, numbers, datetime.now(tz=UTC))
-        for index, number in enumerate(numbers):
-            free_at = capped.get(number)
-            if free_at is not None:
-                raise TooManyRequests(
-                    f"this number was called {d.number_cap.limit} time(s) within the last "
-                    f"{int(d.number_cap.window.total_seconds())} s; it may be called again "
-                    f"after {free_at.isoformat()}", field=f"[{index}].to" if batch else "to")
-    limit = g.principal.max_active_calls
-    if limit and services.active_calls(d.sessions, g.api_key_id) + len(call_requests) > limit:
-        if batch:
-            raise TooManyRequests(f"this API key may have {limit} calls in progress, and "
-                                  f"{len(call_requests)} more would go over it")
-        raise TooManyRequests(f"this API key already has {limit} calls in progress; "
-                              "retry when one ends")
-
-
-def _enqueue(d: Deps, calls: Sequence[CallRow | NewCall]) -> None:
-    try:
-        d.admissions.enqueue_many(Waiting(c.id, c.trunk, c.priority, c.created_at)
-                                  for c in calls)
-    except Exception:
-        # The calls are safely recorded as queued; the sweeper puts them in line when Redis
-        # is back.
-        logger.exception("enqueue of %d call(s) failed; left for the sweeper", len(calls))
+def _submitter(d: Deps) -> submit_call.Submitter:
+    return submit_call.Submitter(d.sessions, d.admissions, d.number_cap)
 
 
 @bp.get("/calls/<call_id>")
 def get_call(call_id: str) -> ResponseReturnValue:
-    return jsonify(call_json(services.get_call(deps().sessions, _call_id(call_id))))
+    return jsonify(call_json(cancelling.get_call(deps().sessions, _call_id(call_id))))
 
 
 def _datetime_arg(name: str) -> datetime | None:
@@ -190,7 +159,7 @@ def list_calls() -> ResponseReturnValue:
 def cancel_call(call_id: str) -> ResponseReturnValue:
     _optional_json_body()  # no fields yet; a body is still held to the usual rules
     d = deps()
-    result = services.cancel_call(d.sessions, _call_id(call_id), g.api_key_id)
+    result = cancelling.cancel_call(d.sessions, _call_id(call_id), g.api_key_id)
     if result.needs_hangup:
         try:
             d.hangup(result.call.id, result.call.trunk)

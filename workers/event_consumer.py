@@ -23,6 +23,7 @@ from dispatcher import bootstrap
 from dispatcher.adapters.ami.client import AMIEventClient
 from dispatcher.adapters.ami.errors import AMIError
 from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.repository import ConsumerSessionRepository
 from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.config import Settings, load_settings
@@ -31,7 +32,6 @@ from dispatcher.logs import configure_logging
 from dispatcher.usecases import record_events as recording
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.line_sync import resync_lines
-from dispatcher.usecases.services import Sessions
 from workers import consumer_metrics as metrics
 from workers.event_writer import EventWriter
 

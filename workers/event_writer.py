@@ -20,8 +20,8 @@ from collections.abc import Callable
 from sqlalchemy.exc import DBAPIError
 
 from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.usecases import record_events as recording
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 

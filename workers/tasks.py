@@ -1,5 +1,5 @@
 """Celery tasks: thin shells around :mod:`dispatcher.usecases.dial_call` and
-:mod:`dispatcher.usecases.services`.
+:mod:`dispatcher.usecases.requeue`.
 
 Only the call id travels through the broker, so phone numbers never reach Redis or Flower.
 """
@@ -33,7 +33,7 @@ from dispatcher.adapters.tasknames import (
 from dispatcher.adapters.warm_up import warm_up
 from dispatcher.logs import call_context
 from dispatcher.usecases import dial_call as dialing
-from dispatcher.usecases import services
+from dispatcher.usecases import requeue
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.dial_guard import DialGuard
 from dispatcher.usecases.hopper import Hopper
@@ -146,7 +146,7 @@ def pump_trunk(trunk: str) -> int:
 @app.task(name=REPUBLISH_STALE, ignore_result=True)
 def republish_stale() -> int:
     lines = admissions()
-    requeued = services.requeue_stale(
+    requeued = requeue.requeue_stale(
         sessions(), lines, older_than=timedelta(seconds=settings.publish_retry_after))
     for trunk in trunks.trunks:
         lines.pump(trunk.name)

@@ -40,11 +40,10 @@ def _sessions():  # type: ignore[no-untyped-def]
 def _apikey_create(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from dispatcher.usecases import services
-
-    scopes = ("calls:read",) if args.read_only else services.SCOPES
+    from dispatcher.usecases import api_keys
+    scopes = ("calls:read",) if args.read_only else api_keys.SCOPES
     expires = timedelta(days=args.expires_days) if args.expires_days else None
-    row, key = services.create_api_key(_sessions(), args.name, scopes=scopes,
+    row, key = api_keys.create_api_key(_sessions(), args.name, scopes=scopes,
                                        expires_in=expires, rate_limit=args.rate or None,
                                        max_active_calls=args.max_calls or None)
     until = f", expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""
@@ -56,9 +55,8 @@ def _apikey_create(args: argparse.Namespace) -> int:
 
 
 def _apikey_rotate_secret(args: argparse.Namespace) -> int:
-    from dispatcher.usecases import services
-
-    secret = services.rotate_callback_secret(_sessions(), args.key)
+    from dispatcher.usecases import api_keys
+    secret = api_keys.rotate_callback_secret(_sessions(), args.key)
     if secret is None:
         print(f"no active key matches {args.key!r}", file=sys.stderr)
         return 1

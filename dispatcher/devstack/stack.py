@@ -60,8 +60,7 @@ def run_stack(port: int = 8000) -> int:
 
     from dispatcher.adapters.db.engine import make_engine, make_session_factory
     from dispatcher.adapters.db.migrate import upgrade
-    from dispatcher.usecases import services
-
+    from dispatcher.usecases import api_keys
     root = home()
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -104,7 +103,7 @@ def run_stack(port: int = 8000) -> int:
     upgrade(env.get("DISPATCHER_DATABASE_URL") or env["DATABASE_URL"])
     sessions = make_session_factory(make_engine(env.get("DISPATCHER_DATABASE_URL")
                                                 or env["DATABASE_URL"]))
-    _, api_key = services.create_api_key(sessions, "make-run")
+    _, api_key = api_keys.create_api_key(sessions, "make-run")
     _show_banner(_banner(port, api_key, env), root / "banner.txt")
 
     manager = Supervisor(Printer(sys.stdout))

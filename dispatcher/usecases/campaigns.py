@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dispatcher.adapters.db.campaign_repository import CampaignRepository, DncRepository
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.tables import CampaignRow, DncListRow
 from dispatcher.domain.campaign_requests import (
     LIST_NAME,
@@ -31,7 +32,6 @@ from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
 from dispatcher.domain.trunks import TrunkTable
 from dispatcher.usecases.callback_outbox import queue_campaign_event
 from dispatcher.usecases.campaign_json import campaign_json
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 RATE_WINDOW = timedelta(minutes=5)

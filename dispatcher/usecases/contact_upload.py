@@ -25,13 +25,13 @@ from dispatcher.adapters.db.campaign_repository import (
     contact_copy_text,
     reject_copy_text,
 )
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.tables import UploadRow
 from dispatcher.domain.campaign_rules import CampaignStatus
 from dispatcher.domain.clock import Clock, utcnow
 from dispatcher.domain.contact_import import CSV, Contact, RawRow, csv_rows, ndjson_rows, validate
 from dispatcher.domain.errors import Conflict, NotFound
 from dispatcher.domain.numbers import NumberPolicy
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 BATCH_ROWS = 10_000

@@ -23,7 +23,7 @@ from dispatcher.adapters.ami.errors import AMIActionFailed, AMIOutcomeUnknown, A
 from dispatcher.adapters.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.adapters.ami.protocol import UnsafeAMIValue
 from dispatcher.adapters.db.dial_queries import DialCall, claim_call, load_call, mark_dialed
-from dispatcher.adapters.db.engine import engine_of, raw_cursor, raw_transaction
+from dispatcher.adapters.db.engine import Sessions, engine_of, raw_cursor, raw_transaction
 from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
@@ -32,7 +32,6 @@ from dispatcher.domain.clock import Clock, utcnow
 from dispatcher.domain.status import CallStatus
 from dispatcher.usecases.callback_outbox import queue_callback
 from dispatcher.usecases.dial_guard import DialGuard, withdraw
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dispatcher.adapters.db.campaign_repository import CampaignRepository
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow, CampaignRow, ContactRow
 from dispatcher.adapters.redis.capacity import CAMPAIGN
@@ -35,7 +36,6 @@ from dispatcher.usecases.callback_outbox import queue_campaign_event
 from dispatcher.usecases.campaign_json import campaign_json
 from dispatcher.usecases.campaigns import campaign_view
 from dispatcher.usecases.dial_guard import NumberCap
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 MAX_ROUNDS = 10  # due contacts read per run: bounded, the next run goes on

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.domain.status import FINAL_STATUSES
 from dispatcher.domain.trunks import Trunk
 from dispatcher.usecases.admission import Admissions
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.adapters.ami.translate import pbx_local_time, translate
+from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.event_log import EventLog
 from dispatcher.adapters.db.repository import CallRepository, state_of, store_state
 from dispatcher.adapters.db.tables import CallRow
@@ -26,7 +27,6 @@ from dispatcher.domain import events as ev
 from dispatcher.domain.call_state import CallState, apply_event, mark_unresolved
 from dispatcher.domain.status import CallStatus
 from dispatcher.usecases.callback_outbox import queue_change
-from dispatcher.usecases.services import Sessions
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from dispatcher.adapters.db.tables import CallRow
 from dispatcher.asterisk import confparse
 from dispatcher.config import AMIEndpoint
 from dispatcher.domain.status import FINAL_STATUSES
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys
 from tests.support.realpbx import (
     AsteriskUnavailable,
     Pbx,
@@ -340,7 +340,7 @@ def stack_factory(peer: Pair, redis_url: str, tmp_path: Path
         start_worker(group, env["DISPATCHER_QUEUE_NAME"], concurrency=4)
         start_beat(group, logdir / "beat-schedule")
         base = start_web(group, free_port())
-        key = services.create_api_key(sessions, "real-asterisk")[1]
+        key = api_keys.create_api_key(sessions, "real-asterisk")[1]
         stack = RealStack(pair, base, key, sessions, group, env)
         started.append(stack)
         _wait_watched(stack)

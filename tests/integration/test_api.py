@@ -24,7 +24,7 @@ from dispatcher.config import Settings
 from dispatcher.domain.call_requests import parse_call_request
 from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import load_trunks
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys, requeue, submit_call
 from tests.support.databases import count
 from web import create_app
 
@@ -39,7 +39,7 @@ def app(settings: Settings) -> Iterator[Flask]:
 
 @pytest.fixture
 def api_key(sessions: sessionmaker[Session]) -> str:
-    return services.create_api_key(sessions, "tests")[1]
+    return api_keys.create_api_key(sessions, "tests")[1]
 
 
 def signed_in(app: Flask, key: str) -> FlaskClient:
@@ -79,7 +79,7 @@ class TestAuth:
         assert count(sessions, "SELECT count(*) FROM api_keys WHERE key_hash = :k",
                      k=api_key) == 0
         assert count(sessions, "SELECT count(*) FROM api_keys WHERE key_hash = :k",
-                     k=services.hash_api_key(api_key)) == 1
+                     k=api_keys.hash_api_key(api_key)) == 1
 
 
 class TestSubmit:
@@ -127,17 +127,17 @@ class TestSubmit:
         index, and its answer is the first call, not an error and not a second call."""
         request = parse_call_request({"to": NUMBER}, NumberPolicy.from_settings(settings),
                                      trunks=load_trunks(settings))
-        key_id = services.create_api_key(sessions, "racer")[0].id
-        first = services.submit_call(sessions, request, key_id, "race")
-        replay = services._replay
+        key_id = api_keys.create_api_key(sessions, "racer")[0].id
+        first = submit_call.submit_call(sessions, request, key_id, "race")
+        replay = submit_call._replay
         looks: list[object] = []
 
         def too_early_then_real(*args: Any) -> CallRow | None:
             looks.append(args)
             return None if len(looks) == 1 else replay(*args)
 
-        monkeypatch.setattr(services, "_replay", too_early_then_real)
-        second = services.submit_call(sessions, request, key_id, "race")
+        monkeypatch.setattr(submit_call, "_replay", too_early_then_real)
+        second = submit_call.submit_call(sessions, request, key_id, "race")
         assert (first.created, second.created, len(looks)) == (True, False, 2)
         assert second.call.id == first.call.id
         assert count(sessions, "SELECT count(*) FROM calls") == 1
@@ -193,7 +193,7 @@ class TestSubmit:
         assert count(sessions, "SELECT count(*) FROM calls WHERE status = 'queued'") == 1
         # Redis is back: the sweeper finds the call in no line and puts it in one.
         deps = create_app(settings).extensions["dispatcher"]
-        assert services.requeue_stale(sessions, deps.admissions, timedelta(0)) == 1
+        assert requeue.requeue_stale(sessions, deps.admissions, timedelta(0)) == 1
         [message] = queued_messages(settings)
         assert message["headers"]["task"] == "dispatcher.originate_call"  # type: ignore[index]
 
@@ -285,7 +285,7 @@ class TestBatch:
         assert response.status_code == 202
         assert count(sessions, "SELECT count(*) FROM calls WHERE status = 'queued'") == 3
         deps = create_app(settings).extensions["dispatcher"]
-        assert services.requeue_stale(sessions, deps.admissions, timedelta(0)) == 3
+        assert requeue.requeue_stale(sessions, deps.admissions, timedelta(0)) == 3
         assert len(queued_messages(settings)) == 3
 
     def test_a_batch_key_leaves_room_for_the_call_index(self, client: FlaskClient) -> None:
@@ -298,7 +298,7 @@ class TestBatch:
     def test_a_batch_that_would_pass_the_keys_call_limit_is_refused_whole(
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
-        _, key = services.create_api_key(sessions, "small", max_active_calls=3)
+        _, key = api_keys.create_api_key(sessions, "small", max_active_calls=3)
         client = signed_in(app, key)
         assert post_call(client, [{"to": n} for n in numbers(2)]).status_code == 202
         assert post_call(client, [{"to": n} for n in numbers(2, 2000)]).status_code == 429
@@ -406,7 +406,7 @@ class TestKeys:
         self, app: Flask, client: FlaskClient, sessions: sessionmaker[Session]
     ) -> None:
         call = post_call(client, {"to": NUMBER}).json
-        _, key = services.create_api_key(sessions, "viewer", scopes=("calls:read",))
+        _, key = api_keys.create_api_key(sessions, "viewer", scopes=("calls:read",))
         viewer = signed_in(app, key)
         assert viewer.get(f"/v1/calls/{call['id']}").status_code == 200
         refused = viewer.post("/v1/calls", json={"to": NUMBER})
@@ -418,10 +418,10 @@ class TestKeys:
     ) -> None:
         from dispatcher.adapters.db.repository import ApiKeyRepository
 
-        revoked_row, revoked = services.create_api_key(sessions, "old")
+        revoked_row, revoked = api_keys.create_api_key(sessions, "old")
         with sessions.begin() as session:
             assert ApiKeyRepository(session).revoke(revoked_row.prefix) == 1
-        _, expired = services.create_api_key(sessions, "temp", expires_in=timedelta(-1))
+        _, expired = api_keys.create_api_key(sessions, "temp", expires_in=timedelta(-1))
         answers = []
         for key in (revoked, expired, "dsp_no-such-key"):
             response = app.test_client().get("/v1/calls",
@@ -434,7 +434,7 @@ class TestKeys:
         self, app: Flask, client: FlaskClient, sessions: sessionmaker[Session], api_key: str
     ) -> None:
         call = post_call(client, {"to": NUMBER}).json
-        other_row, other = services.create_api_key(sessions, "supervisor")
+        other_row, other = api_keys.create_api_key(sessions, "supervisor")
         supervisor = signed_in(app, other)
         canceled = supervisor.post(f"/v1/calls/{call['id']}/cancel").json
         assert canceled["placed_by"] == call["placed_by"] is not None
@@ -445,7 +445,7 @@ class TestLimits:
     def test_a_key_over_its_request_rate_gets_429_with_retry_after(
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
-        _, key = services.create_api_key(sessions, "slow", rate_limit=3)
+        _, key = api_keys.create_api_key(sessions, "slow", rate_limit=3)
         client = signed_in(app, key)
         codes = []
         for _ in range(8):
@@ -459,7 +459,7 @@ class TestLimits:
     def test_a_key_at_its_concurrent_calls_limit_gets_429_and_nothing_is_written(
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:
-        _, key = services.create_api_key(sessions, "small", max_active_calls=2)
+        _, key = api_keys.create_api_key(sessions, "small", max_active_calls=2)
         client = signed_in(app, key)
         assert [post_call(client, {"to": NUMBER}).status_code for _ in range(2)] == [202, 202]
         refused = post_call(client, {"to": NUMBER})

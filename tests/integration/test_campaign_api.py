@@ -251,12 +251,11 @@ class TestDialplanGuards:
 
     def test_patterns_that_admit_them_let_them_through(self, settings: Settings,
                                                        sessions: sessionmaker[Session]) -> None:
-        from dispatcher.usecases import services
-
+        from dispatcher.usecases import api_keys
         app = create_app(replace(settings, dial_patterns="_0[1-9]XXXXXXXXX,_021XXXX!"))
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = \
-            f"Bearer {services.create_api_key(sessions, 'tests')[1]}"
+            f"Bearer {api_keys.create_api_key(sessions, 'tests')[1]}"
         cid = create(client)["id"]
         result = upload(client, cid, "to\n09121000001\n+98211234\n+982121234\n")
         assert (result["accepted"], result["rejected"]) == (3, 0)

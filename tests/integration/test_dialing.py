@@ -17,7 +17,7 @@ from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import AMIEndpoint
 from dispatcher.devstack.embedded import free_port
-from dispatcher.usecases import services
+from dispatcher.usecases import cancel_call
 from dispatcher.usecases.dial_call import OriginateTarget, dial_call
 from pbxsim import PBXSimulator
 
@@ -118,7 +118,7 @@ class CancelDuringOriginate:
         self.ami, self.sessions, self.call_id = ami, sessions, call_id
 
     def originate(self, request: OriginateRequest) -> None:
-        services.cancel_call(self.sessions, self.call_id)
+        cancel_call.cancel_call(self.sessions, self.call_id)
         self.ami.originate(request)
 
     def hangup(self, channel: str, cause: int = 16) -> bool:

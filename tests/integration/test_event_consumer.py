@@ -194,7 +194,7 @@ def test_events_are_held_through_a_database_outage_and_written_after(
     from sqlalchemy.engine import make_url
 
     from dispatcher.adapters.db.engine import make_engine, make_session_factory
-    from dispatcher.usecases import services
+    from dispatcher.usecases import api_keys
     from tests.support.faultproxy import FaultProxy
     from web import create_app
     from workers.event_consumer import EventConsumer
@@ -207,7 +207,7 @@ def test_events_are_held_through_a_database_outage_and_written_after(
     consumer = EventConsumer(harness.settings, make_session_factory(engine), name="outage")
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
-    key = services.create_api_key(sessions, "outage")[1]  # type: ignore[arg-type]
+    key = api_keys.create_api_key(sessions, "outage")[1]  # type: ignore[arg-type]
     api = create_app(replace(harness.settings, database_url=via_proxy.render_as_string(
         hide_password=False))).test_client()
     try:

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.config import Settings
 from dispatcher.devstack.embedded import EmbeddedPostgres
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys
 from pbxsim import PBXSimulator, SimConfig
 from tests.support.databases import clone as _clone
 from web import create_app, openapi
@@ -67,10 +67,10 @@ def fuzz_app(postgres: EmbeddedPostgres, migrated_template: str,
     simulator.start()
     database_url = _clone(postgres, migrated_template)
     engine = make_engine(database_url)
-    key, _ = services.create_api_key(make_session_factory(engine), "fuzz")
+    key, _ = api_keys.create_api_key(make_session_factory(engine), "fuzz")
     with engine.begin() as conn:
         conn.execute(text("UPDATE api_keys SET key_hash = :h WHERE id = :id"),
-                     {"h": services.hash_api_key(TOKEN), "id": key.id})
+                     {"h": api_keys.hash_api_key(TOKEN), "id": key.id})
     engine.dispose()
     tag = uuid.uuid4().hex[:8]
     app = create_app(Settings(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.domain.trunks import load_trunks
-from dispatcher.usecases import services
+from dispatcher.usecases import requeue
 from dispatcher.usecases.admission import Admissions
 from web.deps import CeleryPublisher
 
@@ -43,10 +43,10 @@ def test_only_queued_calls_that_fell_out_of_line_are_put_back_once(
     client = redis.Redis.from_url(settings.redis_url)
     admissions = Admissions(client, load_trunks(settings), CeleryPublisher(settings.redis_url))
 
-    assert services.requeue_stale(sessions, admissions, timedelta(minutes=2)) == 2
+    assert requeue.requeue_stale(sessions, admissions, timedelta(minutes=2)) == 2
     assert set(admissions.capacity(trunk).holders()) == {never, long_ago}
     # Looking at everything again: the two already in line are left alone.
-    assert services.requeue_stale(sessions, admissions, timedelta(seconds=0)) == 1
+    assert requeue.requeue_stale(sessions, admissions, timedelta(seconds=0)) == 1
     assert set(admissions.capacity(trunk).holders()) == {never, long_ago, recent}
 
     raw = redis.Redis.from_url(settings.redis_url).lrange(settings.queue_name, 0, -1)

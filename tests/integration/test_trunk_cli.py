@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.cli.main import main
 from dispatcher.config import Settings
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys
 from web import create_app
 
 
@@ -20,7 +20,7 @@ def client(settings: Settings, sessions: sessionmaker[Session],
     monkeypatch.setenv("DISPATCHER_QUEUE_NAME", settings.queue_name)
     client = create_app(settings).test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = (
-        f"Bearer {services.create_api_key(sessions, 'ops')[1]}")
+        f"Bearer {api_keys.create_api_key(sessions, 'ops')[1]}")
     return client
 
 

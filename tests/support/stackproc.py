@@ -22,7 +22,7 @@ from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.devstack.embedded import EmbeddedPostgres, free_port
 from dispatcher.domain.status import FINAL_STATUSES
-from dispatcher.usecases import services
+from dispatcher.usecases import api_keys
 from pbxsim import PBXSimulator, SimConfig
 from pbxsim.cdr_pgsql import PgCdrWriter
 
@@ -172,7 +172,7 @@ def running_stack(postgres: EmbeddedPostgres, template: str, redis_url: str, log
         if beat:
             start_beat(group, logdir / "celerybeat-schedule")
         base = start_web(group, free_port())
-        key = services.create_api_key(sessions, "e2e")[1]
+        key = api_keys.create_api_key(sessions, "e2e")[1]
         yield Stack(base, key, sim, sessions, group, queue)
     finally:
         group.stop_all()

@@ -11,6 +11,9 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+Sessions = sessionmaker[Session]
+"""What use cases take to open database sessions (one factory per process)."""
+
 
 def normalize_url(database_url: str) -> str:
     """Accept the ``postgres://`` and ``postgresql://`` forms managed providers hand out."""

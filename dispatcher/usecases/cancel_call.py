@@ -1,0 +1,52 @@
+"""Reading one call, and cancelling it: a queued call is never dialled, a dialling one is hung
+up (and ends completed if it had been answered)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dispatcher.adapters.db.engine import Sessions
+from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.tables import CallRow
+from dispatcher.domain.errors import Conflict, NotFound
+from dispatcher.domain.status import CallStatus
+from dispatcher.usecases.callback_outbox import queue_callback
+
+
+def get_call(sessions: Sessions, call_id: uuid.UUID) -> CallRow:
+    with sessions() as session:
+        row = CallRepository(session).get(call_id)
+    if row is None:
+        raise NotFound("no such call")
+    return row
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    call: CallRow
+    needs_hangup: bool
+
+
+def cancel_call(sessions: Sessions, call_id: uuid.UUID,
+                by_key: uuid.UUID | None = None) -> CancelResult:
+    """Cancel a queued call outright; flag a dialling one so its hangup is recorded as
+    ``canceled``; refuse a finished one. The key that asked is kept for the audit trail."""
+    with sessions.begin() as session:
+        repo = CallRepository(session)
+        if repo.cancel_if_queued(call_id, by_key):
+            canceled = repo.get(call_id, for_update=True)
+            assert canceled is not None
+            session.refresh(canceled)
+            queue_callback(session, canceled, "completed")
+            return CancelResult(canceled, needs_hangup=False)
+        row = repo.get(call_id, for_update=True)
+        if row is None:
+            raise NotFound("no such call")
+        if CallStatus(row.status).is_final:
+            raise Conflict(f"the call is already {row.status}")
+        if row.cancel_requested_at is None:
+            row.cancel_requested_at = datetime.now(tz=UTC)
+            row.canceled_by_key_id = by_key
+        return CancelResult(row, needs_hangup=True)
