@@ -29,6 +29,7 @@ from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.config import Settings, load_settings
 from dispatcher.domain.trunks import load_trunks
 from dispatcher.logs import configure_logging
+from dispatcher.usecases import reconcile as reconciling
 from dispatcher.usecases import record_events as recording
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.line_sync import resync_lines
@@ -183,8 +184,8 @@ class EventConsumer:
             return False
         items = client.request_list([("Action", "CoreShowChannels")])
         try:
-            result = recording.reconcile(
-                self.sessions, recording.live_channels_from(items),
+            result = reconciling.reconcile(
+                self.sessions, reconciling.live_channels_from(items),
                 grace=timedelta(seconds=self.settings.reconcile_grace))
             if self.admissions is not None:
                 self._release(result.ended)

@@ -74,3 +74,14 @@ class CdrRecorded(CallEvent):
     hangup_cause: int | None = None
     """Present when the PBX records it in the CDR (``CDR(hangupcause)``); the disposition
     alone cannot tell a wrong number from a phone that did not answer."""
+
+
+@dataclass(frozen=True)
+class CdrEvidence:
+    """How the PBX's own record says a call ended, read back after the fact (the ``cdr``
+    table, or the Cdr event the consumer stored): what reconciliation settles a call from."""
+
+    disposition: str
+    answered_at: datetime | None
+    ended_at: datetime
+    hangup_cause: int | None = None

@@ -1,5 +1,5 @@
 """Campaign use cases: create, upload contacts, start/pause/resume/cancel, read progress, and
-do-not-call lists. Plain functions with their dependencies passed in, like :mod:`services`.
+do-not-call lists. Plain functions with their dependencies passed in, like the other use cases.
 """
 
 from __future__ import annotations

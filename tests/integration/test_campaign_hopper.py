@@ -20,7 +20,7 @@ from dispatcher.domain.campaign_requests import parse_campaign_request
 from dispatcher.domain.errors import Conflict
 from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import load_trunks
-from dispatcher.usecases import campaigns, contact_upload, services
+from dispatcher.usecases import api_keys, campaigns, contact_upload
 from dispatcher.usecases.dial_call import OriginateTarget, dial_call
 from dispatcher.usecases.dial_guard import DialGuard, NumberCap
 from dispatcher.usecases.hopper import Hopper
@@ -264,7 +264,7 @@ class TestHopper:
 class TestCallbacks:
     def test_campaign_calls_are_signed_with_the_secret_of_the_key_that_created_it(
             self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
-        key, _ = services.create_api_key(sessions, "campaigns")
+        key, _ = api_keys.create_api_key(sessions, "campaigns")
         spec = parse_campaign_request({"name": "signed", "max_lines": 3}, trunks, None)
         cid = campaigns.create_campaign(sessions, spec, key.id).id
         upload(sessions, cid, "to\n09121000001\n")
@@ -280,7 +280,7 @@ class TestCallbacks:
 
     def test_lifecycle_events_go_to_the_campaigns_callback_url_signed_with_its_key(
             self, sessions, trunks) -> None:  # type: ignore[no-untyped-def]
-        key, _ = services.create_api_key(sessions, "campaigns")
+        key, _ = api_keys.create_api_key(sessions, "campaigns")
         spec = parse_campaign_request({"name": "hooked", "max_lines": 3,
                                        "status_callback": "https://hooks.example.com/c"},
                                       trunks, None)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow
-from dispatcher.usecases.record_events import reconcile
+from dispatcher.usecases.reconcile import reconcile
 
 GRACE = timedelta(seconds=15)
 

@@ -5,8 +5,18 @@ cdr_pgsql fills when present (as epoch seconds with microseconds when the column
 ``calldate`` and a time column get whole seconds), and ``hangupcause``, which it fills from a
 ``CDR(hangupcause)`` variable (see asterisk-conf). Our migrations do not own it (it is
 Asterisk's schema): ``dispatcher asterisk cdr-table`` creates it, and the simulated PBX writes
-into the same one.
+into the same one. :func:`cdr_from_pgsql` is how reconciliation reads it.
 """
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dispatcher.domain.events import CdrEvidence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cdr (
@@ -32,3 +42,37 @@ CREATE TABLE IF NOT EXISTS cdr (
 );
 CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr (uniqueid);
 """
+
+
+def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | None:
+    """Read the CDR Asterisk wrote itself with ``cdr_pgsql`` (table ``cdr``), if present.
+
+    It is the one record of a call's end that does not depend on our AMI session being up.
+    The optional ``answer`` and ``end`` columns give exact times; without them they are
+    derived from ``calldate``, ``duration`` and ``billsec`` (whole seconds).
+    """
+    if session.execute(text("SELECT to_regclass('cdr')")).scalar() is None:
+        return None
+    found = session.execute(
+        text("SELECT * FROM cdr WHERE uniqueid = :u ORDER BY calldate DESC LIMIT 1"),
+        {"u": str(attempt_id)},
+    ).mappings().first()
+    if found is None:
+        return None
+    start = _aware(found["calldate"])
+    ended = _aware(found.get("end")) or start + timedelta(seconds=int(found["duration"] or 0))
+    answered = _aware(found.get("answer"))  # 0 (the epoch) for a call never answered
+    if answered is None and found["billsec"]:
+        answered = ended - timedelta(seconds=int(found["billsec"]))
+    cause = found.get("hangupcause")
+    return CdrEvidence(str(found["disposition"]), answered, ended,
+                       int(cause) if cause not in (None, "") else None)
+
+
+def _aware(value: datetime | float | None) -> datetime | None:
+    """A CDR time: epoch seconds (a float column, to the microsecond) or a timestamp."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC) if value > 0 else None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
