@@ -6,8 +6,8 @@ import socket
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
 
+from dispatcher.adapters.db.engine import ping
 from web.deps import deps
 
 bp = Blueprint("health", __name__)
@@ -19,8 +19,7 @@ def healthz() -> ResponseReturnValue:
 
 
 def _check_database() -> None:
-    with deps().sessions() as session:
-        session.execute(text("SELECT 1"))
+    ping(deps().sessions)
 
 
 def _check_ami() -> None:

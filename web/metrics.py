@@ -14,29 +14,18 @@ from flask import Blueprint, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import text
 
+from dispatcher.usecases.state_figures import StateFigures, state_figures
 from web.auth import require_api_key
-from web.deps import Deps, deps
-from web.trunks import ami_state
+from web.deps import deps
 
 bp = Blueprint("metrics", __name__)
 bp.before_request(require_api_key)
 
-_LATENCY = text("""
-    SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
-               ORDER BY extract(epoch FROM dialed_at - created_at))
-    FROM calls WHERE dialed_at > now() - interval '5 minutes'""")
-_CONSUMER_LAG = text("""
-    SELECT percentile_cont(0.99) WITHIN GROUP (
-               ORDER BY extract(epoch FROM received_at - event_at)),
-           extract(epoch FROM now() - max(received_at))
-    FROM call_events WHERE received_at > now() - interval '1 minute'""")
-
 
 class StateCollector(Collector):
-    def __init__(self, d: Deps) -> None:
-        self.d = d
+    def __init__(self, figures: StateFigures) -> None:
+        self.figures = figures
 
     def collect(self) -> Iterator[Metric]:
         yield from self._calls()
@@ -44,33 +33,27 @@ class StateCollector(Collector):
         yield from self._campaigns()
 
     def _calls(self) -> Iterator[Metric]:
+        f = self.figures
         calls = GaugeMetricFamily("dispatcher_calls", "Calls by status and outcome",
                                   labels=["status", "outcome"])
+        for status, outcome, count in f.calls:
+            calls.add_metric([status, outcome], count)
         latency = GaugeMetricFamily(
             "dispatcher_originate_latency_seconds",
             "API accepted to Originate accepted by the PBX, calls dialled in the last 5 min",
             labels=["quantile"])
-        lag = GaugeMetricFamily("dispatcher_event_consumer_lag_seconds",
-                                "p99 AMI event to stored row, last minute")
-        with self.d.sessions() as session:
-            for status, outcome, count in session.execute(text(
-                    "SELECT status, coalesce(outcome, ''), count(*) FROM calls "
-                    "GROUP BY 1, 2")):
-                calls.add_metric([status, outcome], count)
-            quantiles = session.execute(_LATENCY).scalar()
-            p99_lag, _ = session.execute(_CONSUMER_LAG).one()
-            oldest = session.execute(text(
-                "SELECT trunk, extract(epoch FROM now() - min(created_at)) FROM calls "
-                "WHERE status = 'queued' GROUP BY trunk")).all()
-        for q, value in zip(("0.5", "0.95", "0.99"), quantiles or (), strict=False):
+        for q, value in zip(("0.5", "0.95", "0.99"), f.originate_latency, strict=False):
             if value is not None:
                 latency.add_metric([q], float(value))
-        if p99_lag is not None:
-            lag.add_metric([], float(p99_lag))
+        lag = GaugeMetricFamily("dispatcher_event_consumer_lag_seconds",
+                                "p99 AMI event to stored row, last minute")
+        if f.consumer_lag_p99 is not None:
+            lag.add_metric([], f.consumer_lag_p99)
         waiting_age = GaugeMetricFamily("dispatcher_oldest_waiting_call_seconds",
                                         "Age of the oldest queued call", labels=["trunk"])
-        for trunk, age in oldest:
-            waiting_age.add_metric([trunk], float(age))
+        for r in f.lines:
+            if r.oldest_waiting_seconds is not None:
+                waiting_age.add_metric([r.trunk.name], r.oldest_waiting_seconds)
         yield from (calls, latency, lag, waiting_age)
 
     def _trunks(self) -> Iterator[Metric]:
@@ -81,40 +64,36 @@ class StateCollector(Collector):
         session = GaugeMetricFamily("dispatcher_ami_session_up",
                                     "Event consumer AMI session connected (1) or not (0)",
                                     labels=["trunk"])
-        for trunk in self.d.trunks.trunks:
-            usage = self.d.admissions.usage(trunk.name)
-            lines.add_metric([trunk.name, "total"], trunk.lines)
-            lines.add_metric([trunk.name, "in_use"], usage.in_use)
-            lines.add_metric([trunk.name, "in_use_by_others"], usage.foreign)
-            waiting.add_metric([trunk.name], usage.waiting)
-            session.add_metric([trunk.name], 1 if ami_state(trunk.name) == "connected" else 0)
+        for r in self.figures.lines:
+            name = r.trunk.name
+            lines.add_metric([name, "total"], r.trunk.lines)
+            lines.add_metric([name, "in_use"], r.usage.in_use)
+            lines.add_metric([name, "in_use_by_others"], r.usage.foreign)
+            waiting.add_metric([name], r.usage.waiting)
+            session.add_metric([name], 1 if r.ami == "connected" else 0)
         yield from (lines, waiting, session)
-
 
     def _campaigns(self) -> Iterator[Metric]:
         """Campaign counts by status, and contacts by state for campaigns not yet over (the
         label set stays as small as the number of live campaigns)."""
         campaigns = GaugeMetricFamily("dispatcher_campaigns", "Campaigns by status",
                                       labels=["status"])
+        for status, count in self.figures.campaigns:
+            campaigns.add_metric([status], count)
         contacts = GaugeMetricFamily("dispatcher_campaign_contacts",
                                      "Contacts of running and paused campaigns by state",
                                      labels=["campaign", "name", "state"])
-        with self.d.sessions() as session:
-            for status, count in session.execute(text(
-                    "SELECT status, count(*) FROM campaigns GROUP BY status")):
-                campaigns.add_metric([status], count)
-            for cid, name, state, count in session.execute(text(
-                    "SELECT c.id, c.name, k.state, count(*) FROM campaigns c "
-                    "JOIN campaign_contacts k ON k.campaign_id = c.id "
-                    "WHERE c.status IN ('running', 'paused') GROUP BY 1, 2, 3")):
-                contacts.add_metric([str(cid), name, state], count)
+        for cid, name, state, count in self.figures.live_contacts:
+            contacts.add_metric([cid, name, state], count)
         yield from (campaigns, contacts)
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    d = deps()
+    now = datetime.now(tz=UTC)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StateCollector(deps()))
+    registry.register(StateCollector(state_figures(d.sessions, d.admissions, d.trunks, now)))
     body = generate_latest(registry)
     return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8",
-                    headers={"X-Generated-At": datetime.now(tz=UTC).isoformat()})
+                    headers={"X-Generated-At": now.isoformat()})

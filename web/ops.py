@@ -26,14 +26,11 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from itsdangerous import URLSafeTimedSerializer
 from redis.exceptions import RedisError
-from sqlalchemy import select
 
-from dispatcher.adapters.db.tables import CallRow
-from dispatcher.domain.status import ACTIVE_STATUSES
-from dispatcher.usecases import campaigns
+from dispatcher.usecases.campaigns import CampaignView
+from dispatcher.usecases.ops_board import ops_board
 from web.auth import lookup_key
 from web.deps import deps
-from web.trunks import ami_state
 
 bp = Blueprint("ops", __name__, template_folder="templates")
 ACTIVE_LIMIT = 200
@@ -107,33 +104,24 @@ def data() -> ResponseReturnValue:
 
 def snapshot() -> dict[str, Any]:
     d = deps()
-    now = datetime.now(tz=UTC)
-    trunks = []
-    for trunk in d.trunks.trunks:
-        usage = d.admissions.usage(trunk.name)
-        trunks.append({"name": trunk.name, "total": trunk.lines,
-                       "in_use": usage.in_use + usage.foreign, "waiting": usage.waiting,
-                       "ami": ami_state(trunk.name), "paused": usage.paused,
-                       "watched": usage.watched, "limit": usage.line_limit})
-    with d.sessions() as db:
-        rows = list(db.scalars(
-            select(CallRow).where(CallRow.status.in_([s.value for s in ACTIVE_STATUSES]))
-            .order_by(CallRow.created_at).limit(ACTIVE_LIMIT)))
+    board = ops_board(d.sessions, d.admissions, d.trunks, datetime.now(tz=UTC),
+                      call_limit=ACTIVE_LIMIT, campaign_limit=CAMPAIGN_LIMIT)
+    trunks = [{"name": r.trunk.name, "total": r.trunk.lines, "in_use": r.in_use,
+               "waiting": r.usage.waiting, "ami": r.ami, "paused": r.usage.paused,
+               "watched": r.usage.watched, "limit": r.usage.line_limit} for r in board.lines]
     calls = [{"id": str(r.id), "to": r.to_number, "status": r.status, "trunk": r.trunk,
-              "seconds": round((now - (r.answered_at or r.dialed_at or r.created_at))
-                               .total_seconds())} for r in rows]
-    return {"generated_at": now.isoformat(timespec="seconds"), "trunks": trunks,
-            "calls": calls, "campaigns": _campaigns()}
+              "seconds": round((board.now - (r.answered_at or r.dialed_at or r.created_at))
+                               .total_seconds())} for r in board.calls]
+    return {"generated_at": board.now.isoformat(timespec="seconds"), "trunks": trunks,
+            "calls": calls, "campaigns": [_campaign(v) for v in board.campaigns]}
 
 
-def _campaigns() -> list[dict[str, Any]]:
-    """Running and paused campaigns, and those that ended in the last hour."""
-    views = campaigns.live_views(deps().sessions, limit=CAMPAIGN_LIMIT)
-    return [{"id": str(v.row.id), "name": v.row.name, "status": v.row.status,
-             "trunk": v.row.trunk, "progress": round(100 * v.progress, 1), "total": v.total,
-             "dialing": v.contacts["dialing"], "pending": v.contacts["pending"],
-             "answered": v.outcomes.get("answered", 0), "rate": v.rate_per_minute,
-             "eta": _duration(v.eta_seconds)} for v in views]
+def _campaign(v: CampaignView) -> dict[str, Any]:
+    return {"id": str(v.row.id), "name": v.row.name, "status": v.row.status,
+            "trunk": v.row.trunk, "progress": round(100 * v.progress, 1), "total": v.total,
+            "dialing": v.contacts["dialing"], "pending": v.contacts["pending"],
+            "answered": v.outcomes.get("answered", 0), "rate": v.rate_per_minute,
+            "eta": _duration(v.eta_seconds)}
 
 
 def _duration(seconds: float | None) -> str:

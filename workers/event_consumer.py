@@ -219,7 +219,7 @@ class EventConsumer:
             return
         try:
             for trunk in self.trunks:
-                self.admissions.client.set(f"dispatcher:{{{trunk.name}}}:ami", state, ex=45)
+                self.admissions.capacity(trunk.name).report_ami(state)
         except Exception:  # visibility only; never let it stop event recording
             logger.debug("could not report AMI state", exc_info=True)
 

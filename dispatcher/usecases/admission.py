@@ -150,5 +150,9 @@ class Admissions:
     def usage(self, trunk: str) -> Usage:
         return self.capacity(trunk).usage()
 
+    def ami_state(self, trunk: str) -> str:
+        """What the event consumer last reported of the trunk's AMI session."""
+        return self.capacity(trunk).ami_state()
+
     def _publish(self, call_id: uuid.UUID, trunk: str) -> None:
         self.sender.send(ORIGINATE_CALL, [str(call_id)], self.trunks.get(trunk).queue)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dispatcher.adapters.ami.errors import AMIActionFailed, AMIOutcomeUnknown, AMIUnavailable
 from dispatcher.adapters.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.adapters.ami.protocol import UnsafeAMIValue
+from dispatcher.adapters.db import dial_checks
 from dispatcher.adapters.db.dial_queries import DialCall, claim_call, load_call, mark_dialed
 from dispatcher.adapters.db.engine import Sessions, engine_of, raw_cursor, raw_transaction
 from dispatcher.adapters.db.repository import CallRepository
@@ -210,17 +210,12 @@ def hangup_call(sessions: Sessions, call_id: uuid.UUID,
 
 def _unclaim(sessions: Sessions, call_id: uuid.UUID, attempt_id: uuid.UUID) -> None:
     with sessions.begin() as session:
-        session.execute(
-            update(CallRow)
-            .where(CallRow.id == call_id, CallRow.attempt_id == attempt_id,
-                   CallRow.status == CallStatus.INITIATED.value, CallRow.dialed_at.is_(None))
-            .values(status=CallStatus.QUEUED.value, attempt_id=None, claimed_at=None)
-        )
+        dial_checks.unclaim(session, call_id, attempt_id)
 
 
 def _note(sessions: Sessions, attempt_id: uuid.UUID, **values: object) -> None:
     with sessions.begin() as session:
-        session.execute(update(CallRow).where(CallRow.attempt_id == attempt_id).values(**values))
+        dial_checks.note_attempt(session, attempt_id, **values)
 
 
 def _mark_dialed(sessions: Sessions, call: DialCall, attempt_id: uuid.UUID) -> bool:

@@ -13,12 +13,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from dispatcher.adapters.db import dial_checks
 from dispatcher.adapters.db.campaign_repository import CampaignRepository
 from dispatcher.adapters.db.dial_queries import DialCall
-from dispatcher.adapters.db.tables import CallRow, ContactRow
 from dispatcher.domain.call_windows import parse_windows
 from dispatcher.domain.campaign_rules import (
     WITHDRAWN_CANCELED,
@@ -47,14 +46,7 @@ class NumberCap:
         """The numbers that reached the cap, each with the moment a dial frees up."""
         if not self.enabled or not numbers:
             return {}
-        since = now - self.window
-        rows = session.execute(
-            select(CallRow.to_number, CallRow.claimed_at)
-            .where(CallRow.to_number.in_(numbers), CallRow.claimed_at > since)
-            .order_by(CallRow.to_number, CallRow.claimed_at.desc()))
-        seen: dict[str, list[datetime]] = {}
-        for number, claimed_at in rows:
-            seen.setdefault(number, []).append(claimed_at)
+        seen = dial_checks.recent_dials(session, numbers, now - self.window)
         return {n: times[self.limit - 1] + self.window
                 for n, times in seen.items() if len(times) >= self.limit}
 
@@ -63,11 +55,8 @@ class NumberCap:
         advisory lock, so two workers cannot both take the last dial."""
         if not self.enabled:
             return False
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": number})
-        count = session.scalar(
-            select(func.count()).select_from(CallRow)
-            .where(CallRow.to_number == number, CallRow.claimed_at > now - self.window))
-        return int(count or 0) >= self.limit
+        dial_checks.lock_number(session, number)
+        return dial_checks.dials_since(session, number, now - self.window) >= self.limit
 
 
 @dataclass(frozen=True)
@@ -100,8 +89,7 @@ class DialGuard:
             return WITHDRAWN_PAUSED
         contact_tz = None
         if call.contact_id is not None:
-            contact_tz = session.scalar(select(ContactRow.timezone)
-                                        .where(ContactRow.id == call.contact_id))
+            contact_tz = dial_checks.contact_timezone(session, call.contact_id)
         if not parse_windows(campaign.windows).allows(now, contact_tz or campaign.timezone):
             return WITHDRAWN_WINDOW
         if repo.dnc_numbers(campaign.dnc_lists, [call.to_number]):
@@ -113,10 +101,4 @@ def withdraw(session: Session, call_id: uuid.UUID, reason: str, *, campaign: boo
     """Close a call that was never claimed. A campaign call is simply taken back (its contact
     is settled by the hopper, and it is not an attempt); an API call fails with the reason."""
     status = CallStatus.CANCELED if campaign else CallStatus.FAILED
-    result = session.execute(
-        update(CallRow)
-        .where(CallRow.id == call_id, CallRow.status == CallStatus.QUEUED.value,
-               CallRow.attempt_id.is_(None))
-        .values(status=status.value, outcome=reason, ended_at=func.now(),
-                updated_at=func.now(), dial_error=f"not dialled: {reason}"))
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return dial_checks.close_unclaimed(session, call_id, status, reason)

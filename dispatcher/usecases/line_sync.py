@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.tables import CallRow
+from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.domain.status import FINAL_STATUSES
 from dispatcher.domain.trunks import Trunk
 from dispatcher.usecases.admission import Admissions
@@ -33,8 +31,7 @@ def resync_lines(sessions: Sessions, admissions: Admissions, trunks: Iterable[Tr
         capacity = admissions.capacity(trunk.name)
         holders = capacity.holders()
         with sessions() as session:
-            rows = {row.id: row for row in session.scalars(
-                select(CallRow).where(CallRow.id.in_(holders)))} if holders else {}
+            rows = CallRepository(session).by_ids(holders)
         keep = [h for h in holders if h in rows and rows[h].status not in FINAL_STATUSES]
         dropped[trunk.name] = capacity.resync(keep)
         ours = {str(rows[h].attempt_id) for h in keep if rows[h].attempt_id}

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,3 +100,9 @@ def raw_transaction(engine: Engine) -> Iterator[Any]:
         if not cursor.closed:
             cursor.close()
         connection.close()
+
+
+def ping(sessions: Sessions) -> None:
+    """Raise unless the database answers a query now."""
+    with sessions() as session:
+        session.execute(text("SELECT 1"))

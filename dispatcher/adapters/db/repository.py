@@ -80,6 +80,12 @@ class CallRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
+    def by_ids(self, call_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CallRow]:
+        if not call_ids:
+            return {}
+        return {row.id: row for row in self.session.scalars(
+            select(CallRow).where(CallRow.id.in_(call_ids)))}
+
     def count_active(self, api_key_id: uuid.UUID) -> int:
         stmt = select(func.count()).select_from(CallRow).where(
             CallRow.api_key_id == api_key_id, CallRow.source == "api",

@@ -112,6 +112,7 @@ class TrunkCapacity:
         self.paused_key = f"{tag}:paused"
         self.limit_key = f"{tag}:limit"
         self.watched_key = f"{tag}:watched"
+        self.ami_key = f"{tag}:ami"
         self._admit = client.register_script(_ADMIT)
         self._extend = client.register_script(_EXTEND)
         self._in_use = client.register_script(_IN_USE)
@@ -204,6 +205,14 @@ class TrunkCapacity:
         """An event consumer sees this trunk's PBX: admit for ``seconds`` more. Renewed while
         its AMI session lasts, so admission pauses that long after the session is lost."""
         self.client.set(self.watched_key, 1, px=max(1, int(seconds * 1000)))
+
+    def report_ami(self, state: str, seconds: int = 45) -> None:
+        """The event consumer's AMI session state, for operators (expires if it dies)."""
+        self.client.set(self.ami_key, state, ex=seconds)
+
+    def ami_state(self) -> str:
+        raw = self.client.get(self.ami_key)
+        return raw.decode() if raw else "unknown"
 
     def resync(self, keep: Iterable[uuid.UUID]) -> int:
         """Drop leases not in ``keep`` (their calls are over); return how many were dropped."""
