@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatcher.adapters.db.repository import CallFilter, CallRepository
+from dispatcher.adapters.db.repository import CallFilter
 from dispatcher.domain.call_requests import (
     MAX_BATCH_IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,
     parse_call_batch,
     parse_call_request,
 )
-from dispatcher.domain.errors import (
-    BadRequest,
-    NotFound,
-    ServiceUnavailable,
-    ValidationFailed,
-)
+from dispatcher.domain.errors import BadRequest, NotFound, ValidationFailed
 from dispatcher.domain.numbers import InvalidNumber
 from dispatcher.domain.status import CallStatus
-from dispatcher.usecases import cancel_call as cancelling
-from dispatcher.usecases import submit_call
+from dispatcher.usecases import call_records, submit_call
+from dispatcher.usecases.cancel_call import Canceller
 from web.auth import require_api_key
 from web.bodies import json_body as _json_body
 from web.bodies import limit_arg as _limit
@@ -42,7 +34,6 @@ from web.serialize import (
     event_json,
 )
 
-logger = logging.getLogger(__name__)
 bp = Blueprint("calls", __name__)
 bp.before_request(require_api_key)
 
@@ -101,7 +92,7 @@ def _submitter(d: Deps) -> submit_call.Submitter:
 
 @bp.get("/calls/<call_id>")
 def get_call(call_id: str) -> ResponseReturnValue:
-    return jsonify(call_json(cancelling.get_call(deps().sessions, _call_id(call_id))))
+    return jsonify(call_json(call_records.get_call(deps().sessions, _call_id(call_id))))
 
 
 def _datetime_arg(name: str) -> datetime | None:
@@ -147,10 +138,7 @@ def list_calls() -> ResponseReturnValue:
     cursor = request.args.get("cursor")
     after = decode_cursor(cursor) if cursor else None
     limit = _limit()
-    with deps().sessions() as session:
-        rows = CallRepository(session).page(flt, limit + 1, after)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = call_records.list_calls(deps().sessions, flt, limit, after)
     next_cursor = encode_cursor(rows[-1]) if more and rows else None
     return jsonify(data=[call_json(r) for r in rows], next_cursor=next_cursor)
 
@@ -159,42 +147,19 @@ def list_calls() -> ResponseReturnValue:
 def cancel_call(call_id: str) -> ResponseReturnValue:
     _optional_json_body()  # no fields yet; a body is still held to the usual rules
     d = deps()
-    result = cancelling.cancel_call(d.sessions, _call_id(call_id), g.api_key_id)
-    if result.needs_hangup:
-        try:
-            d.hangup(result.call.id, result.call.trunk)
-        except Exception as exc:
-            # The cancel is recorded; asking again re-sends the hangup (it is idempotent).
-            raise ServiceUnavailable("the cancel is recorded but the hangup could not be "
-                                     "queued; retry the request") from exc
-        return jsonify(call_json(result.call)), 202
-    try:
-        d.admissions.release(result.call.id, result.call.trunk)
-    except Exception:
-        # Harmless: if the call is ever admitted, the worker sees it canceled and lets go.
-        logger.warning("call %s canceled; its place in line is freed later", result.call.id)
-    return jsonify(call_json(result.call)), 200
-
-
-def _children_of(call_id: str, fetch: Callable[[CallRepository, uuid.UUID], list[Any]]
-                 ) -> list[Any]:
-    """Rows belonging to one call, read in one session (404 for an unknown call)."""
-    with deps().sessions() as session:
-        repo = CallRepository(session)
-        call = repo.get(_call_id(call_id))
-        if call is None:
-            raise NotFound("no such call")
-        return fetch(repo, call.id)
+    result = Canceller(d.sessions, d.admissions, d.hangup).cancel(_call_id(call_id),
+                                                                   g.api_key_id)
+    return jsonify(call_json(result.call)), 202 if result.needs_hangup else 200
 
 
 @bp.get("/calls/<call_id>/events")
 def call_events(call_id: str) -> ResponseReturnValue:
-    rows = _children_of(call_id, CallRepository.events)
+    rows = call_records.call_events(deps().sessions, _call_id(call_id))
     return jsonify(data=[event_json(r) for r in rows])
 
 
 @bp.get("/calls/<call_id>/callbacks")
 def call_callbacks(call_id: str) -> ResponseReturnValue:
     """The delivery log of the call's status callbacks, in sequence order."""
-    rows = _children_of(call_id, CallRepository.callbacks)
+    rows = call_records.call_callbacks(deps().sessions, _call_id(call_id))
     return jsonify(data=[callback_json(r) for r in rows])

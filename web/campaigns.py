@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatcher.adapters.db.campaign_repository import CampaignRepository
 from dispatcher.adapters.db.tables import ContactRow
-from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.domain.campaign_requests import parse_campaign_request
 from dispatcher.domain.campaign_rules import ACTIONS, CampaignStatus, ContactState
 from dispatcher.domain.contact_import import CSV, NDJSON
 from dispatcher.domain.errors import BadRequest, NotFound, ValidationFailed
 from dispatcher.domain.numbers import InvalidNumber
-from dispatcher.usecases import campaigns, contact_upload
+from dispatcher.usecases import campaign_records, campaigns, contact_upload
 from dispatcher.usecases.call_json import iso
+from dispatcher.usecases.campaign_control import CampaignControl
 from dispatcher.usecases.campaign_json import campaign_json
 from web.auth import require_api_key
 from web.bodies import UnsupportedMediaType, json_body, limit_arg, only_args, optional_json_body
-from web.deps import deps
+from web.deps import Deps, deps
 from web.serialize import callback_json, decode_cursor, encode_cursor
 
-logger = logging.getLogger(__name__)
 bp = Blueprint("campaigns", __name__)
 bp.before_request(require_api_key)
 
@@ -53,25 +50,8 @@ def _campaign_id(raw: str) -> uuid.UUID:
         raise NotFound("no such campaign") from None
 
 
-def _children_of(campaign_id: str,
-                 fetch: Callable[[CampaignRepository, uuid.UUID], list[Any]]) -> list[Any]:
-    """Rows belonging to one campaign, read in one session (404 for an unknown campaign)."""
-    cid = _campaign_id(campaign_id)
-    with deps().sessions() as session:
-        repo = CampaignRepository(session)
-        if repo.get(cid) is None:
-            raise NotFound("no such campaign")
-        return fetch(repo, cid)
-
-
-def _wake_hopper() -> None:
-    """Start dialling now rather than at the next beat tick (best effort)."""
-    d = deps()
-    try:
-        d.publisher.send(RUN_HOPPER, [], d.settings.queue_name)
-    except Exception as exc:
-        logger.warning("could not wake the hopper (%s); the next tick will run it",
-                       type(exc).__name__)
+def _control(d: Deps) -> CampaignControl:
+    return CampaignControl(d.sessions, d.admissions, d.settings.queue_name)
 
 
 @bp.post("/campaigns")
@@ -79,9 +59,9 @@ def create_campaign() -> ResponseReturnValue:
     d = deps()
     spec = parse_campaign_request(json_body(), d.trunks, d.settings.default_caller_id,
                                   allow_private_callbacks=d.settings.callback_allow_private)
-    row = campaigns.create_campaign(d.sessions, spec, g.api_key_id)
-    response = jsonify(campaign_json(campaigns.view(d.sessions, row.id)))
-    response.headers["Location"] = f"/v1/campaigns/{row.id}"
+    view = _control(d).create(spec, g.api_key_id)
+    response = jsonify(campaign_json(view))
+    response.headers["Location"] = f"/v1/campaigns/{view.row.id}"
     return response, 201
 
 
@@ -109,28 +89,16 @@ def get_campaign(campaign_id: str) -> ResponseReturnValue:
 @bp.patch("/campaigns/<campaign_id>")
 def update_campaign(campaign_id: str) -> ResponseReturnValue:
     d = deps()
-    view = campaigns.update_campaign(
-        d.sessions, _campaign_id(campaign_id), json_body(), d.trunks,
-        allow_private_callbacks=d.settings.callback_allow_private, by_key=g.api_key_id)
-    if view.row.status == "running":
-        _wake_hopper()  # more lines may be free now
+    view = _control(d).update(_campaign_id(campaign_id), json_body(), d.trunks,
+                              allow_private_callbacks=d.settings.callback_allow_private,
+                              by_key=g.api_key_id)
     return jsonify(campaign_json(view))
 
 
 def _change(campaign_id: str, action: str) -> ResponseReturnValue:
     optional_json_body()
-    d = deps()
-    change = campaigns.change_status(d.sessions, _campaign_id(campaign_id), action,
-                                     by_key=g.api_key_id)
-    for call_id, trunk in change.withdrawn:
-        try:
-            d.admissions.release(call_id, trunk)
-        except Exception:
-            # Harmless: if admitted later, the worker finds the call closed and lets go.
-            logger.warning("call %s withdrawn; its place in line is freed later", call_id)
-    if change.view.row.status == "running":
-        _wake_hopper()
-    return jsonify(campaign_json(change.view))
+    view = _control(deps()).change(_campaign_id(campaign_id), action, g.api_key_id)
+    return jsonify(campaign_json(view))
 
 
 for _action in ACTIONS:
@@ -176,7 +144,7 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
 @bp.get("/campaigns/<campaign_id>/history")
 def campaign_history(campaign_id: str) -> ResponseReturnValue:
     """Who did what to the campaign, oldest first (the hopper's completion has no key)."""
-    rows = _children_of(campaign_id, CampaignRepository.history)
+    rows = campaign_records.history(deps().sessions, _campaign_id(campaign_id))
     return jsonify(data=[{"action": h.action, "at": iso(h.at),
                           "by": str(h.api_key_id) if h.api_key_id else None,
                           "detail": h.detail} for h in rows])
@@ -185,13 +153,13 @@ def campaign_history(campaign_id: str) -> ResponseReturnValue:
 @bp.get("/campaigns/<campaign_id>/callbacks")
 def campaign_callbacks(campaign_id: str) -> ResponseReturnValue:
     """The delivery log of the campaign's lifecycle callbacks, in sequence order."""
-    rows = _children_of(campaign_id, CampaignRepository.callbacks)
+    rows = campaign_records.callbacks(deps().sessions, _campaign_id(campaign_id))
     return jsonify(data=[callback_json(r) for r in rows])
 
 
 @bp.get("/campaigns/<campaign_id>/uploads")
 def list_uploads(campaign_id: str) -> ResponseReturnValue:
-    uploads = _children_of(campaign_id, CampaignRepository.uploads)
+    uploads = campaign_records.uploads(deps().sessions, _campaign_id(campaign_id))
     return jsonify(data=[contact_upload.UploadResult(u).as_json()
                          | {"created_at": iso(u.created_at)} for u in uploads])
 
@@ -204,11 +172,7 @@ def upload_rejects(campaign_id: str, upload_id: str) -> ResponseReturnValue:
         uid = uuid.UUID(upload_id)
     except ValueError:
         raise NotFound("no such upload") from None
-    with deps().sessions() as session:
-        repo = CampaignRepository(session)
-        if repo.upload(cid, uid) is None:
-            raise NotFound("no such upload")
-        rejects = repo.rejects(uid)
+    rejects = campaign_records.upload_rejects(deps().sessions, cid, uid)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["line", "reason"])
@@ -242,10 +206,9 @@ def list_contacts(campaign_id: str) -> ResponseReturnValue:
             raise ValidationFailed("cursor is not valid", field="cursor")
         after = int(cursor)
     limit = limit_arg()
-    rows = _children_of(campaign_id, lambda repo, cid: repo.contacts_page(
-        cid, state=state, outcome=outcome, to=to, limit=limit + 1, after=after))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = campaign_records.contacts(
+        deps().sessions, _campaign_id(campaign_id),
+        campaign_records.ContactQuery(state, outcome, to, after), limit)
     return jsonify(data=[contact_json(c) for c in rows],
                    next_cursor=str(rows[-1].id) if more and rows else None)
 
@@ -258,24 +221,20 @@ EXPORT_HEADER = ["line", "to", "state", "outcome", "attempts", "last_call_id",
 def export_contacts(campaign_id: str) -> ResponseReturnValue:
     """Every contact with its attempts and final outcome, streamed as CSV."""
     cid = _campaign_id(campaign_id)
-    sessions = deps().sessions
-    with sessions() as session:
-        if CampaignRepository(session).get(cid) is None:
-            raise NotFound("no such campaign")
+    exported = campaign_records.export(deps().sessions, cid)
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(EXPORT_HEADER)
-        with sessions() as session:
-            for n, row in enumerate(CampaignRepository(session).export_rows(cid), start=1):
-                line, to, state, outcome, attempts, call_id, at, outcomes = row
-                writer.writerow([line, to, state, outcome or "", attempts, call_id or "",
-                                 iso(at) or "", outcomes or ""])
-                if n % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
+        for n, row in enumerate(exported, start=1):
+            line, to, state, outcome, attempts, call_id, at, outcomes = row
+            writer.writerow([line, to, state, outcome or "", attempts, call_id or "",
+                             iso(at) or "", outcomes or ""])
+            if n % 1000 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
         yield buffer.getvalue()
 
     return Response(stream_with_context(rows()), mimetype="text/csv", headers={
