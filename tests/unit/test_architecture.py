@@ -86,7 +86,7 @@ SIMULATOR_NEEDS = ("dispatcher.adapters.ami.protocol", "dispatcher.adapters.db.c
      "simulator", ("dispatcher", "web", "workers"), ("pbxsim",),
      ("dispatcher.devstack", "dispatcher.cli.main")),
     ("pyst2 is wrapped in one module", ("dispatcher", "web", "workers", "pbxsim", "bench"),
-     ("asterisk.manager",), ("dispatcher.adapters.ami.manager",)),
+     ("asterisk.manager",), ("dispatcher.adapters.ami.pyst2_manager",)),
 ])
 def test_import_rule(rule: str, importer: tuple[str, ...], imported: tuple[str, ...],
                      allowed: tuple[str, ...]) -> None:

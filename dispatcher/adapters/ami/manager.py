@@ -1,11 +1,11 @@
 """The worker side of AMI: one pyst2 session per process, wrapped so that it cannot hang, cannot
 hand one action's reply to another, and cannot be used to inject AMI commands.
 
-This is the only module in the project that imports pyst2 (``asterisk.manager``). pyst2 0.5.1 has
-no timeouts (D1), matches replies FIFO instead of by ActionID (D2), cannot reconnect (D10), may
-hang in ``close()``/``__del__`` (D11) and writes values verbatim (D7); the "Dn" names are the
-entries of ``docs/ami-notes.md`` (anchors ``#d1``...), whose rules for using pyst2 safely
-(``#wrapper-rules``) are implemented here:
+pyst2 0.5.1 has no timeouts (D1), matches replies FIFO instead of by ActionID (D2), cannot
+reconnect (D10), may hang in ``close()``/``__del__`` (D11) and writes values verbatim (D7); the
+"Dn" names are the entries of ``docs/ami-notes.md`` (anchors ``#d1``...), whose rules for using
+pyst2 safely (``#wrapper-rules``) are implemented here and in
+:mod:`dispatcher.adapters.ami.pyst2_manager` (the only module that imports pyst2):
 
 * every wait has a deadline: the response queue is swapped for one whose ``get`` times out, and
   the socket is created with ``connect_timeout`` (which pyst2 then also applies to reads);
@@ -23,16 +23,11 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import socket
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Sequence
 from typing import Any
-
-from asterisk import manager as pyst2
 
 from dispatcher.adapters.ami.errors import (
     AMIActionFailed,
@@ -41,7 +36,6 @@ from dispatcher.adapters.ami.errors import (
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
-from dispatcher.adapters.ami.keepalive import enable_keepalive
 from dispatcher.adapters.ami.originate import (
     InvalidOriginate,
     OriginateRequest,
@@ -49,160 +43,21 @@ from dispatcher.adapters.ami.originate import (
     validate_header_names,
 )
 from dispatcher.adapters.ami.protocol import UnsafeAMIValue, serialize_action
+from dispatcher.adapters.ami.pyst2_manager import (
+    DeadlineQueue,
+    ManagerException,
+    ReplyTimeout,
+    SafeManager,
+    disarm,
+    raw_socket,
+    shutdown,
+    to_cdict,
+)
 from dispatcher.config import AMIEndpoint
-from dispatcher.devstack.faults import checkpoint
 
 __all__ = ["WorkerAMISession", "process_session", "reset_process_session"]
 
 log = logging.getLogger(__name__)
-
-# pyst2 calls deprecated threading APIs from its own threads (D16); under -W error they would
-# raise there and silently kill its reader. Ignore them for that module only.
-warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"asterisk\.manager")
-
-
-class _ReplyTimeout(Exception):
-    """No reply within the deadline (raised inside pyst2's ``send_action``/``connect``)."""
-
-
-class _DeadlineQueue(queue.Queue):  # type: ignore[type-arg]
-    """Drop-in for ``Manager._response_queue`` whose blocking ``get`` has a deadline (D1).
-
-    pyst2's ``send_action`` only starts waiting after its write succeeded, so :attr:`waiting`
-    tells us afterwards whether the action may have reached Asterisk.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timeout = 5.0
-        self.waiting = False
-        self.action = ""
-
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if block and timeout is None:
-            timeout = self.timeout
-        self.waiting = True
-        if self.action == "Originate":
-            checkpoint("after-originate-sent")
-        try:
-            return super().get(block, timeout)
-        except queue.Empty:
-            raise _ReplyTimeout(f"no AMI reply within {timeout}s") from None
-
-
-class _QuietEvent(threading.Event):
-    """``threading.Event`` with pyst2's spelling ``isSet`` minus the DeprecationWarning."""
-
-    def isSet(self) -> bool:
-        return self.is_set()
-
-
-class _Manager(pyst2.Manager):  # type: ignore[misc]
-    """pyst2 Manager with a deadline-bearing response queue and a harmless ``__del__``.
-
-    pyst2's ``__del__`` calls ``close()``, which sends Logoff and waits (D11); in a forked child
-    it would even log the *parent's* session off through the inherited socket.
-    """
-
-    def __init__(self, connect_timeout: float) -> None:
-        self.connect_timeout = connect_timeout
-        with warnings.catch_warnings():  # setDaemon() is deprecated (D16)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            super().__init__()
-        self._response_queue: _DeadlineQueue = _DeadlineQueue()
-        # pyst2's threads poll Event.isSet(), deprecated since 3.10 (D16); under
-        # -W error::DeprecationWarning that would kill its reader thread.
-        self._connected = _QuietEvent()
-        self._running = _QuietEvent()
-
-    def __del__(self) -> None:
-        pass
-
-    def connect(self, host: str, port: int = 5038) -> Any:
-        """pyst2's ``connect`` with a deadline (D1). The socket gets its timeout directly
-        instead of through ``socket.setdefaulttimeout`` (process-global: it would also hit
-        sockets other threads create meanwhile, e.g. the broker's), and a failed connect no
-        longer leaks the socket. The timeout stays on the socket as pyst2's read timeout."""
-        if self._connected.is_set():
-            raise pyst2.ManagerException("Already connected to manager")
-        try:
-            sock = socket.create_connection((host, int(port)), timeout=self.connect_timeout)
-        except OSError as exc:
-            raise pyst2.ManagerSocketException(exc.errno, exc.strerror or repr(exc)) from exc
-        enable_keepalive(sock)
-        self._sock = sock.makefile(mode="rwb", buffering=0)
-        sock.close()  # the file object keeps the descriptor, exactly as pyst2 does
-        self._connected.set()
-        self._running.set()
-        self.message_thread.start()
-        self.event_dispatch_thread.start()
-        return self._response_queue.get()  # the banner, bounded by the deadline queue
-
-    def message_loop(self) -> None:
-        """pyst2's dispatcher loop with two changes: no deprecated ``setDaemon`` (D16; under
-        ``-W error`` it raised here and the reader never started), and a message pyst2 cannot
-        parse (D4: ``ChanVariable``) ends the session at once instead of killing this thread and
-        leaving every later action to hang."""
-        reader = threading.Thread(target=self._receive_data, daemon=True)
-        reader.start()
-        try:
-            while self._running.is_set():
-                data = self._message_queue.get()
-                message = None
-                if data:
-                    try:
-                        message = pyst2.ManagerMsg(data)
-                    except Exception:
-                        log.warning("pyst2 could not parse an AMI message; dropping session",
-                                    exc_info=True)
-                        self._connected.clear()
-                        _shutdown(_raw_socket(self))
-                if message is None:
-                    self._event_queue.put(None)
-                    for _ in list(self._reswaiting):
-                        self._response_queue.put(None)
-                    break
-                if message.has_header("Event"):
-                    self._event_queue.put(pyst2.Event(message))
-                elif message.has_header("Response"):
-                    self._response_queue.put(message)
-        finally:
-            reader.join()
-
-
-def _shutdown(sock: socket.socket | None) -> None:
-    """Wake pyst2's reader thread and end the connection, whatever state it is in."""
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-def _raw_socket(manager: _Manager) -> socket.socket | None:
-    sock_io = getattr(manager, "_sock", None)
-    return getattr(sock_io, "_sock", None) if sock_io is not None else None
-
-
-def _to_cdict(headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """pyst2 takes a dict (lists for repeated headers). Refuse orders a dict cannot express, so
-    what pyst2 writes is byte-for-byte what ``serialize_action`` approved."""
-    cdict: dict[str, Any] = {}
-    for key, value in headers:
-        if key not in cdict:
-            cdict[key] = value
-        elif isinstance(cdict[key], list):
-            cdict[key].append(value)
-        else:
-            cdict[key] = [cdict[key], value]
-    rebuilt = [
-        (key, item)
-        for key, value in cdict.items()
-        for item in (value if isinstance(value, list) else [value])
-    ]
-    if rebuilt != list(headers):
-        raise UnsafeAMIValue("repeated AMI headers must be adjacent")
-    return cdict
 
 
 class WorkerAMISession:
@@ -219,8 +74,8 @@ class WorkerAMISession:
         self.pid = os.getpid()
         self._lock = threading.Lock()
         self._dead = False
-        self._manager = _Manager(endpoint.connect_timeout)
-        self._queue: _DeadlineQueue = self._manager._response_queue
+        self._manager = SafeManager(endpoint.connect_timeout)
+        self._queue: DeadlineQueue = self._manager._response_queue
         self.last_used = time.monotonic()
         try:
             self._connect()
@@ -298,9 +153,9 @@ class WorkerAMISession:
         self._queue.timeout = ep.connect_timeout  # bounds the wait for the banner
         try:
             manager.connect(ep.host, ep.port)
-        except (pyst2.ManagerException, _ReplyTimeout, OSError) as exc:
+        except (ManagerException, ReplyTimeout, OSError) as exc:
             raise AMIUnavailable(f"AMI connect to {ep.host}:{ep.port} failed: {exc!r}") from exc
-        sock = _raw_socket(manager)
+        sock = raw_socket(manager)
         if sock is None or not manager.title:
             raise AMIUnavailable(f"AMI at {ep.host}:{ep.port} sent no banner")
         # The connect timeout stays on the socket as a read timeout (pyst2 treats it as a
@@ -336,7 +191,7 @@ class WorkerAMISession:
         """
         validate_header_names(headers)  # both raise UnsafeAMIValue before any I/O,
         serialize_action(headers)  # leaving the session untouched
-        cdict = _to_cdict(headers)
+        cdict = to_cdict(headers)
         action_id = cdict.get("ActionID")
         if not isinstance(action_id, str):
             raise UnsafeAMIValue("every action needs exactly one ActionID")
@@ -389,15 +244,15 @@ class WorkerAMISession:
                         self.endpoint.host, self.endpoint.port, reason)
         self._dead = True
         manager = self._manager
-        _shutdown(_raw_socket(manager))
-        _disarm(manager)
+        shutdown(raw_socket(manager))
+        disarm(manager)
 
     def _abandon_after_fork(self) -> None:
         """In a forked child: forget the parent's session without touching the shared TCP
         connection (a shutdown would kill the parent's session, a Logoff would log it off)."""
         self._dead = True
         manager = self._manager
-        _disarm(manager, wake_threads=False)
+        disarm(manager, wake_threads=False)
         sock_io = getattr(manager, "_sock", None)
         # In a real child the parent's threads do not exist. If they do, this is the same
         # process (a faked pid): leave the descriptor to its reader thread.
@@ -406,14 +261,6 @@ class WorkerAMISession:
                 sock_io.close()  # closes only this process's copy of the descriptor
             except (OSError, ValueError):
                 pass
-
-
-def _disarm(manager: _Manager, *, wake_threads: bool = True) -> None:
-    manager._connected.clear()
-    manager._running.clear()
-    if wake_threads:
-        manager._message_queue.put(None)
-        manager._event_queue.put(None)
 
 
 def _new_id() -> str:
