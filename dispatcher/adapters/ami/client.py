@@ -14,7 +14,6 @@ import logging
 import socket
 import time
 import uuid
-from collections import OrderedDict, deque
 from collections.abc import Sequence
 
 from dispatcher.adapters.ami.errors import (
@@ -23,6 +22,7 @@ from dispatcher.adapters.ami.errors import (
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
+from dispatcher.adapters.ami.inbox import Inbox
 from dispatcher.adapters.ami.keepalive import enable_keepalive
 from dispatcher.adapters.ami.originate import validate_header_names
 from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder, serialize_action
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 RECV_BYTES = 65536
 FULLY_BOOTED_WAIT = 0.5  # FullyBooted follows the login reply at once on a real Asterisk
-_ABANDONED_KEEP = 1024
 
 
 def _is_list_complete(event: AMIMessage) -> bool:
@@ -58,18 +57,10 @@ class AMIEventClient:
         self.endpoint = endpoint
         self.events = events
         self.banner: str | None = None
-        self._max_events = max_buffered_events
         self._sock: socket.socket | None = None
         self._decoder = FrameDecoder()
-        self._events: deque[AMIMessage] = deque()
-        self._awaiting: set[str] = set()
-        self._responses: dict[str, AMIMessage] = {}
-        self._lists: dict[str, list[AMIMessage]] = {}
-        self._abandoned: OrderedDict[str, None] = OrderedDict()
-        self._capture_boot = False
-        self._boot_event: AMIMessage | None = None
+        self._inbox = Inbox(max_buffered_events)
         self._lost_reason: str | None = "not connected"
-        self._overflow = False
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -94,20 +85,21 @@ class AMIEventClient:
         enable_keepalive(sock)
         self._sock, self._lost_reason = sock, None
         self._decoder = FrameDecoder(expect_banner=True)
-        self._boot_event, self._capture_boot = None, True
+        inbox = self._inbox
+        inbox.boot_event, inbox.capture_boot = None, True
         try:
             self._read_banner(time.monotonic() + ep.connect_timeout)
             self._login()
-            if self._boot_event is None and self.events.strip().lower() != "off":
+            if inbox.boot_event is None and self.events.strip().lower() != "off":
                 deadline = time.monotonic() + min(FULLY_BOOTED_WAIT, ep.action_timeout)
-                while self._boot_event is None and self._read_some(deadline):
+                while inbox.boot_event is None and self._read_some(deadline):
                     pass
         except BaseException:
             self.close()
             raise
         finally:
-            self._capture_boot = False
-        return self._boot_event
+            inbox.capture_boot = False
+        return inbox.boot_event
 
     def close(self) -> None:
         """Drop the connection without a Logoff round trip; never blocks."""
@@ -120,16 +112,17 @@ class AMIEventClient:
 
         :raises AMIUnavailable: the connection is closed and nothing is buffered.
         """
+        events = self._inbox.events
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
-            if self._events:
-                return self._events.popleft()
+            if events:
+                return events.popleft()
             if not self._read_some(deadline) or time.monotonic() >= deadline:
-                return self._events.popleft() if self._events else None
+                return events.popleft() if events else None
 
     @property
     def buffered_events(self) -> int:
-        return len(self._events)
+        return len(self._inbox.events)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -145,15 +138,12 @@ class AMIEventClient:
         """
         action_id, data = self._prepare(headers)
         deadline = self._deadline(timeout)
-        self._awaiting.add(action_id)
+        self._inbox.expect(action_id)
         try:
             self._write(data)
-            while action_id not in self._responses:
-                self._wait_step(deadline, action_id)
-            return self._responses.pop(action_id)
+            return self._wait_reply(deadline, action_id)
         finally:
-            self._awaiting.discard(action_id)
-            self._responses.pop(action_id, None)
+            self._inbox.done(action_id)
 
     def request_list(
         self, headers: Sequence[tuple[str, str]], timeout: float | None = None
@@ -165,22 +155,17 @@ class AMIEventClient:
         """
         action_id, data = self._prepare(headers)
         deadline = self._deadline(timeout)
-        self._awaiting.add(action_id)
-        items = self._lists[action_id] = []
+        items = self._inbox.expect_list(action_id)
         try:
             self._write(data)
-            while action_id not in self._responses:
-                self._wait_step(deadline, action_id)
-            reply = self._responses[action_id]
+            reply = self._wait_reply(deadline, action_id)
             if reply.get("Response") != "Success":
                 raise AMIActionFailed(reply.get("Message") or "", headers[0][1])
             while not (items and _is_list_complete(items[-1])):
                 self._wait_step(deadline, action_id)
             return items[:-1]
         finally:
-            self._awaiting.discard(action_id)
-            self._responses.pop(action_id, None)
-            self._lists.pop(action_id, None)
+            self._inbox.done(action_id)
 
     def ping(self) -> None:
         reply = self.request([("Action", "Ping")])
@@ -221,23 +206,21 @@ class AMIEventClient:
                 raise AMIUnavailable("no AMI banner before the connect deadline")
         self.banner = self._decoder.banner
 
+    def _wait_reply(self, deadline: float, action_id: str) -> AMIMessage:
+        while (reply := self._inbox.reply(action_id)) is None:
+            self._wait_step(deadline, action_id)
+        return reply
+
     def _wait_step(self, deadline: float, action_id: str) -> None:
         """Read once for a pending action; on timeout or loss, give the action up."""
         try:
             got_data = self._read_some(deadline)
         except AMIUnavailable as exc:
-            self._abandon(action_id)
+            self._inbox.abandon(action_id)
             raise AMIOutcomeUnknown(f"connection lost waiting for {action_id}: {exc}") from exc
         if not got_data and time.monotonic() >= deadline:
-            self._abandon(action_id)
+            self._inbox.abandon(action_id)
             raise AMIOutcomeUnknown(f"no complete reply for {action_id} before the deadline")
-
-    def _abandon(self, action_id: str) -> None:
-        """Remember an ActionID we stopped waiting for, so its late reply and list items are
-        dropped instead of being mistaken for another request's or buffered as events."""
-        self._abandoned[action_id] = None
-        while len(self._abandoned) > _ABANDONED_KEEP:
-            self._abandoned.popitem(last=False)
 
     def _write(self, data: bytes) -> None:
         sock = self._sock
@@ -277,37 +260,16 @@ class AMIEventClient:
             raise AMIUnavailable("AMI connection closed by peer")
         try:
             for message in self._decoder.feed(data):
-                self._dispatch(message)
+                self._inbox.put(message)
         except ValueError as exc:
             self._drop(f"protocol error: {exc}")
             raise AMIUnavailable(f"AMI protocol error: {exc}") from exc
-        if self._overflow:
-            self._overflow = False
+        if self._inbox.overflow:
+            self._inbox.overflow = False
             self._drop("event buffer overflow")
-            raise AMIUnavailable(f"more than {self._max_events} unread AMI events; dropped")
+            raise AMIUnavailable(f"more than {self._inbox.max_events} unread AMI events; "
+                                 "dropped")
         return True
-
-    def _dispatch(self, message: AMIMessage) -> None:
-        action_id = message.headers.get("actionid")
-        if message.kind == "response":
-            if action_id in self._awaiting:
-                self._responses.setdefault(action_id, message)
-            elif action_id not in self._abandoned:
-                log.debug("dropping unsolicited AMI response %r", message.as_dict())
-            return
-        if message.kind != "event":
-            log.debug("dropping AMI message of unknown kind %r", message.kind)
-            return
-        if action_id is not None and action_id in self._lists:
-            self._lists[action_id].append(message)
-        elif action_id is not None and action_id in self._abandoned:
-            return
-        elif self._capture_boot and message.name == "FullyBooted" and self._boot_event is None:
-            self._boot_event = message
-        else:
-            self._events.append(message)
-            if len(self._events) > self._max_events:
-                self._overflow = True
 
     def _drop(self, reason: str) -> None:
         sock, self._sock = self._sock, None
