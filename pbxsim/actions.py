@@ -14,7 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from dispatcher.adapters.ami.protocol import AMIMessage
-from pbxsim.calls import Call, DialRequest
+from pbxsim.calls import Call
+from pbxsim.dialplan import DialRequest
 from pbxsim.session import AMISession
 from pbxsim.wire import (
     EVENT_CLASSES,

@@ -9,16 +9,15 @@ the Originate Timeout interrupt whatever step the call is in.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pbxsim.channel import APP_DIAL, APP_DIAL_DATA, Channel, Headers
 from pbxsim.config import ANSWER, CONGESTION, NO_ANSWER, TIMEOUT_408, UNREACHABLE
+from pbxsim.dialplan import DialRequest, app_duration, json_sound
 from pbxsim.endings import (
     AMI_ANSWERED,
     AMI_UNANSWERED,
@@ -41,32 +40,12 @@ from pbxsim.endings import (
     SOFT,
     Ending,
 )
-from pbxsim.wire import cause_text, escape_c, leading_int
+from pbxsim.wire import cause_text, escape_c
 
 if TYPE_CHECKING:
     from pbxsim.core import PBXCore
 
 log = logging.getLogger("pbxsim")
-
-
-@dataclass
-class DialRequest:
-    """The parts of an Originate action that shape the call."""
-
-    channel: str
-    action_id: str = ""
-    context: str = ""
-    exten: str = ""
-    priority: int = 1
-    application: str = ""
-    data: str = ""
-    timeout_ms: int = 30000
-    cid_name: str = ""
-    cid_num: str = ""
-    variables: list[tuple[str, str]] = field(default_factory=list)
-    channel_id: str = ""
-    account: str = ""
-    is_async: bool = True
 
 
 class Call:
@@ -212,7 +191,7 @@ class Call:
                 self._set_var(*data.split("=", 1))
             if app.lower() == "playback":
                 self._cel("STREAM_BEGIN", app=app, data=data, extra=json_sound(data))
-            duration = _duration(app, data, bool(req.application))
+            duration = app_duration(app, data, bool(req.application))
             kind = await self._wait(duration, bye_at) if duration else None
             if kind == "ami":
                 return self._end(AMI_ANSWERED, self._cause)
@@ -300,19 +279,3 @@ class Call:
                 ("CallerIDName", req.cid_name or "<unknown>")])
         if not self.result.done():
             self.result.set_result(success)
-
-
-def json_sound(data: str) -> str:
-    return json.dumps({"sound": data.split(",")[0], "format": "slin", "language": "en"},
-                      separators=(",", ":"))
-
-
-def _duration(app: str, data: str, originate_app: bool) -> float:
-    """How long a dialplan application keeps the channel (unscaled seconds)."""
-    name = app.lower()
-    if name == "wait":
-        seconds = leading_int(data.split(".")[0]) if data else None
-        return float(seconds or 0)
-    if name == "playback":
-        return 1.0
-    return math.inf if originate_app else 0.0
