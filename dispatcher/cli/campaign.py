@@ -17,14 +17,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dispatcher.cli.campaign_flags import (
-    RETRY_OUTCOMES,
-    caller_id_flag,
-    create_body,
-    parse_retry,
-    parse_var,
-    parse_window,
-)
+from dispatcher.cli.campaign_flags import create_body, settings_flags
 from dispatcher.cli.campaign_render import FINAL, live_view, summary, summary_line
 
 if TYPE_CHECKING:
@@ -207,30 +200,6 @@ def _export(args: argparse.Namespace, client: ApiClient) -> int:
 
 
 # --- parser and entry point -----------------------------------------------------------------
-
-
-def settings_flags(p: argparse.ArgumentParser, name_help: str) -> None:
-    """The settings flags shared by create and update."""
-    p.add_argument("--name", help=name_help)
-    p.add_argument("--caller-id", type=caller_id_flag)
-    p.add_argument("--max-lines", type=int, metavar="N")
-    p.add_argument("--cps", type=float, metavar="X", help="calls started per second")
-    p.add_argument("--timeout", type=int, metavar="S", help="ring seconds (5-120)")
-    p.add_argument("--priority", type=int, metavar="P", help="0-9")
-    p.add_argument("--timezone", metavar="TZ", help="IANA name; server default Asia/Tehran")
-    p.add_argument("--retry", type=parse_retry, action="append",
-                   metavar="OUTCOME=ATTEMPTS:DELAY",
-                   help=f"OUTCOME in {', '.join(RETRY_OUTCOMES)}; DELAY like 600, 10m, 1h")
-    p.add_argument("--window", type=parse_window, action="append",
-                   metavar="DAYS@HH:MM-HH:MM",
-                   help="calling hours, repeatable; DAYS like sat-wed, mon,wed or all "
-                        "(week order sat..fri), e.g. sat-wed@09:00-17:00")
-    p.add_argument("--dnc", action="append", metavar="NAME",
-                   help="do-not-call list, repeatable")
-    p.add_argument("--var", type=parse_var, action="append", metavar="NAME=VALUE",
-                   help="dialplan variable for every call, repeatable")
-    p.add_argument("--json", metavar="FILE",
-                   help="a full JSON body (- for stdin); flags override it")
 
 
 def build_parser() -> argparse.ArgumentParser:

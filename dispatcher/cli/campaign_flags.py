@@ -1,4 +1,5 @@
-"""``dispatcher campaign create`` flags into the JSON body of ``POST /v1/campaigns``.
+"""``dispatcher campaign create``/``update`` flags, and how they become the JSON body of
+``POST /v1/campaigns`` (or ``PATCH``).
 
 Only the shape of each flag is checked here; the server checks the values (ranges, names) and
 answers 422 naming the field, so the rules live in one place.
@@ -115,3 +116,27 @@ def create_body(args: argparse.Namespace, require_name: bool = True) -> dict[str
     if not body:
         raise InputError("nothing to change: give at least one setting")
     return body
+
+
+def settings_flags(p: argparse.ArgumentParser, name_help: str) -> None:
+    """The settings flags shared by create and update."""
+    p.add_argument("--name", help=name_help)
+    p.add_argument("--caller-id", type=caller_id_flag)
+    p.add_argument("--max-lines", type=int, metavar="N")
+    p.add_argument("--cps", type=float, metavar="X", help="calls started per second")
+    p.add_argument("--timeout", type=int, metavar="S", help="ring seconds (5-120)")
+    p.add_argument("--priority", type=int, metavar="P", help="0-9")
+    p.add_argument("--timezone", metavar="TZ", help="IANA name; server default Asia/Tehran")
+    p.add_argument("--retry", type=parse_retry, action="append",
+                   metavar="OUTCOME=ATTEMPTS:DELAY",
+                   help=f"OUTCOME in {', '.join(RETRY_OUTCOMES)}; DELAY like 600, 10m, 1h")
+    p.add_argument("--window", type=parse_window, action="append",
+                   metavar="DAYS@HH:MM-HH:MM",
+                   help="calling hours, repeatable; DAYS like sat-wed, mon,wed or all "
+                        "(week order sat..fri), e.g. sat-wed@09:00-17:00")
+    p.add_argument("--dnc", action="append", metavar="NAME",
+                   help="do-not-call list, repeatable")
+    p.add_argument("--var", type=parse_var, action="append", metavar="NAME=VALUE",
+                   help="dialplan variable for every call, repeatable")
+    p.add_argument("--json", metavar="FILE",
+                   help="a full JSON body (- for stdin); flags override it")
