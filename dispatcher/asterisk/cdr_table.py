@@ -1,9 +1,9 @@
 """The ``cdr`` table Asterisk's ``cdr_pgsql`` writes and the consumer's reconciliation reads.
 
 ``cdr_pgsql`` inserts only into a table that already exists, and our migrations don't own it
-(it is Asterisk's schema), so it is created here, from the same definition the simulated PBX
-uses (:data:`dispatcher.adapters.db.cdr_schema.SCHEMA`). When Asterisk logs in as its own user, that
-user gets INSERT on ``cdr`` and nothing else.
+(it is Asterisk's schema), so this command has it created, from the same definition the
+simulated PBX uses (:mod:`dispatcher.adapters.db.cdr_schema`). When Asterisk logs in as its
+own user, that user gets INSERT on ``cdr`` and nothing else.
 """
 
 from __future__ import annotations
@@ -11,32 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-# A cdr table made earlier from Asterisk's stock schema lacks the columns reconciliation
-# prefers; cdr_pgsql fills them as soon as they exist. "answer" and "end" are floats (epoch
-# seconds): cdr_pgsql writes a float column to the microsecond, a time column to the whole
-# second. One made by an earlier version has them as timestamptz: converted in place (Asterisk
-# reads the column types when cdr_pgsql loads: `module reload cdr_pgsql` after this).
-_UPGRADE = """
-ALTER TABLE cdr ADD COLUMN IF NOT EXISTS answer double precision;
-ALTER TABLE cdr ADD COLUMN IF NOT EXISTS "end" double precision;
-ALTER TABLE cdr ADD COLUMN IF NOT EXISTS hangupcause integer;
-DO $$ BEGIN
-  IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
-      AND table_name = 'cdr' AND column_name = 'answer') <> 'double precision' THEN
-    ALTER TABLE cdr ALTER COLUMN answer TYPE double precision USING extract(epoch FROM answer);
-  END IF;
-  IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
-      AND table_name = 'cdr' AND column_name = 'end') <> 'double precision' THEN
-    ALTER TABLE cdr ALTER COLUMN "end" TYPE double precision USING extract(epoch FROM "end");
-  END IF;
-END $$;
-"""
-
 
 def schema_sql() -> str:
-    from dispatcher.adapters.db.cdr_schema import SCHEMA
+    """The table as cdr_pgsql needs it, and the upgrade of one made earlier, as one script."""
+    from dispatcher.adapters.db.cdr_schema import schema_sql as sql
 
-    return SCHEMA.strip() + "\n" + _UPGRADE.lstrip()
+    return sql()
 
 
 def grant_statements(cdr_user: str) -> list[tuple[str, str]]:
@@ -69,10 +49,7 @@ def apply(env: Mapping[str, str]) -> str:
     """
     from urllib.parse import unquote, urlsplit
 
-    from sqlalchemy import text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from dispatcher.adapters.db.engine import make_engine
+    from dispatcher.adapters.db.cdr_schema import create_table
     from dispatcher.asterisk import values
     from dispatcher.config import load_settings
 
@@ -82,26 +59,8 @@ def apply(env: Mapping[str, str]) -> str:
     cdr_url = (env.get("ASTERISK_CDR_DATABASE_URL") or "").strip()
     owner = unquote(urlsplit(owner_url).username or "")
     cdr_user = unquote(urlsplit(cdr_url).username or "") if cdr_url else owner
-    engine = make_engine(owner_url, pool_size=1)
-    lines: list[str] = []
-    failed: list[str] = []
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(schema_sql()))
-        lines.append("cdr table is ready")
-        if not cdr_user or cdr_user == owner:
-            return lines[0]
-        for step, sql in grant_statements(cdr_user):
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(sql))
-                lines.append(f"done: {step}")
-            except SQLAlchemyError as exc:
-                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                lines.append(f"FAILED: {step} ({reason})")
-                failed.append(sql)
-    finally:
-        engine.dispose()
+    grants = grant_statements(cdr_user) if cdr_user and cdr_user != owner else []
+    lines, failed = create_table(owner_url, grants)
     if failed:
         lines.append("Run as an admin:\n" + "\n".join(failed))
     return "\n".join(lines)

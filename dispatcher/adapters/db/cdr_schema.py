@@ -11,9 +11,11 @@ into the same one. :func:`cdr_from_pgsql` is how reconciliation reads it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dispatcher.domain.events import CdrEvidence
@@ -42,6 +44,60 @@ CREATE TABLE IF NOT EXISTS cdr (
 );
 CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr (uniqueid);
 """
+
+
+# A cdr table made earlier from Asterisk's stock schema lacks the columns reconciliation
+# prefers; cdr_pgsql fills them as soon as they exist. "answer" and "end" are floats (epoch
+# seconds): cdr_pgsql writes a float column to the microsecond, a time column to the whole
+# second. One made by an earlier version has them as timestamptz: converted in place (Asterisk
+# reads the column types when cdr_pgsql loads: `module reload cdr_pgsql` after this).
+UPGRADE = """
+ALTER TABLE cdr ADD COLUMN IF NOT EXISTS answer double precision;
+ALTER TABLE cdr ADD COLUMN IF NOT EXISTS "end" double precision;
+ALTER TABLE cdr ADD COLUMN IF NOT EXISTS hangupcause integer;
+DO $$ BEGIN
+  IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
+      AND table_name = 'cdr' AND column_name = 'answer') <> 'double precision' THEN
+    ALTER TABLE cdr ALTER COLUMN answer TYPE double precision USING extract(epoch FROM answer);
+  END IF;
+  IF (SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
+      AND table_name = 'cdr' AND column_name = 'end') <> 'double precision' THEN
+    ALTER TABLE cdr ALTER COLUMN "end" TYPE double precision USING extract(epoch FROM "end");
+  END IF;
+END $$;
+"""
+
+
+def schema_sql() -> str:
+    return SCHEMA.strip() + "\n" + UPGRADE.lstrip()
+
+
+def create_table(database_url: str,
+                 grants: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Create (or upgrade) the table as the database's owner, then run each grant, given as
+    (step, SQL), in a transaction of its own: one failing must not roll back the others.
+    Returns a line per step ("done: ..." or "FAILED: ... (why)") and the SQL that failed."""
+    from dispatcher.adapters.db.engine import make_engine
+
+    engine = make_engine(database_url, pool_size=1)
+    lines: list[str] = []
+    failed: list[str] = []
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(schema_sql()))
+        lines.append("cdr table is ready")
+        for step, sql in grants:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(sql))
+                lines.append(f"done: {step}")
+            except SQLAlchemyError as exc:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                lines.append(f"FAILED: {step} ({reason})")
+                failed.append(sql)
+    finally:
+        engine.dispose()
+    return lines, failed
 
 
 def cdr_from_pgsql(session: Session, attempt_id: uuid.UUID) -> CdrEvidence | None:
