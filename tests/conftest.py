@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +19,17 @@ from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.config import Settings
 from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
+from dispatcher.domain.trunks import TrunkTable, load_trunks
 from tests.support.databases import clone
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from pluggy import Result
+
+    from dispatcher.adapters.ami.manager import WorkerAMISession
+    from pbxsim import PBXSimulator
+    from tests.support.amirelay import RecordingRelay
 
 # --- the real-Asterisk tier (marker ``asterisk``) ---------------------------------------------
 ASTERISK_SETTING = "DISPATCHER_TEST_ASTERISK"
@@ -38,7 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Iterator[None]:
+                              ) -> Generator[None, Result[pytest.TestReport], None]:
     """With an Asterisk handed over, a skipped ``asterisk`` test is a failure: CI must not
     pass while the real-PBX tier quietly did nothing."""
     outcome = yield
@@ -107,7 +118,13 @@ def settings(database_url: str, redis_url: str) -> Settings:
 
 
 @pytest.fixture
-def sim() -> Iterator[object]:
+def trunks(settings: Settings) -> TrunkTable:
+    """The trunk table of ``settings``: this test's own trunk."""
+    return load_trunks(settings)
+
+
+@pytest.fixture
+def sim() -> Iterator[PBXSimulator]:
     """A simulated Asterisk on a free loopback port, with fast carrier timings."""
     from pbxsim import PBXSimulator, SimConfig
 
@@ -120,29 +137,29 @@ def sim() -> Iterator[object]:
 
 
 @pytest.fixture
-def relay(sim: object) -> Iterator[object]:
+def relay(sim: PBXSimulator) -> Iterator[RecordingRelay]:
     """A recording relay in front of ``sim`` (see tests/support/amirelay.py)."""
     from tests.support.amirelay import RecordingRelay
 
-    relay = RecordingRelay(sim.port)  # type: ignore[attr-defined]
+    relay = RecordingRelay(sim.port)
     yield relay
     relay.close()
 
 
 @pytest.fixture
-def ami(relay: object) -> Iterator[object]:
+def ami(relay: RecordingRelay) -> Iterator[WorkerAMISession]:
     """A worker AMI session that goes through ``relay``."""
     from dispatcher.adapters.ami.manager import WorkerAMISession
     from dispatcher.config import AMIEndpoint
 
-    session = WorkerAMISession(AMIEndpoint("127.0.0.1", relay.port, "dispatcher",  # type: ignore[attr-defined]
+    session = WorkerAMISession(AMIEndpoint("127.0.0.1", relay.port, "dispatcher",
                                            "secret", action_timeout=2.0))
     yield session
     session.close()
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[object]:
+def app(settings: Settings) -> Iterator[Flask]:
     """The real Flask app on this test's database and Redis."""
     from web import create_app
 
@@ -152,10 +169,10 @@ def app(settings: Settings) -> Iterator[object]:
 
 
 @pytest.fixture
-def client(app: object, sessions: sessionmaker[Session]) -> object:
+def client(app: Flask, sessions: sessionmaker[Session]) -> FlaskClient:
     """A test client that sends a fresh API key (override ``app`` to change settings)."""
     from dispatcher.usecases import api_keys
-    client = app.test_client()  # type: ignore[attr-defined]
+    client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = \
         f"Bearer {api_keys.create_api_key(sessions, 'tests')[1]}"
     return client

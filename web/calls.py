@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatcher.adapters.db.repository import CallFilter
+from dispatcher.adapters.db.calls import CallFilter
 from dispatcher.domain.call_requests import (
     MAX_BATCH_IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,

@@ -14,7 +14,7 @@ from dispatcher.domain.campaign_rules import (
     CampaignStatus,
     ContactState,
 )
-from dispatcher.usecases.campaigns import MAX_DNC_BATCH
+from dispatcher.usecases.dnc_lists import MAX_BATCH as MAX_DNC_BATCH
 from web.openapi_parts import (
     NULLABLE_TIME,
     NUMBER,

@@ -23,9 +23,8 @@ from dispatcher import bootstrap
 from dispatcher.adapters.ami.client import AMIEventClient
 from dispatcher.adapters.ami.errors import AMIError
 from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.consumer_sessions import ConsumerSessionRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import ConsumerSessionRepository
-from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.config import Settings, load_settings
 from dispatcher.domain.trunks import load_trunks
 from dispatcher.logs import configure_logging
@@ -58,6 +57,7 @@ class EventConsumer:
         self.settings = settings
         self.sessions = sessions
         self.admissions = admissions
+        self._release_lines = recording.ReleaseLines(admissions, settings.queue_name)
         endpoint = settings.events_ami
         self.trunks = [t for t in load_trunks(settings).trunks
                        if (t.ami.host, t.ami.port) == (endpoint.host, endpoint.port)]
@@ -98,7 +98,7 @@ class EventConsumer:
         booted = client.connect()
         self._logged_in = True
         epoch = self._open_epoch(booted)
-        writer = EventWriter(self.sessions, self._release)
+        writer = EventWriter(self.sessions, self._release_lines)
         try:
             self.connected.set()
             self._watch(resume=True)
@@ -144,22 +144,6 @@ class EventConsumer:
                 if self._reconcile(client, writer):
                     next_reconcile = now + self.settings.reconcile_interval
 
-    def _release(self, ended: recording.Ended) -> None:
-        """Free the lines of calls that ended. With Redis away this waits: the calls are final
-        in PostgreSQL, so the next line resync drops their leases anyway."""
-        if self.admissions is not None and ended:
-            try:
-                self.admissions.release_many((call.call_id, call.trunk) for call in ended)
-            except RedisError as exc:
-                logger.warning("could not free %d line(s) now (%s); the next resync will",
-                               len(ended), type(exc).__name__)
-        if self.admissions is not None and any(call.campaign_id for call in ended):
-            try:
-                # Refill the campaign's freed lines now rather than at the next beat tick.
-                self.admissions.sender.send(RUN_HOPPER, [], self.settings.queue_name)
-            except Exception as exc:  # an optimisation only: the tick comes within a second
-                logger.warning("could not wake the hopper (%s)", type(exc).__name__)
-
     def _read_batch(self, client: AMIEventClient) -> list[AMIMessage]:
         """Wait for one event, then take whatever else has already arrived (up to a batch):
         no artificial delay, so a call's end frees its line as soon as it is written."""
@@ -188,7 +172,7 @@ class EventConsumer:
                 self.sessions, reconciling.live_channels_from(items),
                 grace=timedelta(seconds=self.settings.reconcile_grace))
             if self.admissions is not None:
-                self._release(result.ended)
+                self._release_lines(result.ended)
                 resync_lines(self.sessions, self.admissions, self.trunks, items)
         except (DBAPIError, RedisError) as exc:
             logger.warning("reconciliation postponed: %s unavailable", type(exc).__name__)

@@ -11,14 +11,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import requests
 from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import bootstrap
 from dispatcher.adapters.ami.errors import AMIUnavailable
-from dispatcher.adapters.ami.manager import process_session, reset_process_session
+from dispatcher.adapters.ami.session_cache import process_session, reset_process_session
 from dispatcher.adapters.db.engine import engine_of
 from dispatcher.adapters.http import callback_delivery
 from dispatcher.adapters.tasknames import (
@@ -32,8 +31,8 @@ from dispatcher.adapters.tasknames import (
 )
 from dispatcher.adapters.warm_up import warm_up
 from dispatcher.logs import call_context
+from dispatcher.usecases import deliver_callbacks, requeue
 from dispatcher.usecases import dial_call as dialing
-from dispatcher.usecases import requeue
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.dial_guard import DialGuard
 from dispatcher.usecases.hopper import Hopper
@@ -120,21 +119,15 @@ def hangup_call(call_id: str) -> bool:
 
 @app.task(name=DISPATCH_CALLBACKS, ignore_result=True)
 def dispatch_callbacks() -> int:
-    ids = callback_delivery.claim_due(sessions())
+    ids = deliver_callbacks.claim_due(sessions())
     for delivery_id in ids:
         deliver_callback.apply_async(args=[delivery_id])
     return len(ids)
 
 
-def _post(url: str, body: bytes, headers: dict[str, str],
-          timeout: float) -> callback_delivery.Response:
-    return requests.post(url, data=body, headers=headers, timeout=timeout,
-                         allow_redirects=False)
-
-
 @app.task(name=DELIVER_CALLBACK, ignore_result=True)
 def deliver_callback(delivery_id: int) -> str:
-    return callback_delivery.deliver(sessions(), delivery_id, _post,
+    return deliver_callbacks.deliver(sessions(), delivery_id, callback_delivery.post,
                                      allow_private=settings.callback_allow_private)
 
 

@@ -66,7 +66,7 @@ def _apikey_rotate_secret(args: argparse.Namespace) -> int:
 
 
 def _apikey_list(args: argparse.Namespace) -> int:
-    from dispatcher.adapters.db.repository import ApiKeyRepository
+    from dispatcher.adapters.db.api_keys import ApiKeyRepository
 
     with _sessions()() as session:
         for row in ApiKeyRepository(session).all():
@@ -77,7 +77,7 @@ def _apikey_list(args: argparse.Namespace) -> int:
 
 
 def _apikey_revoke(args: argparse.Namespace) -> int:
-    from dispatcher.adapters.db.repository import ApiKeyRepository
+    from dispatcher.adapters.db.api_keys import ApiKeyRepository
 
     with _sessions().begin() as session:
         count = ApiKeyRepository(session).revoke(args.key)

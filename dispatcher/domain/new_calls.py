@@ -3,7 +3,7 @@
 Submitting a call is the API's hot path (bulk scripts send hundreds a second). An ORM row
 costs an instrumented attribute write per column to build and an instrumented read per field
 to answer; this holds the same values in slots, is inserted with one plain statement
-(:func:`dispatcher.adapters.db.repository.insert_new_calls`) and answers through the same
+(:func:`dispatcher.adapters.db.calls.insert_new_calls`) and answers through the same
 :func:`dispatcher.usecases.call_json.call_json` as a stored row, so the two can never disagree.
 """
 

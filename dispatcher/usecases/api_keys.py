@@ -8,8 +8,8 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from dispatcher.adapters.db.api_keys import ApiKeyRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import ApiKeyRepository
 from dispatcher.adapters.db.tables import ApiKeyRow
 
 KEY_PREFIX = "dsp_"

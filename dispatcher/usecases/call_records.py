@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+from dispatcher.adapters.db.call_events import CallEventRepository
+from dispatcher.adapters.db.callbacks import CallbackRepository
+from dispatcher.adapters.db.calls import CallFilter, CallRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import CallFilter, CallRepository
 from dispatcher.adapters.db.tables import CallbackDeliveryRow, CallEventRow, CallRow
 from dispatcher.domain.errors import NotFound
 
@@ -44,9 +46,11 @@ def _of_call(sessions: Sessions, call_id: uuid.UUID,
 
 def call_events(sessions: Sessions, call_id: uuid.UUID) -> list[CallEventRow]:
     """The AMI events recorded for the call, in the PBX's order."""
-    return _of_call(sessions, call_id, CallRepository.events)
+    return _of_call(sessions, call_id,
+                    lambda repo, cid: CallEventRepository(repo.session).events(cid))
 
 
 def call_callbacks(sessions: Sessions, call_id: uuid.UUID) -> list[CallbackDeliveryRow]:
     """The delivery log of the call's status callbacks, in sequence order."""
-    return _of_call(sessions, call_id, CallRepository.callbacks)
+    return _of_call(sessions, call_id,
+                    lambda repo, cid: CallbackRepository(repo.session).of_call(cid))

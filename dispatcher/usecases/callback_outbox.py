@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dispatcher.adapters.db.callbacks import CallbackRepository
 from dispatcher.adapters.db.tables import CallbackDeliveryRow, CallRow, CampaignRow
 from dispatcher.domain.callbacks import event_for
 from dispatcher.domain.status import CallStatus
@@ -23,9 +24,9 @@ def queue_callback(session: Session, row: CallRow, event: str) -> None:
     event_id = uuid.uuid4()
     payload = {"event_id": str(event_id), "event": event, "sequence": row.callback_seq,
                "timestamp": datetime.now(tz=UTC).isoformat(), "call": call_json(row)}
-    session.add(CallbackDeliveryRow(call_id=row.id, sequence=row.callback_seq, event=event,
-                                    event_id=event_id, url=row.status_callback,
-                                    payload=payload, state="pending", attempts=0))
+    CallbackRepository(session).add(CallbackDeliveryRow(
+        call_id=row.id, sequence=row.callback_seq, event=event, event_id=event_id,
+        url=row.status_callback, payload=payload, state="pending", attempts=0))
 
 
 CAMPAIGN_EVENTS = {"start": "campaign.started", "pause": "campaign.paused",
@@ -44,10 +45,10 @@ def queue_campaign_event(session: Session, campaign: CampaignRow, action: str,
     event_id = uuid.uuid4()
     payload = {"event_id": str(event_id), "event": event, "sequence": campaign.callback_seq,
                "timestamp": datetime.now(tz=UTC).isoformat(), "campaign": body}
-    session.add(CallbackDeliveryRow(campaign_id=campaign.id, sequence=campaign.callback_seq,
-                                    event=event, event_id=event_id,
-                                    url=campaign.status_callback, payload=payload,
-                                    state="pending", attempts=0))
+    CallbackRepository(session).add(CallbackDeliveryRow(
+        campaign_id=campaign.id, sequence=campaign.callback_seq, event=event,
+        event_id=event_id, url=campaign.status_callback, payload=payload, state="pending",
+        attempts=0))
 
 
 def queue_change(session: Session, row: CallRow, old: CallStatus) -> None:

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dispatcher.adapters.db.campaign_repository import CampaignRepository
+from dispatcher.adapters.db.callbacks import CallbackRepository
+from dispatcher.adapters.db.campaigns import CampaignRepository
+from dispatcher.adapters.db.contacts import ContactRepository
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.tables import (
     CallbackDeliveryRow,
@@ -39,18 +41,20 @@ def history(sessions: Sessions, campaign_id: uuid.UUID) -> list[CampaignHistoryR
 
 def callbacks(sessions: Sessions, campaign_id: uuid.UUID) -> list[CallbackDeliveryRow]:
     """The delivery log of the campaign's lifecycle callbacks, in sequence order."""
-    return _of_campaign(sessions, campaign_id, CampaignRepository.callbacks)
+    return _of_campaign(sessions, campaign_id,
+                        lambda repo, cid: CallbackRepository(repo.session).of_campaign(cid))
 
 
 def uploads(sessions: Sessions, campaign_id: uuid.UUID) -> list[UploadRow]:
-    return _of_campaign(sessions, campaign_id, CampaignRepository.uploads)
+    return _of_campaign(sessions, campaign_id,
+                        lambda repo, cid: ContactRepository(repo.session).uploads(cid))
 
 
 def upload_rejects(sessions: Sessions, campaign_id: uuid.UUID,
                    upload_id: uuid.UUID) -> list[UploadRejectRow]:
     """The rows of one upload that were refused, by line number."""
     with sessions() as session:
-        repo = CampaignRepository(session)
+        repo = ContactRepository(session)
         if repo.upload(campaign_id, upload_id) is None:
             raise NotFound("no such upload")
         return repo.rejects(upload_id)
@@ -67,7 +71,8 @@ class ContactQuery:
 def contacts(sessions: Sessions, campaign_id: uuid.UUID, query: ContactQuery,
              limit: int) -> tuple[list[ContactRow], bool]:
     """A page of contacts in file order, and whether there are more."""
-    rows = _of_campaign(sessions, campaign_id, lambda repo, cid: repo.contacts_page(
+    rows = _of_campaign(sessions, campaign_id, lambda repo, cid: ContactRepository(
+        repo.session).contacts_page(
         cid, state=query.state, outcome=query.outcome, to=query.to, limit=limit + 1,
         after=query.after))
     return rows[:limit], len(rows) > limit
@@ -80,6 +85,6 @@ def export(sessions: Sessions, campaign_id: uuid.UUID) -> Iterator[Sequence[Any]
 
     def rows() -> Iterator[Sequence[Any]]:
         with sessions() as session:
-            yield from CampaignRepository(session).export_rows(campaign_id)
+            yield from ContactRepository(session).export_rows(campaign_id)
 
     return rows()

@@ -1,5 +1,5 @@
-"""Campaign use cases: create, upload contacts, start/pause/resume/cancel, read progress, and
-do-not-call lists. Plain functions with their dependencies passed in, like the other use cases.
+"""Campaign use cases: create, change settings, start/pause/resume/cancel, read progress.
+Plain functions with their dependencies passed in, like the other use cases.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from dispatcher.adapters.db.campaign_repository import CampaignRepository, DncRepository
+from dispatcher.adapters.db.campaigns import CampaignRepository
+from dispatcher.adapters.db.dnc import DncRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.tables import CampaignRow, DncListRow
+from dispatcher.adapters.db.tables import CampaignRow
 from dispatcher.domain.campaign_requests import (
-    LIST_NAME,
     CampaignSpec,
     parse_campaign_update,
-    parse_list_name,
 )
 from dispatcher.domain.campaign_rules import (
     WITHDRAWN_CANCELED,
@@ -28,7 +27,6 @@ from dispatcher.domain.campaign_rules import (
     transition,
 )
 from dispatcher.domain.errors import Conflict, NotFound, ValidationFailed
-from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
 from dispatcher.domain.trunks import TrunkTable
 from dispatcher.usecases.callback_outbox import queue_campaign_event
 from dispatcher.usecases.campaign_json import campaign_json
@@ -196,91 +194,3 @@ def change_status(sessions: Sessions, campaign_id: uuid.UUID, action: str,
     logger.info("campaign %s: %s -> %s (%d queued call(s) withdrawn)", campaign_id, action,
                 new.value, len(withdrawn))
     return result
-
-
-# --- do-not-call lists ----------------------------------------------------------------------
-
-def create_dnc_list(sessions: Sessions, name: object, description: object) -> DncListRow:
-    list_name = parse_list_name(name)
-    if description is not None and (not isinstance(description, str) or len(description) > 200
-                                    or not description.isprintable()):
-        raise ValidationFailed("description must be up to 200 printable characters",
-                               field="description")
-    with sessions.begin() as session:
-        repo = DncRepository(session)
-        if repo.by_name(list_name) is not None:
-            raise Conflict(f"a list named {list_name!r} exists")
-        row = DncListRow(id=uuid.uuid4(), name=list_name, description=description)
-        repo.add_list(row)
-        session.refresh(row)
-    return row
-
-
-def _known(name: str) -> str:
-    """A path segment that cannot name a list is simply not found (and never reaches SQL)."""
-    if not LIST_NAME.fullmatch(name):
-        raise NotFound("no such do-not-call list")
-    return name
-
-
-def dnc_list(sessions: Sessions, name: str) -> DncListRow:
-    _known(name)
-    with sessions() as session:
-        row = DncRepository(session).by_name(name)
-    if row is None:
-        raise NotFound("no such do-not-call list")
-    return row
-
-
-@dataclass(frozen=True)
-class DncAdded:
-    added: int
-    invalid: list[dict[str, object]]
-
-
-MAX_DNC_BATCH = 1000
-
-
-def add_dnc_numbers(sessions: Sessions, name: str, numbers: object,
-                    policy: NumberPolicy) -> DncAdded:
-    """Numbers are stored in E.164, like contacts and calls, so any spelling matches. The
-    region allow-list does not apply: blocking a number is always allowed."""
-    _known(name)
-    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_DNC_BATCH:
-        raise ValidationFailed(f"numbers must be a list of 1-{MAX_DNC_BATCH} phone numbers",
-                               field="numbers")
-    if not all(isinstance(n, str) and len(n) <= 32 for n in numbers):
-        raise ValidationFailed("numbers must be strings of at most 32 characters",
-                               field="numbers")
-    lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
-    valid: list[str] = []
-    invalid: list[dict[str, object]] = []
-    for index, number in enumerate(numbers):
-        try:
-            valid.append(lenient.e164(number))
-        except InvalidNumber as exc:
-            invalid.append({"index": index, "reason": str(exc)})
-    with sessions.begin() as session:
-        repo = DncRepository(session)
-        row = repo.by_name(name)
-        if row is None:
-            raise NotFound("no such do-not-call list")
-        added = repo.add_numbers(row.id, sorted(set(valid)))
-    return DncAdded(added, invalid)
-
-
-def remove_dnc_number(sessions: Sessions, name: str, number: str,
-                      policy: NumberPolicy) -> None:
-    _known(name)
-    lenient = NumberPolicy(default_region=policy.default_region, allowed_regions=frozenset())
-    try:
-        e164 = lenient.e164(number)
-    except InvalidNumber:
-        raise NotFound("that number is not on the list") from None
-    with sessions.begin() as session:
-        repo = DncRepository(session)
-        row = repo.by_name(name)
-        if row is None:
-            raise NotFound("no such do-not-call list")
-        if not repo.remove_number(row.id, e164):
-            raise NotFound("that number is not on the list")

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.domain.errors import Conflict, NotFound, ServiceUnavailable
 from dispatcher.domain.status import CallStatus

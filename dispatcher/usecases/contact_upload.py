@@ -20,8 +20,9 @@ from itertools import islice
 
 from sqlalchemy.exc import IntegrityError
 
-from dispatcher.adapters.db.campaign_repository import (
-    CampaignRepository,
+from dispatcher.adapters.db.campaigns import CampaignRepository
+from dispatcher.adapters.db.contacts import (
+    ContactRepository,
     contact_copy_text,
     reject_copy_text,
 )
@@ -79,7 +80,8 @@ def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[
         campaign = repo.get(campaign_id)
         if campaign is None:
             raise NotFound("no such campaign")
-        if idempotency_key and (done := repo.upload_by_key(campaign_id, idempotency_key)):
+        uploads = ContactRepository(session)
+        if idempotency_key and (done := uploads.upload_by_key(campaign_id, idempotency_key)):
             return UploadResult(done)
         if CampaignStatus(campaign.status).is_final:
             raise Conflict(f"the campaign is {campaign.status}; contacts can no longer be added")
@@ -93,7 +95,7 @@ def upload_contacts(sessions: Sessions, campaign_id: uuid.UUID, lines: Iterable[
         if not idempotency_key:
             raise
         with sessions() as session:  # the same chunk, sent twice at once: the first won
-            first = CampaignRepository(session).upload_by_key(campaign_id, idempotency_key)
+            first = ContactRepository(session).upload_by_key(campaign_id, idempotency_key)
         if first is None:
             raise
         return UploadResult(first)
@@ -151,7 +153,7 @@ def _write(sessions: Sessions, upload: UploadRow, batches: queue.Queue[_Batch | 
            started: float) -> None:
     with sessions.begin() as session:
         repo = CampaignRepository(session)
-        loader = repo.contact_loader(upload, due_at=upload.created_at)
+        loader = ContactRepository(session).contact_loader(upload, due_at=upload.created_at)
         valid = 0
         while (batch := batches.get()) is not None:
             if batch is _ABORT:

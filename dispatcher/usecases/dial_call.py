@@ -22,9 +22,9 @@ from dispatcher.adapters.ami.errors import AMIActionFailed, AMIOutcomeUnknown, A
 from dispatcher.adapters.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.adapters.ami.protocol import UnsafeAMIValue
 from dispatcher.adapters.db import dial_checks
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.dial_queries import DialCall, claim_call, load_call, mark_dialed
 from dispatcher.adapters.db.engine import Sessions, engine_of, raw_cursor, raw_transaction
-from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.devstack.faults import checkpoint

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dispatcher.adapters.db import dial_checks
-from dispatcher.adapters.db.campaign_repository import CampaignRepository
+from dispatcher.adapters.db.campaigns import CampaignRepository
 from dispatcher.adapters.db.dial_queries import DialCall
+from dispatcher.adapters.db.dnc import DncRepository
 from dispatcher.domain.call_windows import parse_windows
 from dispatcher.domain.campaign_rules import (
     WITHDRAWN_CANCELED,
@@ -92,7 +93,7 @@ class DialGuard:
             contact_tz = dial_checks.contact_timezone(session, call.contact_id)
         if not parse_windows(campaign.windows).allows(now, contact_tz or campaign.timezone):
             return WITHDRAWN_WINDOW
-        if repo.dnc_numbers(campaign.dnc_lists, [call.to_number]):
+        if DncRepository(session).on_lists(campaign.dnc_lists, [call.to_number]):
             return WITHDRAWN_DNC
         return None
 

@@ -21,9 +21,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from dispatcher.adapters.db.campaign_repository import CampaignRepository
+from dispatcher.adapters.db.calls import CallRepository
+from dispatcher.adapters.db.campaigns import CampaignRepository
+from dispatcher.adapters.db.contacts import ContactRepository
+from dispatcher.adapters.db.dnc import DncRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallRow, CampaignRow, ContactRow
 from dispatcher.adapters.redis.capacity import CAMPAIGN
 from dispatcher.domain.call_windows import Windows, parse_windows
@@ -90,12 +92,13 @@ class Hopper:
             campaign = repo.get(campaign_id, lock="update")
             if campaign is None:
                 return result
-            result.settled = _settle(repo, campaign, now)
+            contacts = ContactRepository(session)
+            result.settled = _settle(contacts, campaign, now)
             if campaign.status != "running":
                 return result
             self._feed(session, repo, campaign, now, result)
-            if not result.queued and repo.remaining(campaign.id) == 0 \
-                    and not repo.uploaded_since(campaign.id, now - self.upload_grace):
+            if not result.queued and contacts.remaining(campaign.id) == 0 \
+                    and not contacts.uploaded_since(campaign.id, now - self.upload_grace):
                 campaign.status = "completed"
                 campaign.ended_at = campaign.updated_at = now
                 repo.note(campaign.id, "complete", None, now)
@@ -115,7 +118,7 @@ class Hopper:
         asked = repo.running_lines(campaign.trunk)
         if asked > lines:
             share = max(1, lines * campaign.max_lines // asked)
-        allowance = share - repo.dialing(campaign.id)
+        allowance = share - ContactRepository(repo.session).dialing(campaign.id)
         if campaign.cps:
             # A budget per window of at least a second: 0.5 cps is one call per 2 s.
             window = max(1.0, 1.0 / campaign.cps)
@@ -131,11 +134,12 @@ class Hopper:
         for _ in range(MAX_ROUNDS):
             if allowance <= 0:
                 return
-            due = repo.due(campaign.id, now, limit=max(2 * allowance, 100))
+            due = ContactRepository(session).due(campaign.id, now,
+                                                 limit=max(2 * allowance, 100))
             if not due:
                 return
             numbers = [c.to_number for c in due]
-            blocked = repo.dnc_numbers(campaign.dnc_lists, numbers)
+            blocked = DncRepository(session).on_lists(campaign.dnc_lists, numbers)
             capped = self.cap.next_allowed(session, numbers, now)
             for contact in due:
                 if allowance <= 0:
@@ -193,9 +197,9 @@ class Hopper:
         return True
 
 
-def _settle(repo: CampaignRepository, campaign: CampaignRow, now: datetime) -> int:
+def _settle(contacts: ContactRepository, campaign: CampaignRow, now: datetime) -> int:
     """Move contacts whose call ended to their next state (retry, done, back to pending)."""
-    finished = repo.finished_calls(campaign.id)
+    finished = contacts.finished_calls(campaign.id)
     if not finished:
         return 0
     policy = parse_retry(campaign.retry or None)

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterable
 
 from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.domain.status import FINAL_STATUSES
 from dispatcher.domain.trunks import Trunk
 from dispatcher.usecases.admission import Admissions

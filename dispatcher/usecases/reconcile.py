@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.adapters.ami.translate import pbx_local_time
+from dispatcher.adapters.db.call_events import CallEventRepository
+from dispatcher.adapters.db.calls import CallRepository, state_of, store_state
 from dispatcher.adapters.db.cdr_schema import cdr_from_pgsql
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import CallRepository, state_of, store_state
 from dispatcher.domain import events as ev
 from dispatcher.domain.call_state import CallState, apply_event, mark_unresolved
 from dispatcher.domain.events import CdrEvidence
@@ -37,7 +38,7 @@ def cdr_from_stored_event(session: Session, call_id: uuid.UUID) -> CdrEvidence |
     """The ``Cdr`` AMI event the consumer stored for the call, if one arrived: a PBX without
     ``cdr_pgsql`` still reports each call's end that way, and it may be the only trace of a
     call that ended while the consumer was reconnecting."""
-    payload = CallRepository(session).last_event(call_id, "Cdr")
+    payload = CallEventRepository(session).last_event(call_id, "Cdr")
     if payload is None:
         return None
     message = AMIMessage(tuple((k, str(v)) for k, v in payload.items()))

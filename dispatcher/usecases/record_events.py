@@ -14,15 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from redis.exceptions import RedisError
+
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.adapters.ami.translate import translate
+from dispatcher.adapters.db.call_events import CallEventRepository
+from dispatcher.adapters.db.calls import CallRepository, store_state
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.event_log import EventLog
-from dispatcher.adapters.db.repository import CallRepository, store_state
 from dispatcher.adapters.db.tables import CallRow
+from dispatcher.adapters.tasknames import RUN_HOPPER
 from dispatcher.domain import events as ev
 from dispatcher.domain.call_state import CallState, apply_event
 from dispatcher.domain.status import CallStatus
+from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.callback_outbox import queue_change
 
 logger = logging.getLogger(__name__)
@@ -96,7 +101,7 @@ def record_batch(sessions: Sessions, batch: Batch) -> Ended:
         repo = CallRepository(session)
         attempts = sorted({change.attempt_id for change in batch.changes})
         calls = repo.lock_states(attempts) if attempts else {}
-        repo.record_events(batch.log)
+        CallEventRepository(session).record_events(batch.log)
         states: dict[uuid.UUID, CallState] = {}
         notify: list[tuple[uuid.UUID, CallStatus, CallState]] = []
         for change in batch.changes:
@@ -132,3 +137,28 @@ def _queue_callbacks(repo: CallRepository,
             continue
         store_state(row, new)
         queue_change(repo.session, row, old_status)
+
+
+@dataclass(frozen=True)
+class ReleaseLines:
+    """What follows a committed batch (or a reconciliation) in which calls ended: their lines
+    go back to their trunks, and a campaign's freed lines are refilled now rather than at the
+    hopper's next tick. With Redis away the release waits: the calls are final in PostgreSQL,
+    so the next line resync drops their leases anyway."""
+
+    admissions: Admissions | None
+    hopper_queue: str
+
+    def __call__(self, ended: Ended) -> None:
+        if self.admissions is None or not ended:
+            return
+        try:
+            self.admissions.release_many((call.call_id, call.trunk) for call in ended)
+        except RedisError as exc:
+            logger.warning("could not free %d line(s) now (%s); the next resync will",
+                           len(ended), type(exc).__name__)
+        if any(call.campaign_id for call in ended):
+            try:
+                self.admissions.sender.send(RUN_HOPPER, [], self.hopper_queue)
+            except Exception as exc:  # an optimisation only: the tick comes within a second
+                logger.warning("could not wake the hopper (%s)", type(exc).__name__)

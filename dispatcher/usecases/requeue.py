@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.redis.capacity import API, CAMPAIGN
 from dispatcher.usecases.admission import Admissions
 

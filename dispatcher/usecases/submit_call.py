@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from dispatcher.adapters.db.calls import CallRepository, insert_new_calls
 from dispatcher.adapters.db.engine import Sessions, engine_of, raw_transaction
-from dispatcher.adapters.db.repository import CallRepository, insert_new_calls
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.domain.call_requests import CallRequest
 from dispatcher.domain.errors import IdempotencyConflict, TooManyRequests

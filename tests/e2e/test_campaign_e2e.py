@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,10 +52,19 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
         yield stack
 
 
-def api(stack: Stack, method: str, path: str, **kwargs: object) -> requests.Response:
-    headers = {"Authorization": f"Bearer {stack.key}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+class RequestOptions(TypedDict, total=False):
+    """What the tests pass on to :func:`requests.request`, besides headers."""
+
+    json: Any
+    data: bytes
+    params: dict[str, str]
+
+
+def api(stack: Stack, method: str, path: str, *, headers: dict[str, str] | None = None,
+        **kwargs: Unpack[RequestOptions]) -> requests.Response:
+    headers = {"Authorization": f"Bearer {stack.key}", **(headers or {})}
     return requests.request(method, f"{stack.base}{path}", headers=headers, timeout=30,
-                            **kwargs)  # type: ignore[arg-type]
+                            **kwargs)
 
 
 def create(stack: Stack, **body: object) -> str:
@@ -63,25 +73,28 @@ def create(stack: Stack, **body: object) -> str:
     return str(response.json()["id"])
 
 
-def upload(stack: Stack, cid: str, numbers: list[str], header: str = "to") -> dict:
+def upload(stack: Stack, cid: str, numbers: list[str], header: str = "to") -> dict[str, Any]:
     body = header + "\n" + "".join(f"{n}\n" for n in numbers)
     response = api(stack, "POST", f"/v1/campaigns/{cid}/contacts", data=body.encode(),
                    headers={"Content-Type": "text/csv"})
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    result: dict[str, Any] = response.json()
+    return result
 
 
-def act(stack: Stack, cid: str, action: str) -> dict:
+def act(stack: Stack, cid: str, action: str) -> dict[str, Any]:
     response = api(stack, "POST", f"/v1/campaigns/{cid}/{action}")
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    changed: dict[str, Any] = response.json()
+    return changed
 
 
-def campaign(stack: Stack, cid: str) -> dict:
-    return api(stack, "GET", f"/v1/campaigns/{cid}").json()  # type: ignore[no-any-return]
+def campaign(stack: Stack, cid: str) -> dict[str, Any]:
+    state: dict[str, Any] = api(stack, "GET", f"/v1/campaigns/{cid}").json()
+    return state
 
 
-def wait_status(stack: Stack, cid: str, status: str, deadline: float) -> dict:
+def wait_status(stack: Stack, cid: str, status: str, deadline: float) -> dict[str, Any]:
     end = time.monotonic() + deadline
     while True:
         state = campaign(stack, cid)
@@ -100,8 +113,8 @@ def originates(stack: Stack, since: float = 0.0) -> list[tuple[float, str]]:
             if a.get("Action") == "Originate" and a["_time"] >= since]
 
 
-def contacts(stack: Stack, cid: str) -> list[dict]:
-    rows: list[dict] = []
+def contacts(stack: Stack, cid: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     cursor = None
     while True:
         params = {"limit": "500", **({"cursor": cursor} if cursor else {})}

@@ -6,6 +6,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -13,6 +14,9 @@ import requests
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
 from tests.support.stackproc import Stack, running_stack
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,7 +34,7 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -47,39 +51,39 @@ def browser(tmp_path: Path) -> Iterator[object]:
     driver.quit()
 
 
-def wait_for_text(driver: object, selector: str, text: str, deadline: float = 20) -> None:
+def wait_for_text(driver: WebDriver, selector: str, text: str, deadline: float = 20) -> None:
     from selenium.webdriver.common.by import By
 
     end = time.monotonic() + deadline
-    while text not in (shown := driver.find_element(By.CSS_SELECTOR, selector).text):  # type: ignore[attr-defined]
+    while text not in (shown := driver.find_element(By.CSS_SELECTOR, selector).text):
         assert time.monotonic() < end, f"{text!r} never shown in {selector}: {shown!r}"
         time.sleep(0.3)
 
 
 def test_the_page_shows_lines_and_live_calls_after_signing_in(
-    stack: Stack, browser: object, tmp_path: Path
+    stack: Stack, browser: WebDriver, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
     held = stack.post({"to": "+989121235001"}).json()  # answers and stays up
     driver = browser
-    driver.get(f"{stack.base}/ops")  # type: ignore[attr-defined]
-    field = driver.find_element(By.ID, "api_key")  # type: ignore[attr-defined]
+    driver.get(f"{stack.base}/ops")
+    field = driver.find_element(By.ID, "api_key")
     field.send_keys("wrong")
     field.submit()
-    assert "invalid API key" in driver.page_source  # type: ignore[attr-defined]
-    field = driver.find_element(By.ID, "api_key")  # type: ignore[attr-defined]
+    assert "invalid API key" in driver.page_source
+    field = driver.find_element(By.ID, "api_key")
     field.send_keys(stack.key)
     field.submit()
     deadline = time.monotonic() + 20
     while True:
-        rows = driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")  # type: ignore[attr-defined]
+        rows = driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")
         text = " ".join(r.text for r in rows)
         if held["to"] in text and "in-progress" in text:
             break
         assert time.monotonic() < deadline, f"live call never shown: {text!r}"
         time.sleep(0.5)
-    trunk_row = driver.find_element(By.CSS_SELECTOR, "#trunks tbody tr").text  # type: ignore[attr-defined]
+    trunk_row = driver.find_element(By.CSS_SELECTOR, "#trunks tbody tr").text
     assert "1 / 30" in trunk_row and "connected" in trunk_row
 
     # A campaign appears, and its status follows a pause without reloading the page.
@@ -94,7 +98,7 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
     wait_for_text(driver, "#campaigns tbody", "paused")
     shot = Path(__file__).resolve().parents[2] / ".run" / "ops-page.png"
     shot.parent.mkdir(exist_ok=True)
-    assert driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
+    assert driver.save_screenshot(str(shot))
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     width = int.from_bytes(png[16:20], "big")

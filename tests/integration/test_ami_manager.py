@@ -19,19 +19,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from dispatcher.adapters.ami import manager
+from dispatcher.adapters.ami import session_cache
 from dispatcher.adapters.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
-from dispatcher.adapters.ami.manager import WorkerAMISession, process_session, reset_process_session
+from dispatcher.adapters.ami.manager import WorkerAMISession
 from dispatcher.adapters.ami.originate import InvalidOriginate, OriginateRequest
 from dispatcher.adapters.ami.protocol import AMIMessage, UnsafeAMIValue
+from dispatcher.adapters.ami.session_cache import process_session, reset_process_session
 from dispatcher.config import AMIEndpoint
 from tests.support.fake_ami import (
     FakeAMI,
+    PeerConn,
     close_mid_message,
     default_reply,
     error_reply,
@@ -287,7 +289,7 @@ def test_process_session_replaces_an_idle_session_that_fails_its_ping(peer: Fake
     first.last_used -= 10
     calls = {"n": 0}
 
-    def after_first_ping(conn: object, msg: AMIMessage) -> None:
+    def after_first_ping(conn: PeerConn, msg: AMIMessage) -> None:
         calls["n"] += 1
 
     peer.handler = after_first_ping  # silent, but counted
@@ -304,7 +306,7 @@ def test_process_session_rebuilds_after_fork_without_touching_parent_socket(
 ) -> None:
     ep = endpoint(peer.port)
     parent = process_session(ep)
-    monkeypatch.setattr(manager, "os", types.SimpleNamespace(getpid=lambda: os.getpid() + 1))
+    monkeypatch.setattr(session_cache, "os", types.SimpleNamespace(getpid=lambda: os.getpid() + 1))
     child = process_session(ep)
     assert child is not parent and child.connected
     assert peer.connections == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Unpack
 
 import pytest
 
@@ -19,7 +20,7 @@ from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.adapters.ami.protocol import AMIMessage
 from dispatcher.config import AMIEndpoint
 from pbxsim import PBXSimulator, SimConfig
-from tests.support.fake_ami import request
+from tests.support.fake_ami import OriginateOptions, request
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def endpoint(sim: PBXSimulator, secret: str = "s") -> AMIEndpoint:
                        action_timeout=2.0)
 
 
-def originate(number: str, **kw: object) -> OriginateRequest:
+def originate(number: str, **kw: Unpack[OriginateOptions]) -> OriginateRequest:
     return request(channel=f"PJSIP/{number}@carrier-trunk", **kw)
 
 

@@ -20,6 +20,7 @@ from dispatcher.asterisk.render import CONSUMER_EVENTS, RENDERED_FILES, TRUNK_MO
 from dispatcher.asterisk.settings import load, load_remote
 from dispatcher.asterisk.values import ConfError, pattern_regex
 from dispatcher.config import Settings
+from dispatcher.devstack.embedded import EmbeddedPostgres
 from dispatcher.domain.numbers import NumberPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,8 @@ CARRIER = "203.0.113.10"
 PUBLIC = "198.51.100.7"
 CALLER_ID = "+982191001000"
 DEFAULT_PATTERNS = ("_09XXXXXXXXX", "_0[1-8]XXXXXXXXX")
+# The rendered files by name, each parsed back.
+ConfFiles = dict[str, confparse.ConfFile]
 
 
 def make_env(**overrides: str | None) -> dict[str, str]:
@@ -54,40 +57,40 @@ def make_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-def rendered(mode: str, **overrides: str | None) -> dict[str, confparse.ConfFile]:
+def rendered(mode: str, **overrides: str | None) -> ConfFiles:
     files = render(load(make_env(**overrides), mode))
     return {name: confparse.parse(text) for name, text in files.items()}
 
 
 @pytest.fixture(scope="module", params=["peer", "register"])
-def conf(request: pytest.FixtureRequest) -> dict[str, confparse.ConfFile]:
+def conf(request: pytest.FixtureRequest) -> ConfFiles:
     return rendered(request.param)
 
 
 @pytest.fixture(scope="module")
-def peer() -> dict[str, confparse.ConfFile]:
+def peer() -> ConfFiles:
     return rendered("peer")
 
 
 @pytest.fixture(scope="module")
-def register() -> dict[str, confparse.ConfFile]:
+def register() -> ConfFiles:
     return rendered("register")
 
 
-def _dialplan(conf: dict[str, confparse.ConfFile]) -> list[confparse.Extension]:
+def _dialplan(conf: ConfFiles) -> list[confparse.Extension]:
     return confparse.extensions(conf["extensions.conf"])
 
 
 # --- every file, both modes -------------------------------------------------------------------
 
-def test_every_file_is_rendered_and_parses(conf: dict[str, confparse.ConfFile]) -> None:
+def test_every_file_is_rendered_and_parses(conf: ConfFiles) -> None:
     assert set(RENDERED_FILES) | {"cdr_pgsql.conf"} == set(conf)
     for name, parsed in conf.items():
         # acl.conf only exists (no named ACLs), so the core does not log an ERROR without it.
         assert parsed.sections or name == "acl.conf", name
 
 
-def test_transports_udp_and_tcp_with_nat(conf: dict[str, confparse.ConfFile]) -> None:
+def test_transports_udp_and_tcp_with_nat(conf: ConfFiles) -> None:
     pjsip = conf["pjsip.conf"]
     for proto in ("udp", "tcp"):
         transport = pjsip.typed(f"transport-{proto}", "transport")
@@ -98,10 +101,11 @@ def test_transports_udp_and_tcp_with_nat(conf: dict[str, confparse.ConfFile]) ->
         assert "172.16.0.0/12" in transport.getall("local_net")
 
 
-def test_trunk_endpoint_codecs_qualify_and_dead_end_context(conf) -> None:
+def test_trunk_endpoint_codecs_qualify_and_dead_end_context(conf: ConfFiles) -> None:
     pjsip = conf["pjsip.conf"]
     endpoint = pjsip.typed("carrier-trunk", "endpoint")
-    assert endpoint.get("allow", "").split(",")[0] == "alaw"
+    allow = endpoint.get("allow", "")
+    assert allow is not None and allow.split(",")[0] == "alaw"
     assert endpoint.get("disallow") == "all"
     assert endpoint.get("context") == "from-carrier"
     assert endpoint.get("identify_by") == "ip"
@@ -115,7 +119,7 @@ def test_trunk_endpoint_codecs_qualify_and_dead_end_context(conf) -> None:
     assert pjsip.section("global").get("endpoint_identifier_order") == "ip"
 
 
-def test_no_anonymous_endpoint_and_no_other_endpoint(conf) -> None:
+def test_no_anonymous_endpoint_and_no_other_endpoint(conf: ConfFiles) -> None:
     pjsip = conf["pjsip.conf"]
     assert not pjsip.named("anonymous")
     assert [s.name for s in pjsip.of_type("endpoint")] == ["carrier-trunk"]
@@ -127,7 +131,7 @@ def test_no_anonymous_endpoint_and_no_other_endpoint(conf) -> None:
     assert "res_pjsip_endpoint_identifier_ip.so" in modules.getall("require")
 
 
-def test_calls_from_the_trunk_can_never_dial_out(conf) -> None:
+def test_calls_from_the_trunk_can_never_dial_out(conf: ConfFiles) -> None:
     dead_end = [e for e in _dialplan(conf) if e.context == "from-carrier"]
     assert dead_end and {e.app for e in dead_end} == {"Hangup"}
     assert not conf["extensions.conf"].section("from-carrier").getall("include")
@@ -179,12 +183,12 @@ NEVER_LOADED = {
 }
 
 
-def _loaded(conf: dict[str, confparse.ConfFile]) -> set[str]:
+def _loaded(conf: ConfFiles) -> set[str]:
     modules = conf["modules.conf"].section("modules")
     return set(modules.getall("load")) | set(modules.getall("require"))
 
 
-def test_modules_are_listed_not_autoloaded(conf) -> None:
+def test_modules_are_listed_not_autoloaded(conf: ConfFiles) -> None:
     modules = conf["modules.conf"].section("modules")
     assert modules.get("autoload") == "no"
     loaded, noload = _loaded(conf), set(modules.getall("noload"))
@@ -195,7 +199,8 @@ def test_modules_are_listed_not_autoloaded(conf) -> None:
     assert conf["modules.conf"].directives == [("tryinclude", "custom/modules_custom.conf")]
 
 
-def test_only_register_mode_loads_registration_and_outbound_auth(peer, register) -> None:
+def test_only_register_mode_loads_registration_and_outbound_auth(
+        peer: ConfFiles, register: ConfFiles) -> None:
     assert set(TRUNK_MODULES["register"]) <= _loaded(register)
     assert not set(TRUNK_MODULES["register"]) & _loaded(peer)
 
@@ -219,7 +224,7 @@ DIALPLAN_MODULES = {
 }
 
 
-def test_every_dialplan_application_and_function_is_loaded(conf) -> None:
+def test_every_dialplan_application_and_function_is_loaded(conf: ConfFiles) -> None:
     used = set()
     for step in _dialplan(conf):
         used.add(step.app)
@@ -228,10 +233,11 @@ def test_every_dialplan_application_and_function_is_loaded(conf) -> None:
     assert {DIALPLAN_MODULES[name] for name in used} - {None} <= _loaded(conf)
 
 
-def test_core_start_up_files_are_rendered(conf) -> None:
+def test_core_start_up_files_are_rendered(conf: ConfFiles) -> None:
     featuremap = conf["features.conf"].section("featuremap")
     assert featuremap.options and all(value == "" for _, value in featuremap.options)
     country = conf["indications.conf"].section("general").get("country")
+    assert country is not None
     assert conf["indications.conf"].section(country).get("congestion")
     assert conf["pjproject.conf"].section("startup").get("type") == "startup"
     assert conf["udptl.conf"].section("general").get("udptlstart")
@@ -241,7 +247,7 @@ def test_core_start_up_files_are_rendered(conf) -> None:
 
 # --- the two modes ----------------------------------------------------------------------------
 
-def test_peer_mode_identifies_by_ip_and_never_registers(peer) -> None:
+def test_peer_mode_identifies_by_ip_and_never_registers(peer: ConfFiles) -> None:
     pjsip = peer["pjsip.conf"]
     assert list(pjsip.of_type("registration")) == []
     assert list(pjsip.of_type("auth")) == []
@@ -250,7 +256,7 @@ def test_peer_mode_identifies_by_ip_and_never_registers(peer) -> None:
     assert pjsip.typed("carrier-trunk", "identify").get("match") == CARRIER
 
 
-def test_register_mode_registers_and_authenticates(register) -> None:
+def test_register_mode_registers_and_authenticates(register: ConfFiles) -> None:
     pjsip = register["pjsip.conf"]
     [auth] = list(pjsip.of_type("auth"))
     assert (auth.get("username"), auth.get("password")) == ("disp01", TRUNK_PASSWORD)
@@ -276,7 +282,7 @@ def _perms(value: str | None) -> set[str]:
     return {p.strip() for p in (value or "").split(",") if p.strip()}
 
 
-def test_manager_users_are_least_privilege(conf) -> None:
+def test_manager_users_are_least_privilege(conf: ConfFiles) -> None:
     manager = conf["manager.conf"]
     general = manager.section("general")
     assert general.get("timestampevents") == "yes"
@@ -294,7 +300,7 @@ def test_manager_users_are_least_privilege(conf) -> None:
         assert user.getall("permit") == ["172.28.0.0/255.255.255.0"]
 
 
-def test_consumer_event_filters(conf) -> None:
+def test_consumer_event_filters(conf: ConfFiles) -> None:
     events = conf["manager.conf"].section("dispatcher-events")
     filters = {k: val for k, val in events.options if k.startswith("eventfilter")}
     names = {m.group(1) for k in filters
@@ -306,7 +312,7 @@ def test_consumer_event_filters(conf) -> None:
     assert not re.search(regex, "CALL_IDX") and not re.search(regex, "BRIDGEPEER")
 
 
-def test_ami_users_and_port_match_the_dispatchers_settings(conf) -> None:
+def test_ami_users_and_port_match_the_dispatchers_settings(conf: ConfFiles) -> None:
     settings = Settings(ami_events_username="dispatcher-events", ami_secret=WORKER_SECRET,
                         ami_events_secret=EVENTS_SECRET)
     manager = conf["manager.conf"]
@@ -317,7 +323,7 @@ def test_ami_users_and_port_match_the_dispatchers_settings(conf) -> None:
 
 # --- dialplan ---------------------------------------------------------------------------------
 
-def test_answered_context_matches_dispatcher_defaults(conf) -> None:
+def test_answered_context_matches_dispatcher_defaults(conf: ConfFiles) -> None:
     settings = Settings()
     first = [e for e in _dialplan(conf) if e.context == settings.originate_context
              and e.exten == settings.originate_exten and e.priority == str(
@@ -329,7 +335,7 @@ def test_answered_context_matches_dispatcher_defaults(conf) -> None:
     assert ("tryinclude", "custom/extensions_custom.conf") in conf["extensions.conf"].directives
 
 
-def test_default_dial_template_reaches_the_rendered_endpoint(conf) -> None:
+def test_default_dial_template_reaches_the_rendered_endpoint(conf: ConfFiles) -> None:
     endpoint = Settings().dial_template.rpartition("@")[2]
     assert conf["pjsip.conf"].typed(endpoint, "endpoint")
 
@@ -344,12 +350,14 @@ def test_local_dial_template_goes_through_the_outbound_context() -> None:
     assert apps.index("Set") < apps.index("Dial")
     assert trunk[0].data == "__CALL_ID=${CALL_ID}"
     dial = next(e for e in trunk if e.app == "Dial")
-    endpoint = re.search(r"@([A-Za-z0-9_\-]+),", dial.data).group(1)
+    found = re.search(r"@([A-Za-z0-9_\-]+),", dial.data)
+    assert found is not None, dial.data
+    endpoint = found.group(1)
     assert conf["pjsip.conf"].typed(endpoint, "endpoint")
     assert "S(${GLOBAL(MAX_CALL_SECONDS)})" in dial.data
 
 
-def test_hangup_cause_reaches_the_cdr_column_reconciliation_reads(conf) -> None:
+def test_hangup_cause_reaches_the_cdr_column_reconciliation_reads(conf: ConfFiles) -> None:
     settings = Settings()
     plan = _dialplan(conf)
     answered = [e for e in plan if e.context == settings.originate_context]
@@ -370,7 +378,7 @@ def test_line_cap_equals_trunk_lines() -> None:
     assert checks and "${GLOBAL(TRUNK_LINES)}" in checks[0]
 
 
-def test_allow_list_patterns_compile_and_admit_only_national_numbers(conf) -> None:
+def test_allow_list_patterns_compile_and_admit_only_national_numbers(conf: ConfFiles) -> None:
     outbound = [e for e in _dialplan(conf) if e.context == "dispatcher-outbound"]
     patterns = [pattern_regex(e.exten) for e in outbound if e.priority == "1"]
     assert patterns
@@ -391,7 +399,7 @@ def test_allow_list_is_configurable_and_strict() -> None:
             load(make_env(ASTERISK_DIAL_PATTERNS=loose), "peer")
 
 
-def test_dialplan_reads_every_global_through_GLOBAL(conf) -> None:
+def test_dialplan_reads_every_global_through_GLOBAL(conf: ConfFiles) -> None:
     names = conf["extensions.conf"].section("globals").keys()
     assert {"TRUNK_LINES", "MAX_CALL_SECONDS", "ANSWER_SOUND", "DEFAULT_CALLER_ID"} <= names
     used = "\n".join(f"{step.app}({step.data})" for step in _dialplan(conf))
@@ -401,7 +409,7 @@ def test_dialplan_reads_every_global_through_GLOBAL(conf) -> None:
         assert f"${{GLOBAL({name})}}" in used, name
 
 
-def test_trunk_leg_ignores_what_the_call_brought_along(conf) -> None:
+def test_trunk_leg_ignores_what_the_call_brought_along(conf: ConfFiles) -> None:
     trunk = [e for e in _dialplan(conf) if e.context == "dispatcher-trunk"]
     dial = next(i for i, e in enumerate(trunk) if e.app == "Dial")
     cleared = {e.data[:-1] for e in trunk[:dial] if e.app == "Set" and e.data.endswith("=")}
@@ -411,7 +419,7 @@ def test_trunk_leg_ignores_what_the_call_brought_along(conf) -> None:
     assert re.fullmatch(r"[a-zA-Z]*i[a-zA-Z]*S\(\$\{GLOBAL\(MAX_CALL_SECONDS\)\}\)", options)
 
 
-def test_default_caller_id_fills_an_empty_caller_number(conf) -> None:
+def test_default_caller_id_fills_an_empty_caller_number(conf: ConfFiles) -> None:
     assert conf["extensions.conf"].section("globals").get("DEFAULT_CALLER_ID") == CALLER_ID
     trunk = [e for e in _dialplan(conf) if e.context == "dispatcher-trunk"]
     apps = [e.app for e in trunk]
@@ -423,7 +431,8 @@ def test_default_caller_id_fills_an_empty_caller_number(conf) -> None:
     assert apps.index("GotoIf") < check  # the line cap first: a refused call needs no caller ID
 
 
-def test_render_refuses_anonymous_calls_unless_allowed(tmp_path: Path, capsys) -> None:
+def test_render_refuses_anonymous_calls_unless_allowed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ConfError) as refused:
         load(make_env(DISPATCHER_DEFAULT_CALLER_ID=None), "peer")
     message = str(refused.value)
@@ -456,7 +465,7 @@ def test_default_caller_id_is_a_plain_number(value: str) -> None:
 
 # --- CDR, logging, media ----------------------------------------------------------------------
 
-def test_cdr_settings_for_reconciliation(conf) -> None:
+def test_cdr_settings_for_reconciliation(conf: ConfFiles) -> None:
     cdr = conf["cdr.conf"].section("general")
     assert (cdr.get("unanswered"), cdr.get("congestion"), cdr.get("batch")) == ("yes", "yes", "no")
     assert conf["cdr_manager.conf"].section("general").get("enabled") == "yes"
@@ -483,13 +492,13 @@ def test_cdr_grant_is_quoted_and_checked() -> None:
         grant_sql('x"; DROP TABLE cdr; --')
 
 
-def test_security_log_for_fail2ban(conf) -> None:
+def test_security_log_for_fail2ban(conf: ConfFiles) -> None:
     logfiles = conf["logger.conf"].section("logfiles")
     assert logfiles.get("security.log") == "security"
     assert "res_security_log.so" in conf["modules.conf"].section("modules").getall("require")
 
 
-def test_rtp_range_and_size_check(conf) -> None:
+def test_rtp_range_and_size_check(conf: ConfFiles) -> None:
     rtp = conf["rtp.conf"].section("general")
     assert (rtp.get("rtpstart"), rtp.get("rtpend")) == ("10000", "10199")
     with pytest.raises(ConfError, match="RTP"):
@@ -554,7 +563,8 @@ def test_weak_or_equal_secrets_and_shared_users_are_refused() -> None:
         load(make_env(), "outbound")
 
 
-def test_cli_render_writes_private_files(tmp_path: Path, capsys) -> None:
+def test_cli_render_writes_private_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "etc"
     assert cli.main(["render", "--mode", "register", "--out", str(out)], env=make_env()) == 0
     assert (out / "pjsip.conf").read_text().count("type = registration") == 1
@@ -562,7 +572,8 @@ def test_cli_render_writes_private_files(tmp_path: Path, capsys) -> None:
     assert "register" in capsys.readouterr().out
 
 
-def test_cli_missing_secret_stops_before_writing(tmp_path: Path, capsys) -> None:
+def test_cli_missing_secret_stops_before_writing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "etc"
     env = make_env(TRUNK_PASSWORD=None)
     assert cli.main(["render", "--mode", "register", "--out", str(out)], env=env) == 2
@@ -572,7 +583,7 @@ def test_cli_missing_secret_stops_before_writing(tmp_path: Path, capsys) -> None
 
 # --- the carrier's side -----------------------------------------------------------------------
 
-def test_remote_config_peer_prints_both_syntaxes(capsys) -> None:
+def test_remote_config_peer_prints_both_syntaxes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["remote-config", "--mode", "peer"], env=make_env()) == 0
     text = capsys.readouterr().out
     pjsip_part, sip_part = text.split("; ---- On the CARRIER's Asterisk (chan_sip")
@@ -597,7 +608,8 @@ def test_remote_config_register_matches_our_credentials() -> None:
     sip = confparse.parse(remote_config(settings, "chan_sip")).section("disp01")
     assert (sip.get("type"), sip.get("host"), sip.get("secret")) == (
         "friend", "dynamic", TRUNK_PASSWORD)
-    assert "comedia" in sip.get("nat", "")
+    nat = sip.get("nat", "")
+    assert nat is not None and "comedia" in nat
 
 
 def test_remote_config_needs_no_ami_secrets() -> None:
@@ -605,7 +617,7 @@ def test_remote_config_needs_no_ami_secrets() -> None:
     assert "trunk-to-docker" in remote_config(load_remote(env, "peer"), "chan_sip")
 
 
-def test_remote_dial_patterns_equal_ours(peer) -> None:
+def test_remote_dial_patterns_equal_ours(peer: ConfFiles) -> None:
     ours = {e.exten for e in _dialplan(peer) if e.context == "dispatcher-outbound"}
     theirs = confparse.parse(remote_config(load_remote(make_env(), "peer"), "pjsip"))
     remote = {e.exten for e in confparse.extensions(theirs) if e.context == "from-dispatcher"}
@@ -665,12 +677,14 @@ def test_compose_services_ports_and_profiles() -> None:
     assert services["asterisk"]["build"]["context"] == "./asterisk-conf"
 
 
-def test_compose_ports_agree_with_the_rendered_config(peer) -> None:
+def test_compose_ports_agree_with_the_rendered_config(peer: ConfFiles) -> None:
     services = _compose()["services"]
     ports = " ".join(_defaults(p) for p in services["asterisk"]["ports"])
     rtp = peer["rtp.conf"].section("general")
     assert f"{rtp.get('rtpstart')}-{rtp.get('rtpend')}:" in ports
-    sip_port = peer["pjsip.conf"].typed("transport-udp", "transport").get("bind").rsplit(":")[1]
+    bind = peer["pjsip.conf"].typed("transport-udp", "transport").get("bind")
+    assert bind is not None
+    sip_port = bind.rsplit(":")[1]
     assert f"{sip_port}:{sip_port}/udp" in ports
     env = services["web"]["environment"]
     assert env["DISPATCHER_AMI_PORT"] == peer["manager.conf"].section("general").get("port")
@@ -732,7 +746,7 @@ def test_parser_follows_asterisk_rules() -> None:
             confparse.parse(bad)
 
 
-def test_cdr_table_apply_creates_the_table_and_grants_insert(postgres) -> None:
+def test_cdr_table_apply_creates_the_table_and_grants_insert(postgres: EmbeddedPostgres) -> None:
     from sqlalchemy import create_engine, text
 
     from dispatcher.asterisk.cdr_table import apply
@@ -759,8 +773,8 @@ def test_cdr_table_apply_creates_the_table_and_grants_insert(postgres) -> None:
     assert apply({**env, "ASTERISK_CDR_PGSQL": "no"}).startswith("ASTERISK_CDR_PGSQL=no")
 
 
-def test_cdr_table_apply_keeps_the_grant_when_the_owner_cannot_alter_roles(postgres,
-                                                                          capsys) -> None:
+def test_cdr_table_apply_keeps_the_grant_when_the_owner_cannot_alter_roles(
+        postgres: EmbeddedPostgres, capsys: pytest.CaptureFixture[str]) -> None:
     """A managed database's owner typically lacks CREATEROLE: ALTER ROLE fails, and the GRANT
     must survive it (they once shared a transaction and both were lost)."""
     from sqlalchemy import create_engine, text
@@ -793,8 +807,8 @@ def test_cdr_table_apply_keeps_the_grant_when_the_owner_cannot_alter_roles(postg
         engine.dispose()
 
 
-def test_cdr_table_apply_turns_time_columns_of_an_older_table_into_exact_epochs(postgres
-                                                                               ) -> None:
+def test_cdr_table_apply_turns_time_columns_of_an_older_table_into_exact_epochs(
+        postgres: EmbeddedPostgres) -> None:
     """cdr_pgsql writes a float column to the microsecond and a time column to the second: a
     table made by an earlier version gets its answer and end converted, values kept."""
     from sqlalchemy import create_engine, text

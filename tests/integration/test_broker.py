@@ -13,13 +13,13 @@ from web.deps import CeleryPublisher
 
 
 @pytest.fixture
-def made_clients(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+def made_clients(monkeypatch: pytest.MonkeyPatch) -> list[redis.Redis]:
     """Every redis-py client kombu's channels build."""
-    made: list[object] = []
+    made: list[redis.Redis] = []
     original = kombu_redis.Channel._create_client
 
-    def counting(self: kombu_redis.Channel, asynchronous: bool = False) -> object:
-        client = original(self, asynchronous)
+    def counting(self: kombu_redis.Channel, asynchronous: bool = False) -> redis.Redis:
+        client: redis.Redis = original(self, asynchronous)
         made.append(client)
         return client
 
@@ -27,8 +27,8 @@ def made_clients(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return made
 
 
-def test_many_publishes_share_one_client_and_all_arrive(redis_url: str,
-                                                        made_clients: list[object]) -> None:
+def test_many_publishes_share_one_client_and_all_arrive(
+        redis_url: str, made_clients: list[redis.Redis]) -> None:
     publisher = CeleryPublisher(redis_url)
     publisher.warm_up()
     queue = f"broker-{uuid.uuid4().hex[:8]}"

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -25,18 +26,20 @@ def app(settings: Settings) -> Iterator[Flask]:
                              max_upload_bytes=4096))
 
 
-def create(client: FlaskClient, **body: object) -> dict:
+def create(client: FlaskClient, **body: object) -> dict[str, Any]:
     response = client.post("/v1/campaigns", json={"name": "reminders", **body})
-    assert response.status_code == 201, response.json
-    return response.json  # type: ignore[return-value]
+    assert response.status_code == 201, response.get_json()
+    created: dict[str, Any] = response.get_json()
+    return created
 
 
 def upload(client: FlaskClient, cid: str, text: str, content_type: str = "text/csv",
-           **params: str) -> dict:
+           **params: str) -> dict[str, Any]:
     response = client.post(f"/v1/campaigns/{cid}/contacts", data=text.encode(),
                            content_type=content_type, query_string=params)
-    assert response.status_code == 200, response.json
-    return response.json  # type: ignore[return-value]
+    assert response.status_code == 200, response.get_json()
+    result: dict[str, Any] = response.get_json()
+    return result
 
 
 class TestCreate:
@@ -48,7 +51,7 @@ class TestCreate:
         assert body["max_lines"] == settings.trunk_lines and body["timezone"] == "Asia/Tehran"
         assert body["windows"] == [{"days": ["sat", "sun"], "start": "09:00", "end": "24:00"}]
         assert body["contacts"]["total"] == 0 and body["progress"] == 1.0
-        assert client.get(f"/v1/campaigns/{body['id']}").json["id"] == body["id"]
+        assert client.get(f"/v1/campaigns/{body['id']}").get_json()["id"] == body["id"]
 
     @pytest.mark.parametrize(("field", "value"), [
         ("max_lines", 31), ("max_lines", 0), ("timezone", "Mars/Olympus"),
@@ -61,8 +64,8 @@ class TestCreate:
             self, client: FlaskClient, field: str, value: object) -> None:
         response = client.post("/v1/campaigns", json={"name": "x", field: value})
         assert response.status_code == 422
-        assert response.json["error"]["field"].startswith(field)
-        assert client.get("/v1/campaigns").json["data"] == []
+        assert response.get_json()["error"]["field"].startswith(field)
+        assert client.get("/v1/campaigns").get_json()["data"] == []
 
 
 class TestUploads:
@@ -84,7 +87,7 @@ class TestUploads:
         result = upload(client, cid, '{"to": "09121000001", "timezone": "Asia/Dubai"}\n',
                         content_type="application/x-ndjson")
         assert result["accepted"] == 1
-        [contact] = client.get(f"/v1/campaigns/{cid}/contacts").json["data"]
+        [contact] = client.get(f"/v1/campaigns/{cid}/contacts").get_json()["data"]
         assert contact["to"] == "+989121000001" and contact["timezone"] == "Asia/Dubai"
 
     def test_a_csv_without_a_to_column_is_refused_whole(self, client: FlaskClient) -> None:
@@ -92,7 +95,7 @@ class TestUploads:
         response = client.post(f"/v1/campaigns/{cid}/contacts", data=b"phone\n0912\n",
                                content_type="text/csv")
         assert response.status_code == 422
-        assert client.get(f"/v1/campaigns/{cid}/uploads").json["data"] == []
+        assert client.get(f"/v1/campaigns/{cid}/uploads").get_json()["data"] == []
 
     def test_other_content_types_and_unknown_campaigns(self, client: FlaskClient) -> None:
         cid = create(client)["id"]
@@ -106,8 +109,8 @@ class TestUploads:
         body = "to\n" + "".join(f"0912{i:07d}\n" for i in range(500))  # 6 kB > 4 kB
         response = client.post(f"/v1/campaigns/{cid}/contacts", data=body.encode(),
                                content_type="text/csv")
-        assert response.status_code == 413 and "error" in response.json
-        assert client.get(f"/v1/campaigns/{cid}").json["contacts"]["total"] == 0
+        assert response.status_code == 413 and "error" in response.get_json()
+        assert client.get(f"/v1/campaigns/{cid}").get_json()["contacts"]["total"] == 0
 
     def test_a_canceled_campaign_takes_no_more_contacts(self, client: FlaskClient) -> None:
         cid = create(client)["id"]
@@ -122,17 +125,17 @@ class TestLifecycle:
         cid = create(client)["id"]
         assert client.post(f"/v1/campaigns/{cid}/pause").status_code == 409
         assert client.post(f"/v1/campaigns/{cid}/resume").status_code == 409
-        assert client.post(f"/v1/campaigns/{cid}/start").json["status"] == "running"
+        assert client.post(f"/v1/campaigns/{cid}/start").get_json()["status"] == "running"
         assert client.post(f"/v1/campaigns/{cid}/start").status_code == 409
-        assert client.post(f"/v1/campaigns/{cid}/pause").json["status"] == "paused"
-        assert client.post(f"/v1/campaigns/{cid}/resume").json["status"] == "running"
-        assert client.post(f"/v1/campaigns/{cid}/cancel").json["status"] == "canceled"
+        assert client.post(f"/v1/campaigns/{cid}/pause").get_json()["status"] == "paused"
+        assert client.post(f"/v1/campaigns/{cid}/resume").get_json()["status"] == "running"
+        assert client.post(f"/v1/campaigns/{cid}/cancel").get_json()["status"] == "canceled"
         assert client.post(f"/v1/campaigns/{cid}/cancel").status_code == 409
-        assert client.get(f"/v1/campaigns/{cid}/callbacks").json["data"] == []  # no URL
-        history = client.get(f"/v1/campaigns/{cid}/history").json["data"]
+        assert client.get(f"/v1/campaigns/{cid}/callbacks").get_json()["data"] == []  # no URL
+        history = client.get(f"/v1/campaigns/{cid}/history").get_json()["data"]
         assert [h["action"] for h in history] == ["create", "start", "pause", "resume",
                                                   "cancel"]
-        creator = client.get(f"/v1/campaigns/{cid}").json["created_by"]
+        creator = client.get(f"/v1/campaigns/{cid}").get_json()["created_by"]
         assert creator and {h["by"] for h in history} == {creator}
 
     def test_settings_change_while_running_and_not_once_over(self,
@@ -142,28 +145,28 @@ class TestLifecycle:
         changed = client.patch(f"/v1/campaigns/{cid}", json={
             "max_lines": 3, "windows": [{"days": ["sat"], "start": "09:00", "end": "12:00"}],
             "retry": {"busy": {"max_attempts": 2, "delay": 60}}})
-        assert changed.status_code == 200, changed.json
-        body = changed.json
+        assert changed.status_code == 200, changed.get_json()
+        body = changed.get_json()
         assert body["max_lines"] == 3 and body["windows"][0]["days"] == ["sat"]
         assert body["retry"] == {"busy": {"max_attempts": 2, "delay": 60}}
         for bad in ({"trunk": "other"}, {"max_lines": 99}, {}, {"dnc_lists": ["none"]},
                     {"name": None}):
             response = client.patch(f"/v1/campaigns/{cid}", json=bad)
-            assert response.status_code == 422, (bad, response.json)
+            assert response.status_code == 422, (bad, response.get_json())
         client.post(f"/v1/campaigns/{cid}/cancel")
         assert client.patch(f"/v1/campaigns/{cid}", json={"max_lines": 4}).status_code == 409
-        [update] = [h for h in client.get(f"/v1/campaigns/{cid}/history").json["data"]
+        [update] = [h for h in client.get(f"/v1/campaigns/{cid}/history").get_json()["data"]
                     if h["action"] == "update"]
         assert update["detail"] == {"changed": ["max_lines", "retry", "windows"]}
 
     def test_lists_filter_by_status_and_page(self, client: FlaskClient) -> None:
         ids = [create(client, name=f"c{i}")["id"] for i in range(3)]
         client.post(f"/v1/campaigns/{ids[0]}/start")
-        running = client.get("/v1/campaigns", query_string={"status": "running"}).json
+        running = client.get("/v1/campaigns", query_string={"status": "running"}).get_json()
         assert [c["id"] for c in running["data"]] == [ids[0]]
-        first = client.get("/v1/campaigns", query_string={"limit": "2"}).json
+        first = client.get("/v1/campaigns", query_string={"limit": "2"}).get_json()
         second = client.get("/v1/campaigns", query_string={
-            "limit": "2", "cursor": first["next_cursor"]}).json
+            "limit": "2", "cursor": first["next_cursor"]}).get_json()
         assert [c["id"] for c in first["data"] + second["data"]] == ids[::-1]
 
 
@@ -171,15 +174,15 @@ class TestContactsAndExport:
     def test_filters_pagination_and_export(self, client: FlaskClient) -> None:
         cid = create(client)["id"]
         upload(client, cid, "to\n" + "".join(f"0912100000{i}\n" for i in range(1, 8)))
-        page = client.get(f"/v1/campaigns/{cid}/contacts", query_string={"limit": "3"}).json
+        page = client.get(f"/v1/campaigns/{cid}/contacts", query_string={"limit": "3"}).get_json()
         rest = client.get(f"/v1/campaigns/{cid}/contacts",
-                          query_string={"limit": "10", "cursor": page["next_cursor"]}).json
+                          query_string={"limit": "10", "cursor": page["next_cursor"]}).get_json()
         assert len(page["data"]) == 3 and len(rest["data"]) == 4 and not rest["next_cursor"]
         one = client.get(f"/v1/campaigns/{cid}/contacts",
-                         query_string={"to": "0912 100 0003"}).json["data"]
+                         query_string={"to": "0912 100 0003"}).get_json()["data"]
         assert [c["line"] for c in one] == [4]
         assert client.get(f"/v1/campaigns/{cid}/contacts",
-                          query_string={"state": "done"}).json["data"] == []
+                          query_string={"state": "done"}).get_json()["data"] == []
         assert client.get(f"/v1/campaigns/{cid}/contacts",
                           query_string={"state": "nonsense"}).status_code == 422
         export = client.get(f"/v1/campaigns/{cid}/export")
@@ -194,12 +197,12 @@ class TestDncLists:
         assert client.post("/v1/dnc-lists", json={"name": "complaints"}).status_code == 201
         assert client.post("/v1/dnc-lists", json={"name": "complaints"}).status_code == 409
         added = client.post("/v1/dnc-lists/complaints/numbers", json={
-            "numbers": ["0912 100 0001", "+989121000001", "nonsense"]}).json
+            "numbers": ["0912 100 0001", "+989121000001", "nonsense"]}).get_json()
         assert added["added"] == 1 and added["invalid"][0]["index"] == 2
         found = client.get("/v1/dnc-lists/complaints/numbers",
-                           query_string={"number": "09121000001"}).json["data"]
+                           query_string={"number": "09121000001"}).get_json()["data"]
         assert found == ["+989121000001"]
-        [listed] = client.get("/v1/dnc-lists").json["data"]
+        [listed] = client.get("/v1/dnc-lists").get_json()["data"]
         assert (listed["name"], listed["numbers"]) == ("complaints", 1)
         assert client.delete("/v1/dnc-lists/complaints/numbers/09121000001").status_code == 204
         assert client.delete("/v1/dnc-lists/complaints/numbers/09121000001").status_code == 404
@@ -215,15 +218,15 @@ class TestNumberCap:
             session.execute(update(CallRow).values(claimed_at=datetime.now(tz=UTC),
                                                    status="completed"))
         again = client.post("/v1/calls", json={"to": "+98 912 100 0001"})
-        assert again.status_code == 429 and again.json["error"]["field"] == "to"
+        assert again.status_code == 429 and again.get_json()["error"]["field"] == "to"
         assert client.post("/v1/calls", json={"to": "09121000002"}).status_code == 202
 
 
-def rejects(client: FlaskClient, result: dict) -> dict[str, str]:
+def rejects(client: FlaskClient, result: dict[str, Any]) -> dict[str, str]:
     """The upload's rejects report as {line: reason}."""
     rows = list(csv.reader(client.get(result["rejects_url"]).text.splitlines()))
     assert rows[0] == ["line", "reason"]
-    return dict(rows[1:])  # type: ignore[arg-type]
+    return {line: reason for line, reason in rows[1:]}
 
 
 class TestDialplanGuards:
@@ -239,7 +242,7 @@ class TestDialplanGuards:
         assert set(reasons) == {"3", "4"}
         assert "national form 0211234 matches none of ASTERISK_DIAL_PATTERNS" in reasons["3"]
         assert "national form 02121234 matches none of ASTERISK_DIAL_PATTERNS" in reasons["4"]
-        [contact] = client.get(f"/v1/campaigns/{cid}/contacts").json["data"]
+        [contact] = client.get(f"/v1/campaigns/{cid}/contacts").get_json()["data"]
         assert contact["to"] == "+989121000001"
 
     def test_json_lines_too(self, client: FlaskClient) -> None:
@@ -269,9 +272,9 @@ class TestDialplanGuards:
                                data=f"to,{name}\n09121000001,9999\n".encode(),
                                content_type="text/csv")
         assert response.status_code == 422
-        assert repr(name) in response.json["error"]["message"]
-        assert "reserved" in response.json["error"]["message"]
-        assert client.get(f"/v1/campaigns/{cid}").json["contacts"]["total"] == 0
+        assert repr(name) in response.get_json()["error"]["message"]
+        assert "reserved" in response.get_json()["error"]["message"]
+        assert client.get(f"/v1/campaigns/{cid}").get_json()["contacts"]["total"] == 0
 
     def test_a_reserved_variable_in_a_json_line_rejects_that_row(
             self, client: FlaskClient) -> None:
@@ -287,9 +290,9 @@ class TestDialplanGuards:
                                                            name: str) -> None:
         response = client.post("/v1/campaigns", json={"name": "x", "variables": {name: "1"}})
         assert response.status_code == 422
-        assert response.json["error"]["field"] == f"variables.{name}"
-        assert client.get("/v1/campaigns").json["data"] == []
+        assert response.get_json()["error"]["field"] == f"variables.{name}"
+        assert client.get("/v1/campaigns").get_json()["data"] == []
         cid = create(client, variables={"ORDER": "7"})["id"]
         response = client.patch(f"/v1/campaigns/{cid}", json={"variables": {name: "1"}})
         assert response.status_code == 422
-        assert client.get(f"/v1/campaigns/{cid}").json["variables"] == {"ORDER": "7"}
+        assert client.get(f"/v1/campaigns/{cid}").get_json()["variables"] == {"ORDER": "7"}

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatcher.adapters.ami.errors import AMIUnavailable
 from dispatcher.adapters.ami.manager import WorkerAMISession
 from dispatcher.adapters.ami.originate import OriginateRequest
-from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import AMIEndpoint
 from dispatcher.devstack.embedded import free_port

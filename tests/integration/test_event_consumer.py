@@ -9,18 +9,24 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.adapters.ami.manager import WorkerAMISession
-from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.call_events import CallEventRepository
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.tables import CallRow, ConsumerSessionRow
 from dispatcher.config import AMIEndpoint, Settings
+from dispatcher.devstack.embedded import EmbeddedPostgres
 from dispatcher.usecases.dial_call import OriginateTarget, dial_call
 from pbxsim import PBXSimulator, SimConfig
 from pbxsim.cdr_pgsql import PgCdrWriter
+
+if TYPE_CHECKING:
+    from workers.event_consumer import EventConsumer
 
 
 class Harness:
@@ -29,7 +35,7 @@ class Harness:
         self.sessions = sessions
         self.sim = sim
         self.settings = settings
-        self.consumer: object | None = None
+        self.consumer: EventConsumer | None = None
         self.thread: threading.Thread | None = None
         self.ami = WorkerAMISession(AMIEndpoint("127.0.0.1", sim.port, "dispatcher", "secret"))
 
@@ -44,7 +50,7 @@ class Harness:
 
     def stop_consumer(self) -> None:
         assert self.consumer is not None and self.thread is not None
-        self.consumer.stop.set()  # type: ignore[attr-defined]
+        self.consumer.stop.set()
         self.thread.join(10)
         assert not self.thread.is_alive()
 
@@ -108,7 +114,8 @@ def test_live_events_drive_a_call_to_its_final_state(harness: Harness) -> None:
     assert (b.status, b.sip_code) == ("busy", 486)
     from prometheus_client import REGISTRY
 
-    assert REGISTRY.get_sample_value("dispatcher_consumer_events_read_total") > 0
+    events_read = REGISTRY.get_sample_value("dispatcher_consumer_events_read_total")
+    assert events_read is not None and events_read > 0
     assert REGISTRY.get_sample_value("dispatcher_consumer_ami_connected") == 1
 
 
@@ -177,7 +184,7 @@ def test_two_consumers_at_once_write_each_event_once(harness: Harness) -> None:
             ("failed", "invalid-number")]
         with harness.sessions() as session:
             for call_id in ids:
-                names = [e.name for e in CallRepository(session).events(call_id)]
+                names = [e.name for e in CallEventRepository(session).events(call_id)]
                 assert names.count("Hangup") == 1 and names.count("Newchannel") == 1
     finally:
         second.stop.set()
@@ -185,7 +192,8 @@ def test_two_consumers_at_once_write_each_event_once(harness: Harness) -> None:
 
 
 def test_events_are_held_through_a_database_outage_and_written_after(
-    harness: Harness, postgres: object, database_url: str, sessions: object
+    harness: Harness, postgres: EmbeddedPostgres, database_url: str,
+    sessions: sessionmaker[Session]
 ) -> None:
     """PostgreSQL away for 10 s: the API answers 503 with Retry-After, the consumer keeps
     reading AMI and writes the held events, in order, once the database is back."""
@@ -207,7 +215,7 @@ def test_events_are_held_through_a_database_outage_and_written_after(
     consumer = EventConsumer(harness.settings, make_session_factory(engine), name="outage")
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
-    key = api_keys.create_api_key(sessions, "outage")[1]  # type: ignore[arg-type]
+    key = api_keys.create_api_key(sessions, "outage")[1]
     api = create_app(replace(harness.settings, database_url=via_proxy.render_as_string(
         hide_password=False))).test_client()
     try:
@@ -220,8 +228,8 @@ def test_events_are_held_through_a_database_outage_and_written_after(
         busy = harness.call("09121232002")
         refused = api.post("/v1/calls", json={"to": "09121231003"},
                            headers={"Authorization": f"Bearer {key}"})
-        assert refused.status_code == 503, refused.json  # never a 500
-        assert refused.headers["Retry-After"] and refused.json["error"]["code"]
+        assert refused.status_code == 503, refused.get_json()  # never a 500
+        assert refused.headers["Retry-After"] and refused.get_json()["error"]["code"]
         time.sleep(max(0.0, 10 - (time.monotonic() - down_at)))  # both end meanwhile
         assert harness.row(answered).status == "initiated"
         assert consumer.connected.is_set()
@@ -263,7 +271,8 @@ def test_a_slow_database_does_not_stop_the_consumer_reading(harness: Harness) ->
         assert not any(final(harness.row(call)) for call in (stuck, *others))
     for call in (stuck, *others):  # the lock is gone: everything held is written
         assert harness.wait(call, final).outcome == "answered"
-    assert harness.consumer.connected.is_set()  # type: ignore[attr-defined]
+    assert harness.consumer is not None
+    assert harness.consumer.connected.is_set()
 
 
 def test_a_pbx_restart_is_survived_and_the_calls_it_killed_are_reported(
@@ -310,7 +319,8 @@ def test_an_answer_missed_while_reconnecting_is_proven_by_the_hangup_and_its_cdr
     done = harness.wait(held, final)
     assert (done.status, done.outcome, done.hangup_cause) == ("completed", "answered", 16)
     assert done.answered_at is not None  # from the Cdr's AnswerTime
-    assert done.dialed_at is not None and done.answered_at <= done.ended_at
+    assert done.dialed_at is not None and done.ended_at is not None
+    assert done.answered_at <= done.ended_at
 
 
 def test_a_session_lost_during_ringing_is_reconnected_at_once_every_time(

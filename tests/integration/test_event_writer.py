@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -13,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.adapters.ami.protocol import AMIMessage
+from dispatcher.adapters.db.calls import CallRepository, LockedCall
 from dispatcher.adapters.db.engine import make_engine, make_session_factory, raw_cursor
-from dispatcher.adapters.db.repository import CallRepository
 from dispatcher.adapters.db.tables import CallEventRow, CallRow
 from dispatcher.usecases import record_events as recording
 from workers.event_writer import EventWriter
@@ -60,7 +61,9 @@ def test_events_are_written_in_the_order_they_were_read(
     with sessions() as session:
         names = session.scalars(select(CallEventRow.name).where(CallEventRow.call_id == call_id)
                                 .order_by(CallEventRow.id)).all()
-        status = session.get(CallRow, call_id).status  # type: ignore[union-attr]
+        row = session.get(CallRow, call_id)
+        assert row is not None
+        status = row.status
     assert names == ["Newchannel", "Newstate", "Newstate", "Hangup"]
     assert status == "completed"
     assert [call.call_id for call in ended] == [call_id]
@@ -85,7 +88,8 @@ def test_an_error_from_the_database_is_retried_not_taken_for_a_bug(
     lock_states = CallRepository.lock_states
     refused: list[bool] = []
 
-    def refuse_once(self: CallRepository, attempt_ids: list[uuid.UUID]) -> object:
+    def refuse_once(self: CallRepository, attempt_ids: Sequence[uuid.UUID]
+                    ) -> dict[uuid.UUID, LockedCall]:
         if not refused:
             refused.append(True)
             with raw_cursor(self.session) as cursor:
@@ -106,7 +110,9 @@ def test_an_error_from_the_database_is_retried_not_taken_for_a_bug(
         writer.close()
     assert refused
     with sessions() as session:
-        assert session.get(CallRow, call_id).status == "completed"  # type: ignore[union-attr]
+        row = session.get(CallRow, call_id)
+        assert row is not None
+        assert row.status == "completed"
 
 
 def test_a_bug_while_writing_stops_the_consumer(sessions: sessionmaker[Session],

@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -32,7 +32,7 @@ from dispatcher.adapters.ami.protocol import (
     MAX_LINE_BYTES,
     serialize_action,
 )
-from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.config import Settings
 from dispatcher.usecases.dial_call import OriginateTarget, build_originate, dial_call
 from pbxsim import PBXSimulator
@@ -46,6 +46,9 @@ from tests.support.hostile import (
     assert_error_body,
     messages,
 )
+
+if TYPE_CHECKING:
+    from werkzeug.test import TestResponse
 
 TARGET = OriginateTarget()
 GOOD_TO = "09121231001"
@@ -66,7 +69,7 @@ class Harness:
     refused: list[str] = field(default_factory=list)
 
     def submit(self, body: Any = None, *, raw: str | None = None,
-               key: str | None = None) -> Any:
+               key: str | None = None) -> dict[str, Any] | None:
         """POST a call; on 4xx check nothing was written, on 2xx dial it and check the wire."""
         before = count(self.sessions, "SELECT count(*) FROM calls")
         environ = {}
@@ -85,9 +88,9 @@ class Harness:
         assert response.status_code == 202, (label, response.status_code, response.data)
         assert after == before + 1
         self.accepted.append(label)
-        call = response.get_json()
+        call: dict[str, Any] = response.get_json()
         self.dial_and_check(call["id"], body if isinstance(body, dict) else {})
-        return call  # type: ignore[no-any-return]
+        return call
 
     def dial_and_check(self, call_id: str, body: dict[str, Any]) -> None:
         mark = len(self.relay.data())
@@ -294,10 +297,11 @@ def test_any_headers_serialize_to_one_message_or_raise(headers: list[tuple[str, 
 # -- bodies, content types and query strings: the standard error body everywhere -------------------
 
 
-def _refused(response: Any, status: int) -> dict[str, Any]:
+def _refused(response: TestResponse, status: int) -> dict[str, Any]:
     assert response.status_code == status, (response.status_code, response.data)
     assert_error_body(response)
-    return response.get_json()["error"]  # type: ignore[no-any-return]
+    error: dict[str, Any] = response.get_json()["error"]
+    return error
 
 
 def test_bad_bodies_on_submit_change_nothing(client: FlaskClient, settings: Settings,

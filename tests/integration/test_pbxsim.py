@@ -14,21 +14,42 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import TypedDict, Unpack
 
 import pytest
 
 from dispatcher.adapters.ami.protocol import AMIMessage
 from pbxsim import PBXSimulator, SimConfig
-from pbxsim.config import OutcomePicker
+from pbxsim.config import CdrSink, OutcomePicker
 from pbxsim.probe import AMIProbe
 
+
+class SimSettings(TypedDict, total=False):
+    """The :class:`SimConfig` fields these tests set."""
+
+    users: dict[str, str]
+    lines: int
+    ring_delay: float
+    answer_delay: float
+    talk_time: float
+    hold_max: float
+    timeout_408: float
+    login_failure_delay: float
+    auth_timeout: float
+    cdr_events: bool
+    cel_events: bool
+    timestamp_events: bool
+    cdr_sink: CdrSink | None
+
+
 USERS = {"dispatcher": "s3cret", "events": "ev-secret"}
-FAST = dict(users=USERS, ring_delay=0.01, answer_delay=0.1, talk_time=0.2, timeout_408=0.3,
-            login_failure_delay=0.1, hold_max=30.0)
+FAST = SimSettings(users=USERS, ring_delay=0.01, answer_delay=0.1, talk_time=0.2,
+                   timeout_408=0.3, login_failure_delay=0.1, hold_max=30.0)
 
 
-def make_sim(**overrides: object) -> PBXSimulator:
-    return PBXSimulator(SimConfig(**{**FAST, **overrides})).start()  # type: ignore[arg-type]
+def make_sim(**overrides: Unpack[SimSettings]) -> PBXSimulator:
+    fields: SimSettings = {**FAST, **overrides}
+    return PBXSimulator(SimConfig(**fields)).start()
 
 
 @pytest.fixture
@@ -508,7 +529,9 @@ def test_cli_serves_until_sigterm() -> None:
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
+        listening = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        assert listening is not None, line
+        port = int(listening.group(1))
         with AMIProbe(port) as probe:
             assert probe.login("cli", "pw")["Message"] == "Authentication accepted"
         proc.send_signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.usecases.reconcile import reconcile
 

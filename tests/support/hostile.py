@@ -3,9 +3,12 @@ injection tests of the call API and of campaigns."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.adapters.ami.protocol import AMIMessage, FrameDecoder
+
+if TYPE_CHECKING:
+    from werkzeug.test import TestResponse
 
 MARK = "zqxjk"  # in every hostile metadata value: must never be seen on the AMI socket
 
@@ -55,7 +58,7 @@ def messages(data: bytes) -> list[AMIMessage]:
     return list(FrameDecoder(expect_banner=False).feed(data))
 
 
-def assert_error_body(response: Any) -> None:
+def assert_error_body(response: TestResponse) -> None:
     assert response.mimetype == "application/json", response.data
     body = response.get_json()
     assert set(body) == {"error"}, body

@@ -212,7 +212,7 @@ class TcpPostgres:
     SUPERUSER = "postgres"
 
     def __init__(self, root: Path) -> None:
-        import pgserver  # type: ignore[import-untyped]
+        import pgserver
 
         self.bin = Path(pgserver.__file__).parent / "pginstall" / "bin"
         self.root = root
@@ -221,7 +221,7 @@ class TcpPostgres:
         self.password = secrets.token_hex(12)
         self.user = "pgserver" if os.geteuid() == 0 else None
 
-    def _run(self, *args: str, timeout: float = 60) -> None:
+    def _run(self, *args: str | Path, timeout: float = 60) -> None:
         with tempfile.TemporaryFile() as out:
             done = subprocess.run([str(a) for a in args], stdout=out, stderr=subprocess.STDOUT,
                                   user=self.user, timeout=timeout)

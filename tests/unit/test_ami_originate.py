@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -137,7 +137,8 @@ def test_mutating_the_callers_dict_afterwards_changes_nothing() -> None:
 
 def test_headers_revalidate_after_tampering() -> None:
     request = make()
-    request.variables["EVIL"] = "a\r\nAction: Command"  # type: ignore[index]
+    # ``variables`` is typed read-only; the request keeps a private dict, tampered with here
+    cast(dict[str, str], request.variables)["EVIL"] = "a\r\nAction: Command"
     with pytest.raises(InvalidOriginate):
         request.headers()
 

@@ -102,6 +102,20 @@ def test_adapters_serve_use_cases_never_the_other_way_round() -> None:
     assert found == [], "\n".join(found)
 
 
+# What SQLAlchemy may give a module outside the database adapter: the session types it is
+# handed, and the exceptions it may meet. Statements (select, update, text...) stay inside.
+SESSION_AND_ERRORS = ("sqlalchemy.orm.Session", "sqlalchemy.orm.sessionmaker", "sqlalchemy.exc")
+
+
+def test_sql_is_written_only_in_the_database_adapter() -> None:
+    """The simulator stands in for Asterisk's own cdr_pgsql, which writes the cdr table."""
+    found = [f"{source} imports {target}" for source, target in IMPORTS
+             if within(target, "sqlalchemy", "psycopg2")
+             and not within(source, "dispatcher.adapters.db", "pbxsim", "tests", "bench")
+             and target != "sqlalchemy.orm" and not within(target, *SESSION_AND_ERRORS)]
+    assert found == [], "\n".join(sorted(set(found)))
+
+
 def test_the_simulator_depends_only_on_the_ami_protocol_and_the_cdr_schema() -> None:
     found = [f for f in offenders(("pbxsim",), ("dispatcher",))
              if not within(f.split(" imports ")[1], *SIMULATOR_NEEDS)]

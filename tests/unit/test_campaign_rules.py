@@ -11,6 +11,7 @@ from dispatcher.domain.call_windows import check_timezone, parse_windows
 from dispatcher.domain.campaign_rules import (
     CampaignStatus,
     ContactState,
+    NextStep,
     after_call,
     parse_retry,
     transition,
@@ -20,8 +21,8 @@ from dispatcher.domain.errors import Conflict, ValidationFailed
 S = CampaignStatus
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 class TestLifecycle:
@@ -107,7 +108,7 @@ class TestAfterACall:
     END = utc(2026, 11, 30, 10, 0)
 
     def step(self, attempts: int, status: str, outcome: str | None, claimed: bool = True,
-             **kw: bool):  # type: ignore[no-untyped-def]
+             **kw: bool) -> NextStep:
         return after_call(self.POLICY, attempts, status, outcome, claimed, self.END,
                           self.END + timedelta(seconds=5), **kw)
 

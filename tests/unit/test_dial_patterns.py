@@ -16,7 +16,8 @@ from dispatcher.domain.dial_patterns import (
     DialPatternError,
     compile_patterns,
 )
-from dispatcher.domain.numbers import NumberPolicy, _fast_national, _fast_parts
+from dispatcher.domain.number_short_path import fast_national, fast_parts
+from dispatcher.domain.numbers import NumberPolicy
 
 
 def admits(patterns: str, extension: str) -> bool:
@@ -172,10 +173,11 @@ def region_numbers(draw: st.DrawFn) -> tuple[str, str]:
     example = phonenumbers.example_number_for_type(region, kind)
     if example is None:
         example = phonenumbers.example_number(region)
-    nsn = str(example.national_number)  # type: ignore[union-attr]
+    assert example is not None, region
+    nsn = str(example.national_number)
     keep = draw(st.integers(min_value=1, max_value=len(nsn)))
     tail = draw(st.text("0123456789", min_size=0, max_size=len(nsn) - keep + 2))
-    return region, f"+{example.country_code}{nsn[:keep]}{tail}"  # type: ignore[union-attr]
+    return region, f"+{example.country_code}{nsn[:keep]}{tail}"
 
 
 @settings(max_examples=3000, deadline=None)
@@ -184,8 +186,8 @@ def test_the_short_paths_national_form_is_the_full_parsers(case: tuple[str, str]
     """Uploads match the short path's national form against the patterns; the dial string is
     built from the full parser's. They must be the same digits."""
     region, text = case
-    parts = _fast_parts(text, region, frozenset())
+    parts = fast_parts(text, region, frozenset())
     if parts is None:
         return
     full = NumberPolicy(default_region=region, allowed_regions=frozenset()).parse(text)
-    assert _fast_national(parts[1], region) == full.national, text
+    assert fast_national(parts[1], region) == full.national, text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 
 from dispatcher.logs import JsonFormatter, RoutineTicks, call_context, mask_numbers
 
@@ -26,7 +27,8 @@ def test_a_log_line_is_json_with_the_call_id_from_the_context() -> None:
     assert "call_id" not in outside
 
 
-def _celery_line(logger: str, msg: str, args: object) -> logging.LogRecord:
+def _celery_line(logger: str, msg: str,
+                 args: tuple[object, ...] | Mapping[str, object]) -> logging.LogRecord:
     record = logging.LogRecord(logger, logging.INFO, __file__, 1, msg, None, None)
     record.args = args  # Celery passes a dict or a tuple
     return record

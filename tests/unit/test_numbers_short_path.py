@@ -10,14 +10,8 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 from phonenumbers.phonenumberutil import _number_type_helper
 
-from dispatcher.domain.numbers import (
-    _REFUSED_TYPES,
-    InvalidNumber,
-    NumberPolicy,
-    _dialable,
-    _fast_e164,
-    _type_rules,
-)
+from dispatcher.domain.number_short_path import REFUSED_TYPES, dialable, fast_e164, type_rules
+from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
 
 REGIONS = ["IR", "GB", "DE", "FR", "IN", "TR", "AE", "IT", "US", "RU"]
 SEPARATORS = st.sampled_from(["", " ", "-", ".", "(", ")"])
@@ -60,7 +54,7 @@ def test_the_short_path_never_disagrees_with_the_full_parser(case: tuple[str, st
     region, text = case
     allowed = frozenset({region}) if restricted else frozenset()
     policy = NumberPolicy(default_region=region, allowed_regions=allowed)
-    fast = _fast_e164(text, region, allowed)
+    fast = fast_e164(text, region, allowed)
     if fast is not None:
         assert fast == full_parser(policy, text), text
 
@@ -68,13 +62,13 @@ def test_the_short_path_never_disagrees_with_the_full_parser(case: tuple[str, st
 @pytest.mark.parametrize("text", ["09121234567", "0912 123 4567", "+98 912 123 4567",
                                   "+98 (912) 123-4567"])
 def test_common_iranian_spellings_take_the_short_path(text: str) -> None:
-    assert _fast_e164(text, "IR", frozenset({"IR"})) == "+989121234567"
+    assert fast_e164(text, "IR", frozenset({"IR"})) == "+989121234567"
 
 
 @pytest.mark.parametrize("text", ["+44 20 7946 0958", "9121234567", "+98 0912 123 4567",
                                   "00989121234567", "0912 123 456"])
 def test_everything_else_is_left_to_the_full_parser(text: str) -> None:
-    assert _fast_e164(text, "IR", frozenset()) is None
+    assert fast_e164(text, "IR", frozenset()) is None
 
 
 @settings(max_examples=3000, deadline=None)
@@ -92,5 +86,5 @@ def test_the_compiled_type_rules_agree_with_phonenumbers_both_ways(region: str,
         keep = data.draw(st.integers(min_value=1, max_value=len(nsn)))
         national = nsn[:keep] + national[: len(nsn) - keep]
     kind = _number_type_helper(national, metadata)
-    expected = kind != PhoneNumberType.UNKNOWN and kind not in _REFUSED_TYPES
-    assert _dialable(national, _type_rules(metadata)) == expected, (region, national, kind)
+    expected = kind != PhoneNumberType.UNKNOWN and kind not in REFUSED_TYPES
+    assert dialable(national, type_rules(metadata)) == expected, (region, national, kind)

@@ -21,11 +21,8 @@ from dispatcher.adapters.ami.protocol import AMIMessage, UnsafeAMIValue
 from dispatcher.config import AMIEndpoint
 
 if TYPE_CHECKING:
-    from dispatcher.adapters.ami.manager import (
-        WorkerAMISession,
-        process_session,
-        reset_process_session,
-    )
+    from dispatcher.adapters.ami.manager import WorkerAMISession
+    from dispatcher.adapters.ami.session_cache import process_session, reset_process_session
 
 __all__ = [
     "AMIActionFailed",
@@ -49,8 +46,12 @@ _LAZY = {"WorkerAMISession", "process_session", "reset_process_session"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name == "WorkerAMISession":
         from dispatcher.adapters.ami import manager
 
-        return getattr(manager, name)
+        return manager.WorkerAMISession
+    if name in _LAZY:
+        from dispatcher.adapters.ami import session_cache
+
+        return getattr(session_cache, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

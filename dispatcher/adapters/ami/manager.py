@@ -11,7 +11,7 @@ pyst2 safely (``#wrapper-rules``) are implemented here and in
   the socket is created with ``connect_timeout`` (which pyst2 then also applies to reads);
 * every reply's ActionID is checked against the UUID we sent;
 * any timeout, mismatch or error while an action is outstanding *poisons* the session: its socket
-  is shut down and the next :func:`process_session` builds a fresh ``Manager``. Nothing is ever
+  is shut down and the next ``process_session`` builds a fresh ``Manager``. Nothing is ever
   re-sent on the fresh connection;
 * every action is validated by :func:`protocol.serialize_action` before pyst2 sees it; a refused
   value raises ``ValueError`` (``UnsafeAMIValue``/``InvalidOriginate``) and the socket is untouched;
@@ -32,7 +32,6 @@ from typing import Any
 from dispatcher.adapters.ami.errors import (
     AMIActionFailed,
     AMIAuthError,
-    AMIError,
     AMIOutcomeUnknown,
     AMIUnavailable,
 )
@@ -55,7 +54,7 @@ from dispatcher.adapters.ami.pyst2_manager import (
 )
 from dispatcher.config import AMIEndpoint
 
-__all__ = ["WorkerAMISession", "process_session", "reset_process_session"]
+__all__ = ["WorkerAMISession"]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,8 @@ class WorkerAMISession:
 
     The constructor connects and logs in (bounded by ``connect_timeout``/``action_timeout``) and
     raises :class:`AMIUnavailable`/:class:`AMIAuthError`. Once poisoned, a session stays dead;
-    :func:`process_session` replaces it. Methods are serialised by a lock (pyst2 is not
-    thread-safe, D3).
+    :func:`dispatcher.adapters.ami.session_cache.process_session` replaces it. Methods are
+    serialised by a lock (pyst2 is not thread-safe, D3).
     """
 
     def __init__(self, endpoint: AMIEndpoint) -> None:
@@ -266,65 +265,3 @@ class WorkerAMISession:
 def _new_id() -> str:
     """Process-unique and host-unique ActionIDs (pyst2's are ``host-00000000`` everywhere, D9)."""
     return str(uuid.uuid4())
-
-
-# -- per-process cache -----------------------------------------------------------------------
-
-_cache_lock = threading.Lock()
-_session: WorkerAMISession | None = None
-
-
-def process_session(endpoint: AMIEndpoint) -> WorkerAMISession:
-    """This process's session, created lazily (never in the Celery parent before fork).
-
-    Rebuilt when the pid changed (fork), the session was poisoned or disconnected, or the
-    endpoint changed. A session idle for more than ``ping_interval`` is pinged (bounded) first,
-    and replaced if the ping fails. Only a Ping is ever sent on the old connection; nothing is
-    re-sent on a new one.
-    """
-    global _session
-    with _cache_lock:
-        session = _session
-        if session is not None and session.pid != os.getpid():
-            session._abandon_after_fork()
-            session = _session = None
-        if session is not None and (session.endpoint != endpoint or not session.connected):
-            session.close()
-            session = _session = None
-        if session is not None and session.idle_for() > endpoint.ping_interval:
-            try:
-                session.ping()
-            except AMIError as exc:
-                log.info("idle AMI session failed its ping (%r); reconnecting", exc)
-                session.close()
-                session = _session = None
-        if session is None:
-            session = _session = WorkerAMISession(endpoint)
-        return session
-
-
-def reset_process_session() -> None:
-    """Drop the cached session (for Celery's ``worker_process_init``). No AMI traffic: an
-    inherited session is only forgotten; one of our own is shut down without waiting."""
-    global _session
-    with _cache_lock:
-        session, _session = _session, None
-    if session is None:
-        return
-    if session.pid != os.getpid():
-        session._abandon_after_fork()
-    else:
-        session.close()
-
-
-def _after_fork_in_child() -> None:
-    """The cache lock may have been held by another thread at fork time; replace it."""
-    global _cache_lock, _session
-    _cache_lock = threading.Lock()
-    session, _session = _session, None
-    if session is not None:
-        session._abandon_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,4 +1,4 @@
-"""Repositories: the only place that knows how calls, keys and events are stored.
+"""Calls in PostgreSQL: stored, claimed, moved through their states, paged and swept.
 
 Concurrency rule: every write that races another process is a guarded UPDATE (the claim) or
 runs under ``SELECT ... FOR UPDATE`` of the call row (event application), so two consumers, or a
@@ -19,14 +19,8 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatcher.adapters.db.engine import raw_cursor
-from dispatcher.adapters.db.event_log import EventLog, array_literal, uuid_text
-from dispatcher.adapters.db.tables import (
-    ApiKeyRow,
-    CallbackDeliveryRow,
-    CallEventRow,
-    CallRow,
-    ConsumerSessionRow,
-)
+from dispatcher.adapters.db.event_log import array_literal, uuid_text
+from dispatcher.adapters.db.tables import CallRow
 from dispatcher.domain.call_state import CallState
 from dispatcher.domain.new_calls import NewCall
 from dispatcher.domain.status import ACTIVE_STATUSES, CallStatus
@@ -118,15 +112,6 @@ class CallRepository:
         stmt = stmt.order_by(CallRow.created_at.desc(), CallRow.id.desc()).limit(limit)
         return list(self.session.scalars(stmt))
 
-    def events(self, call_id: uuid.UUID) -> list[CallEventRow]:
-        stmt = (select(CallEventRow).where(CallEventRow.call_id == call_id)
-                .order_by(CallEventRow.event_at, CallEventRow.id))
-        return list(self.session.scalars(stmt))
-
-    def callbacks(self, call_id: uuid.UUID) -> list[CallbackDeliveryRow]:
-        stmt = (select(CallbackDeliveryRow).where(CallbackDeliveryRow.call_id == call_id)
-                .order_by(CallbackDeliveryRow.sequence))
-        return list(self.session.scalars(stmt))
 
     def mark_published(self, call_ids: Sequence[uuid.UUID]) -> None:
         """Note that these calls were handed to admission (the sweeper looks again later).
@@ -202,33 +187,6 @@ class CallRepository:
                 .order_by(CallRow.claimed_at).with_for_update(skip_locked=True))
         return list(self.session.scalars(stmt))
 
-    def last_event(self, call_id: uuid.UUID, name: str) -> dict[str, Any] | None:
-        """The payload of the call's latest stored event called ``name``."""
-        stmt = (select(CallEventRow.payload)
-                .where(CallEventRow.call_id == call_id, CallEventRow.name == name)
-                .order_by(CallEventRow.event_at.desc()).limit(1))
-        return self.session.scalars(stmt).first()
-
-    # --- event log ------------------------------------------------------------------------
-    def record_events(self, log: EventLog) -> None:
-        """Store events once each; a duplicate delivery (two consumers, a replay) is a no-op
-        thanks to the content key, and events of attempts that are not ours are dropped by the
-        join. The consumer's hot path: one statement per batch, its columns sent as array
-        literals (``unnest``), which PostgreSQL parses far faster than a VALUES list."""
-        if log:
-            with raw_cursor(self.session) as cursor:
-                cursor.execute(_INSERT_EVENTS, log.arrays())
-
-
-_INSERT_EVENTS = (  # in arrival order, so ids keep it (a join alone may reorder the rows)
-    "INSERT INTO call_events (call_id, attempt_id, name, event_at, payload, event_key) "
-    "SELECT calls.id, e.attempt_id, e.name, to_timestamp(e.event_at), e.payload, "
-    "encode(sha256(convert_to(e.attempt_id::text || '|' || e.name || '|' || e.payload::text, "
-    "'UTF8')), 'hex') "
-    "FROM unnest(%s::uuid[], %s::varchar[], %s::float8[], %s::json[]) "
-    "WITH ORDINALITY AS e(attempt_id, name, event_at, payload, arrival) "
-    "JOIN calls ON calls.attempt_id = e.attempt_id ORDER BY e.arrival "
-    "ON CONFLICT (event_key) DO NOTHING")
 
 _UPDATE_STATES = (
     "UPDATE calls SET status = v.status, " + ", ".join(f"{name} = v.{name}" for name in
@@ -278,61 +236,6 @@ _INSERT_NEW_CALLS = (
 _NEW_CALL_VALUES = "(" + ", ".join(["%s"] * 19) + ", 0)"
 _CALL_COLUMNS = [(attr.key, attr.columns[0].name) for attr in CallRow.__mapper__.column_attrs]
 _INSERT_CALL = insert(CallRow.__table__)
-
-
-class ApiKeyRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, row: ApiKeyRow) -> None:
-        self.session.add(row)
-
-    def by_hash(self, key_hash: str) -> ApiKeyRow | None:
-        """A usable key: not revoked, not expired."""
-        stmt = select(ApiKeyRow).where(
-            ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None),
-            or_(ApiKeyRow.expires_at.is_(None), ApiKeyRow.expires_at > func.now()))
-        return self.session.scalars(stmt).first()
-
-    def all(self) -> list[ApiKeyRow]:
-        return list(self.session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)))
-
-    def revoke(self, id_or_prefix: str) -> int:
-        """Revoke by id or by the key's shown prefix; returns how many keys it matched."""
-        result = self.session.execute(
-            update(ApiKeyRow).where(_key_match(id_or_prefix), ApiKeyRow.revoked_at.is_(None))
-            .values(revoked_at=func.now()))
-        return int(result.rowcount)
-
-    def set_callback_secret(self, id_or_prefix: str, secret: str) -> bool:
-        result = self.session.execute(
-            update(ApiKeyRow).where(_key_match(id_or_prefix), ApiKeyRow.revoked_at.is_(None))
-            .values(callback_secret=secret))
-        return int(result.rowcount) == 1
-
-
-def _key_match(id_or_prefix: str):  # type: ignore[no-untyped-def]
-    match = ApiKeyRow.prefix == id_or_prefix
-    try:
-        return or_(match, ApiKeyRow.id == uuid.UUID(id_or_prefix))
-    except ValueError:
-        return match
-
-
-class ConsumerSessionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def opened(self, consumer: str, at: datetime, pbx_uptime: str | None) -> int:
-        row = ConsumerSessionRow(consumer=consumer, connected_at=at, pbx_uptime=pbx_uptime)
-        self.session.add(row)
-        self.session.flush()
-        return row.id
-
-    def closed(self, session_id: int, at: datetime) -> None:
-        self.session.execute(update(ConsumerSessionRow)
-                             .where(ConsumerSessionRow.id == session_id)
-                             .values(disconnected_at=at))
 
 
 def rows_by_id(rows: Iterable[CallRow]) -> dict[uuid.UUID, CallRow]:
