@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from dispatcher.adapters.celery_sender import Publisher
 from dispatcher.config import Settings, load_settings
 from dispatcher.logs import configure_logging
-from web.deps import Deps, Publisher, build_deps
+from web.deps import Deps, build_deps
 
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None) -> Flask:

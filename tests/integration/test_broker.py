@@ -9,7 +9,7 @@ import pytest
 import redis
 from kombu.transport import redis as kombu_redis
 
-from web.deps import CeleryPublisher
+from dispatcher.adapters.celery_sender import CeleryPublisher
 
 
 @pytest.fixture

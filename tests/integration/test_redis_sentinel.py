@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from dispatcher.adapters.celery_sender import CeleryPublisher
 from dispatcher.adapters.redis.capacity import TrunkCapacity
 from dispatcher.adapters.redis.client import redis_from_url, sentinel_hosts
 from dispatcher.devstack.embedded import free_port, wait_for_port
-from web.deps import CeleryPublisher
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatcher.adapters.celery_sender import CeleryPublisher
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.domain.trunks import load_trunks
 from dispatcher.usecases import requeue
 from dispatcher.usecases.admission import Admissions
-from web.deps import CeleryPublisher
 
 
 def add(sessions: sessionmaker[Session], trunk: str, status: str,
