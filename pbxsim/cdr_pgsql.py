@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from dispatcher.adapters.db.cdr_schema import SCHEMA
-from dispatcher.adapters.db.engine import make_engine
 
 
 def _time(value: str) -> datetime | None:
@@ -35,7 +34,9 @@ class PgCdrWriter:
     """A ``cdr_sink`` for :class:`~pbxsim.SimConfig` writing to PostgreSQL."""
 
     def __init__(self, database_url: str) -> None:
-        self.engine = make_engine(database_url, pool_size=1)
+        if database_url.startswith("postgres://"):  # the short form managed providers give
+            database_url = "postgresql://" + database_url[len("postgres://"):]
+        self.engine = create_engine(database_url, pool_size=1)
         with self.engine.begin() as conn:
             conn.execute(text(SCHEMA))
 

@@ -69,8 +69,7 @@ IO_LIBRARIES = ("flask", "celery", "kombu", "sqlalchemy", "psycopg2", "redis", "
 # nothing unless the dev stack's fault settings are given, and the fault tests kill -9 there.
 FAULTS = "dispatcher.devstack.faults"
 # What the simulated PBX shares with production: the AMI wire format and the CDR table.
-SIMULATOR_NEEDS = ("dispatcher.adapters.ami.protocol", "dispatcher.adapters.db.cdr_schema",
-                   "dispatcher.adapters.db.engine")
+SIMULATOR_NEEDS = ("dispatcher.adapters.ami.protocol", "dispatcher.adapters.db.cdr_schema")
 
 
 @pytest.mark.parametrize(("rule", "importer", "imported", "allowed"), [
