@@ -70,8 +70,11 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
     driver.get(f"{stack.base}/ops")
     field = driver.find_element(By.ID, "api_key")
     field.send_keys("wrong")
-    field.submit()
-    assert "invalid API key" in driver.page_source
+    field.submit()  # returns before the answer is loaded: wait for it
+    deadline = time.monotonic() + 20
+    while "invalid API key" not in driver.page_source:
+        assert time.monotonic() < deadline, "a wrong key was never refused on the page"
+        time.sleep(0.2)
     field = driver.find_element(By.ID, "api_key")
     field.send_keys(stack.key)
     field.submit()
