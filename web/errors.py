@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -33,7 +33,8 @@ def register(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "-")
         # Keep what the exception adds (``Allow`` on 405), minus its HTML content type.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500, headers
+        message = _message(exc, dict(headers).get("Allow"))
+        return jsonify(error_body(code, message)), exc.code or 500, headers
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> ResponseReturnValue:
@@ -45,3 +46,17 @@ def register(app: Flask) -> None:
     def _unexpected(exc: Exception) -> ResponseReturnValue:
         logger.exception("unhandled error")
         return jsonify(error_body("internal-error", "internal server error")), 500
+
+
+def _message(exc: HTTPException, allow: str | None) -> str:
+    """Werkzeug's texts are written for browsers ("check your spelling"); say what a client
+    of this API can act on."""
+    if exc.code == 404:
+        return f"no such resource: {request.method} {request.path}"
+    if exc.code == 405:
+        return f"{request.method} is not allowed on {request.path}; allowed: {allow or 'none'}"
+    if exc.code == 413:
+        limit = request.max_content_length
+        if limit:
+            return f"the request body is larger than the limit of {limit:,} bytes"
+    return exc.description or exc.name

@@ -95,5 +95,5 @@ def metrics() -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(state_figures(d.sessions, d.admissions, d.trunks, now)))
     body = generate_latest(registry)
-    return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8",
+    return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8",
                     headers={"X-Generated-At": now.isoformat()})

@@ -86,6 +86,32 @@ class TestAuth:
                      k=api_keys.hash_api_key(api_key)) == 1
 
 
+class TestErrorsSpeakTheAPI:
+    """Every unknown route and method answers in the API's own error shape and words, not
+    Werkzeug's page for browsers."""
+
+    def test_an_unknown_route_names_what_was_asked(self, client: FlaskClient) -> None:
+        for method, path in (("GET", "/v1/nothing-here"), ("DELETE", "/v1/dnc-lists/blocked")):
+            response = client.open(path, method=method)
+            assert response.status_code == 404 and response.is_json
+            assert response.get_json()["error"] == {
+                "code": "not-found", "message": f"no such resource: {method} {path}"}
+
+    def test_a_method_a_route_does_not_take_says_which_it_does(self,
+                                                              client: FlaskClient) -> None:
+        response = client.delete("/v1/calls")
+        assert response.status_code == 405 and response.is_json
+        message = response.get_json()["error"]["message"]
+        assert message.startswith("DELETE is not allowed on /v1/calls; allowed:")
+        assert set(response.headers["Allow"].replace(" ", "").split(",")) <= set(
+            message.split("allowed: ")[1].replace(" ", "").split(","))
+
+    def test_metrics_name_their_charset_once(self, client: FlaskClient) -> None:
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
 class TestSubmit:
     def test_a_call_is_recorded_then_enqueued_with_only_its_id(
         self, client: FlaskClient, settings: Settings, sessions: sessionmaker[Session]
@@ -185,7 +211,10 @@ class TestSubmit:
         bad = client.post("/v1/calls", data="{nope", content_type="application/json")
         assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad-request"
         huge = {"to": NUMBER, "metadata": "x" * (settings.max_body_bytes + 1)}
-        assert post_call(client, huge).status_code == 413
+        too_large = post_call(client, huge)
+        assert too_large.status_code == 413
+        assert too_large.get_json()["error"]["message"] == (
+            f"the request body is larger than the limit of {settings.max_body_bytes:,} bytes")
 
     def test_a_broker_outage_still_accepts_the_call_for_the_sweeper(
         self, settings: Settings, sessions: sessionmaker[Session], api_key: str

@@ -109,7 +109,8 @@ class TestUploads:
         body = "to\n" + "".join(f"0912{i:07d}\n" for i in range(500))  # 6 kB > 4 kB
         response = client.post(f"/v1/campaigns/{cid}/contacts", data=body.encode(),
                                content_type="text/csv")
-        assert response.status_code == 413 and "error" in response.get_json()
+        assert response.status_code == 413
+        assert "limit of 4,096 bytes" in response.get_json()["error"]["message"]
         assert client.get(f"/v1/campaigns/{cid}").get_json()["contacts"]["total"] == 0
 
     def test_a_canceled_campaign_takes_no_more_contacts(self, client: FlaskClient) -> None:
