@@ -22,6 +22,11 @@ from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 from dispatcher.domain.trunks import TrunkTable, load_trunks
 from tests.support.databases import clone
 
+# A `make run` going in the developer's checkout must not lend its settings to the commands
+# the tests run (dispatcher.devstack.stack_env): the tests' dev-stack home is their own.
+os.environ["DISPATCHER_HOME"] = str(Path(os.environ.get("TMPDIR", "/tmp"))
+                                    / f"dispatcher-tests-{os.getpid()}")
+
 if TYPE_CHECKING:
     from flask import Flask
     from flask.testing import FlaskClient

@@ -7,6 +7,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from dispatcher.config import SettingsError
+
 
 def _database_url() -> str:
     """The database the stack uses: ``DATABASE_URL``, else the embedded one under .run/
@@ -89,9 +91,11 @@ def _apikey_revoke(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace) -> int:
-    from workers.event_consumer import main
+    """The consumer is its own process and its code lives with the workers; this command only
+    starts it (the package never imports the entry points built on it)."""
+    import os
 
-    return main()
+    os.execv(sys.executable, [sys.executable, "-m", "workers.event_consumer"])
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -141,6 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] not in (["run"], ["pbxsim"]):
+        import os
+
+        from dispatcher.devstack.stack_env import apply
+
+        apply(os.environ)  # a `make run` going in another terminal: use its settings
+    try:
+        return _dispatch(args_list)
+    except SettingsError as exc:
+        print(f"dispatcher: {exc}", file=sys.stderr)
+        if "missing required setting" in str(exc):
+            print("  (start the stack with `make run` in this folder, or set it in the "
+                  "environment)", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args_list: list[str]) -> int:
     if args_list[:1] == ["pbxsim"]:
         from pbxsim.cli import main as pbxsim_main
 

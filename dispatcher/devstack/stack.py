@@ -14,10 +14,16 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatcher.config import SettingsError, load_settings
+from dispatcher.devstack import stack_env
 from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from dispatcher.devstack.stack_env import home
 from dispatcher.devstack.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from dispatcher.adapters.db.engine import Sessions
 
 #: The simulated carrier's caller ID when none is configured: the simulator accepts any.
 SIM_CALLER_ID = "+982100000000"
@@ -28,10 +34,6 @@ SIM_SAMPLES = {
     "no-answer": "+989121234001",
     "invalid": "+98912",
 }
-
-
-def home() -> Path:
-    return Path(os.environ.get("DISPATCHER_HOME") or Path.cwd() / ".run").resolve()
 
 
 def default_database_url() -> str:
@@ -60,7 +62,6 @@ def run_stack(port: int = 8000) -> int:
 
     from dispatcher.adapters.db.engine import make_engine, make_session_factory
     from dispatcher.adapters.db.migrate import upgrade
-    from dispatcher.usecases import api_keys
     root = home()
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -103,8 +104,11 @@ def run_stack(port: int = 8000) -> int:
     upgrade(env.get("DISPATCHER_DATABASE_URL") or env["DATABASE_URL"])
     sessions = make_session_factory(make_engine(env.get("DISPATCHER_DATABASE_URL")
                                                 or env["DATABASE_URL"]))
-    _, api_key = api_keys.create_api_key(sessions, "make-run")
-    _show_banner(_banner(port, api_key, env), root / "banner.txt")
+    api_key, signing_secret = _development_key(sessions, root)
+    _show_banner(_banner(port, api_key, signing_secret, env), root / "banner.txt")
+    stack_env.write(root, env | {"DISPATCHER_API_URL": f"http://127.0.0.1:{port}",
+                                 "DISPATCHER_API_KEY": api_key})
+    cleanups.insert(0, lambda: stack_env.remove(root))
 
     manager = Supervisor(Printer(sys.stdout))
     order = ["pbxsim", "web", "worker", "beat", "events", "flower"]
@@ -118,7 +122,31 @@ def run_stack(port: int = 8000) -> int:
     return manager.returncode or 0
 
 
-def _banner(port: int, api_key: str, env: dict[str, str]) -> list[str]:
+DEV_KEY_FILE = "dev-api-key"
+
+
+def _development_key(sessions: Sessions, root: Path) -> tuple[str, str]:
+    """The key of the last run while it is still active, else a new one (kept for the next
+    run, and the older ones revoked): one development key, not one more per ``make run``.
+    Returns the key and the secret its callbacks are signed with."""
+    from dispatcher.usecases import api_keys
+
+    saved = root / DEV_KEY_FILE
+    try:
+        key = saved.read_text().strip()
+    except OSError:
+        key = ""
+    row = api_keys.authenticate(sessions, key) if key else None
+    if row is None or row.callback_secret is None:
+        row, key = api_keys.replace_named(sessions, "make-run")
+        saved.unlink(missing_ok=True)
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+    return key, row.callback_secret or ""
+
+
+def _banner(port: int, api_key: str, signing_secret: str, env: dict[str, str]) -> list[str]:
     base = f"http://127.0.0.1:{port}"
     user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
     curl = (f"curl -s -X POST {base}/v1/calls -H 'Authorization: Bearer {api_key}' "
@@ -132,6 +160,10 @@ def _banner(port: int, api_key: str, env: dict[str, str]) -> list[str]:
         f"Redis      {env.get('DISPATCHER_REDIS_URL') or env['REDIS_URL']}",
         f"AMI        {env['DISPATCHER_AMI_HOST']}:{env.get('DISPATCHER_AMI_PORT', '5038')}",
         f"API key    {api_key}",
+        f"Callbacks  signed with {signing_secret}",
+        "           (X-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">)",
+        "Commands   dispatcher trunk|campaign|apikey|dnc ... in another terminal find this",
+        f"           stack by themselves (its settings are in {_shown(home() / stack_env.FILE)})",
         "Place a call (the simulated carrier answers numbers ending in 1xxx, is busy for 2xxx,",
         "rings out for 4xxx; see README), then GET the Location it returns:",
         f"  {curl}",

@@ -52,3 +52,12 @@ def rotate_callback_secret(sessions: Sessions, id_or_prefix: str) -> str | None:
         if not ApiKeyRepository(session).set_callback_secret(id_or_prefix, secret):
             return None
     return secret
+
+
+def replace_named(sessions: Sessions, name: str) -> tuple[ApiKeyRow, str]:
+    """A new key called ``name``, revoking the others of that name: for keys a tool makes for
+    itself (the development stack's), so they do not pile up."""
+    row, key = create_api_key(sessions, name)
+    with sessions.begin() as session:
+        ApiKeyRepository(session).revoke_named(name, keep=row.id)
+    return row, key

@@ -448,6 +448,16 @@ class TestKeys:
         assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
         assert viewer.post(f"/v1/calls/{call['id']}/cancel").status_code == 403
 
+    def test_a_tool_replacing_its_key_revokes_only_its_own_older_keys(
+        self, sessions: sessionmaker[Session]
+    ) -> None:
+        _, first = api_keys.create_api_key(sessions, "make-run")
+        _, someone_elses = api_keys.create_api_key(sessions, "reports")
+        _, second = api_keys.replace_named(sessions, "make-run")
+        assert api_keys.authenticate(sessions, first) is None
+        assert api_keys.authenticate(sessions, second) is not None
+        assert api_keys.authenticate(sessions, someone_elses) is not None
+
     def test_revoked_expired_and_unknown_keys_get_the_same_answer(
         self, app: Flask, sessions: sessionmaker[Session]
     ) -> None:

@@ -80,6 +80,8 @@ SIMULATOR_NEEDS = ("dispatcher.adapters.ami.protocol", "dispatcher.adapters.db.c
     ("use cases know no entry point", ("dispatcher.usecases",),
      ("web", "workers", "dispatcher.cli", "flask", "celery"), ()),
     ("the web app never imports worker code", ("web",), ("workers",), ()),
+    ("the package never imports the entry points built on it", ("dispatcher",),
+     ("web", "workers"), ()),
     ("workers never import Flask or the web app", ("workers",), ("flask", "web"), ()),
     ("only tests, the dev stack, the `dispatcher pbxsim` command and the bench use the "
      "simulator", ("dispatcher", "web", "workers"), ("pbxsim",),

@@ -34,6 +34,14 @@ class ApiKeyRepository:
             .values(revoked_at=func.now()))
         return int(result.rowcount)
 
+    def revoke_named(self, name: str, keep: uuid.UUID) -> int:
+        """Revoke every active key called ``name`` but ``keep``."""
+        result = self.session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.name == name, ApiKeyRow.id != keep,
+                                    ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=func.now()))
+        return int(result.rowcount)
+
     def set_callback_secret(self, id_or_prefix: str, secret: str) -> bool:
         result = self.session.execute(
             update(ApiKeyRow).where(_key_match(id_or_prefix), ApiKeyRow.revoked_at.is_(None))
