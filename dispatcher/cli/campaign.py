@@ -10,28 +10,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.cli.campaign_flags import create_body, settings_flags
 from dispatcher.cli.campaign_render import FINAL, live_view, summary, summary_line
+from dispatcher.cli.rest_command import EXIT_CODES, Handler, connection_flags, run, say
 
 if TYPE_CHECKING:
     from dispatcher.cli.api_client import ApiClient
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-EXIT_CODES = ("exit codes: 0 done, 1 the API refused, 2 usage error or unusable file, 3 the API "
-              "is unreachable or failing, 130 interrupted")
 FORMATS = {".csv": "csv", ".jsonl": "ndjson", ".ndjson": "ndjson"}
-Handler = Callable[[argparse.Namespace, "ApiClient"], int]
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -203,11 +195,7 @@ def _export(args: argparse.Namespace, client: ApiClient) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    conn = argparse.ArgumentParser(add_help=False)
-    conn.add_argument("--api-url", default=argparse.SUPPRESS,
-                      help=f"env DISPATCHER_API_URL, default {DEFAULT_URL}")
-    conn.add_argument("--api-key", default=argparse.SUPPRESS,
-                      help="env DISPATCHER_API_KEY (preferred: a flag shows in ps)")
+    conn = connection_flags()
     parser = argparse.ArgumentParser(prog="dispatcher campaign", parents=[conn],
                                      description="Create, fill, run and watch outbound "
                                                  "campaigns through the REST API.",
@@ -249,30 +237,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    url = getattr(args, "api_url", None) or os.environ.get("DISPATCHER_API_URL") or DEFAULT_URL
-    key = getattr(args, "api_key", None) or os.environ.get("DISPATCHER_API_KEY")
-    if not key:
-        parser.error("no API key: set DISPATCHER_API_KEY or pass --api-key")
-    if not url.startswith(("http://", "https://")):
-        parser.error(f"--api-url {url!r} must start with http:// or https://")
     if getattr(args, "chunk_rows", 1) < 1 or getattr(args, "interval", 1) <= 0:
         parser.error("--chunk-rows and --interval must be positive")
-
-    from dispatcher.cli.api_client import ApiClient, ApiError, ApiUnavailable, InputError
-
-    try:
-        return int(args.func(args, ApiClient(url, key)))
-    except ApiError as exc:
-        say(f"error: {exc.message}" + (f" (field: {exc.field})" if exc.field else ""))
-        return 1
-    except InputError as exc:
-        say(f"error: {exc}")
-        return 2
-    except ApiUnavailable as exc:
-        say(f"error: {exc}")
-        return 3
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # ``status --follow | head``: the reader has gone, so be quiet
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    return run(parser, args)

@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("campaign", help="create, upload contacts to, start, pause and watch "
                                     "campaigns through the REST API", add_help=False)
+    sub.add_parser("dnc", help="do-not-call lists through the REST API (create, add, remove, "
+                               "import, list)", add_help=False)
     return parser
 
 
@@ -174,6 +176,10 @@ def _dispatch(args_list: list[str]) -> int:
         from dispatcher.cli.campaign import main as campaign_main
 
         return campaign_main(args_list[1:])
+    if args_list[:1] == ["dnc"]:
+        from dispatcher.cli.dnc import main as dnc_main
+
+        return dnc_main(args_list[1:])
     args = build_parser().parse_args(args_list)
     return int(args.func(args))
 
