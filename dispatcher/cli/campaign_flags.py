@@ -57,18 +57,29 @@ def parse_window(text: str) -> dict[str, Any]:
 
 
 def parse_retry(text: str) -> tuple[str, dict[str, int]]:
-    """``OUTCOME=ATTEMPTS:DELAY``; DELAY is seconds, or a number with s, m or h."""
+    """``OUTCOME=Nx:DELAY``: at most N attempts in all for a contact whose last call ended so
+    (the first call counts: ``busy=3x:10m`` is the first call and up to two retries, 10 min
+    apart). DELAY is seconds, or a number with s, m or h. The ``x`` is required: a bare
+    ``busy=1:30s`` reads as "one retry" and would have meant none."""
     outcome, eq, rule = text.partition("=")
     outcome = outcome.strip().lower().replace("_", "-")
     attempts, colon, delay = rule.partition(":")
+    attempts = attempts.strip().lower()
     match = _DELAY.fullmatch(delay.strip())
-    if outcome not in RETRY_OUTCOMES or not eq or not colon or not attempts.strip().isdigit() \
-            or not match:
+    usage = (f"bad retry {text!r}: use OUTCOME=Nx:DELAY (N attempts in all, the first call "
+             f"included), OUTCOME one of {', '.join(RETRY_OUTCOMES)}, e.g. busy=3x:10m")
+    if outcome not in RETRY_OUTCOMES or not eq or not colon or not match:
+        raise argparse.ArgumentTypeError(usage)
+    if attempts.isdigit():
         raise argparse.ArgumentTypeError(
-            f"bad retry {text!r}: use OUTCOME=ATTEMPTS:DELAY, OUTCOME one of "
-            f"{', '.join(RETRY_OUTCOMES)}, e.g. busy=3:10m")
+            f"bad retry {text!r}: write {outcome}={attempts}x:{delay.strip()} for {attempts} "
+            f"attempt(s) in all, the first call included, or "
+            f"{outcome}={int(attempts) + 1}x:{delay.strip()} for {attempts} "
+            f"retr{'y' if attempts == '1' else 'ies'} after it")
+    if not (attempts.endswith("x") and attempts[:-1].isdigit()):
+        raise argparse.ArgumentTypeError(usage)
     seconds = int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
-    return outcome, {"max_attempts": int(attempts), "delay": seconds}
+    return outcome, {"max_attempts": int(attempts[:-1]), "delay": seconds}
 
 
 def parse_var(text: str) -> tuple[str, str]:
@@ -128,8 +139,10 @@ def settings_flags(p: argparse.ArgumentParser, name_help: str) -> None:
     p.add_argument("--priority", type=int, metavar="P", help="0-9")
     p.add_argument("--timezone", metavar="TZ", help="IANA name; server default Asia/Tehran")
     p.add_argument("--retry", type=parse_retry, action="append",
-                   metavar="OUTCOME=ATTEMPTS:DELAY",
-                   help=f"OUTCOME in {', '.join(RETRY_OUTCOMES)}; DELAY like 600, 10m, 1h")
+                   metavar="OUTCOME=Nx:DELAY",
+                   help=f"after a call ending {'/'.join(RETRY_OUTCOMES)}, try again DELAY "
+                        "later (600, 10m, 1h) until N attempts in all, the first call "
+                        "included: busy=3x:10m is the call and up to 2 retries")
     p.add_argument("--window", type=parse_window, action="append",
                    metavar="DAYS@HH:MM-HH:MM",
                    help="calling hours, repeatable; DAYS like sat-wed, mon,wed or all "

@@ -275,14 +275,14 @@ def test_the_cli_drives_a_whole_campaign(stack: Stack, tmp_path: Path) -> None:
     source = tmp_path / "contacts.csv"
     source.write_bytes((ROOT / "examples" / "contacts.csv").read_bytes())
     created = run("create", "--name", "cli", "--max-lines", "5", "--timeout", "5",
-                  "--retry", "busy=2:1", "--retry", "no-answer=2:1")
+                  "--retry", "busy=2x:1", "--retry", "no-answer=2x:1")
     assert created.returncode == 0, created.stderr
     cid = created.stdout.strip()
     uploaded = run("upload", cid, str(source), "--chunk-rows", "7")
     assert uploaded.returncode == 0, uploaded.stderr
     rejects = (tmp_path / "contacts.csv.rejects.csv").read_text().splitlines()
     assert rejects[0] == "line,reason" and len(rejects) == 2
-    updated = run("update", cid, "--max-lines", "3", "--retry", "busy=3:1")
+    updated = run("update", cid, "--max-lines", "3", "--retry", "busy=3x:1")
     assert (updated.returncode, updated.stdout.strip()) == (0, "draft"), updated.stderr
     assert run("update", cid, "--max-lines", "999").returncode == 1  # over the trunk's lines
     assert run("start", cid).stdout.strip() == "running"

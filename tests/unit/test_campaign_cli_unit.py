@@ -99,12 +99,21 @@ def test_window_and_retry_flags() -> None:
                 "mon@00:00-24:01"):
         with pytest.raises(Exception, match="bad"):
             parse_window(bad)
-    assert parse_retry("busy=3:600") == ("busy", {"max_attempts": 3, "delay": 600})
-    assert parse_retry("no_answer=2:10m") == ("no-answer", {"max_attempts": 2, "delay": 600})
-    assert parse_retry("failed=1:1h")[1]["delay"] == 3600
-    for bad in ("answered=1:10", "busy=3", "busy=x:10", "busy=2:10d", "busy"):
+    assert parse_retry("busy=3x:600") == ("busy", {"max_attempts": 3, "delay": 600})
+    assert parse_retry("no_answer=2X:10m") == ("no-answer", {"max_attempts": 2, "delay": 600})
+    assert parse_retry("failed=1x:1h")[1]["delay"] == 3600
+    for bad in ("answered=1x:10", "busy=3x", "busy=x:10", "busy=2x:10d", "busy", "busy=2y:10"):
         with pytest.raises(Exception, match="bad retry"):
             parse_retry(bad)
+
+
+def test_a_retry_count_without_its_x_is_refused_with_both_readings_spelt_out() -> None:
+    """``busy=1:30s`` reads as one retry but would be one attempt in all: never guess."""
+    with pytest.raises(Exception) as refused:
+        parse_retry("congestion=1:30s")
+    message = str(refused.value)
+    assert "write congestion=1x:30s for 1 attempt(s) in all, the first call included" in message
+    assert "congestion=2x:30s for 1 retry after it" in message
 
 
 def test_create_body_merges_json_file_under_flags(tmp_path: Path) -> None:
@@ -116,7 +125,7 @@ def test_create_body_merges_json_file_under_flags(tmp_path: Path) -> None:
         "target": {"context": "c", "exten": "s", "priority": 1}}))
     args = build_parser().parse_args([
         "create", "--json", str(base), "--name", "June", "--cps", "2.5", "--max-lines", "10",
-        "--caller-id", "+982112345678", "--retry", "busy=3:10m", "--var", "LANG=en",
+        "--caller-id", "+982112345678", "--retry", "busy=3x:10m", "--var", "LANG=en",
         "--var", "X=a=b", "--window", "sat-wed@09:00-17:00", "--window", "thu@10:00-12:00",
         "--dnc", "national", "--timezone", "Asia/Tehran", "--timeout", "30", "--priority", "7"])
     assert create_body(args) == {
@@ -397,7 +406,7 @@ def test_api_refusals_exit_1_with_message_and_field(
 
 def test_create_pause_list_export_print_what_scripts_need(
         api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["create", "--name", "June", "--retry", "busy=2:60", "--window",
+    assert main(["create", "--name", "June", "--retry", "busy=2x:60", "--window",
                  "sat-wed@09:00-17:00"]) == 0
     out, err = capsys.readouterr()
     assert out == "7\n"
