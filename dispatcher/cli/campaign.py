@@ -109,7 +109,7 @@ def _upload(args: argparse.Namespace, client: ApiClient) -> int:
     say(f"{path}: {state.received} rows received, {state.accepted} accepted, "
         f"{state.duplicates} duplicates, {state.rejected} rejected")
     if state.rejects:
-        rejects = path.with_name(path.name + ".rejects.csv")
+        rejects = Path(args.rejects) if args.rejects else Path(f"{path.name}.rejects.csv")
         try:
             up.download_rejects(client, state.rejects, rejects)
         except api.ApiUnavailable:
@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("id", metavar="ID")
     upload.add_argument("file", metavar="FILE")
     upload.add_argument("--chunk-rows", type=int, default=5000)
+    upload.add_argument("--rejects", metavar="FILE",
+                        help="where the rejected rows and their reasons go (default: "
+                             "FILE.rejects.csv in the current directory)")
     upload.add_argument("--format", choices=("csv", "ndjson"),
                         help="default from the extension: .csv, .jsonl or .ndjson")
     for action in ("start", "pause", "resume", "cancel"):

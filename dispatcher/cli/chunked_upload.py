@@ -146,8 +146,10 @@ def iter_chunks(path: Path, fmt: str, chunk_rows: int, offset: int = 0,
 
 
 def state_path(path: Path, campaign: str) -> Path:
+    """In the current directory, like the rejects report: never beside the input, which may
+    be a folder the user does not write to (or a repository)."""
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in campaign)
-    return path.with_name(f"{path.name}.upload-{safe}.json")
+    return Path.cwd() / f"{path.name}.upload-{safe}.json"
 
 
 @dataclass

@@ -270,8 +270,10 @@ def test_the_cli_drives_a_whole_campaign(stack: Stack, tmp_path: Path) -> None:
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*cli, *args], env=env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, cwd=work)
 
+    work = tmp_path / "work"  # the reports land in the current directory
+    work.mkdir()
     source = tmp_path / "contacts.csv"
     source.write_bytes((ROOT / "examples" / "contacts.csv").read_bytes())
     created = run("create", "--name", "cli", "--max-lines", "5", "--timeout", "5",
@@ -280,7 +282,8 @@ def test_the_cli_drives_a_whole_campaign(stack: Stack, tmp_path: Path) -> None:
     cid = created.stdout.strip()
     uploaded = run("upload", cid, str(source), "--chunk-rows", "7")
     assert uploaded.returncode == 0, uploaded.stderr
-    rejects = (tmp_path / "contacts.csv.rejects.csv").read_text().splitlines()
+    rejects = (work / "contacts.csv.rejects.csv").read_text().splitlines()
+    assert not (tmp_path / "contacts.csv.rejects.csv").exists()
     assert rejects[0] == "line,reason" and len(rejects) == 2
     updated = run("update", cid, "--max-lines", "3", "--retry", "busy=3x:1")
     assert (updated.returncode, updated.stdout.strip()) == (0, "draft"), updated.stderr
