@@ -83,8 +83,7 @@ class EmbeddedPostgres:
         self.server: Any = None
 
     def start(self) -> str:
-        import pgserver  # type: ignore[import-untyped]
-
+        pgserver = _import_pgserver()
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self.server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         self.create_database(self.database)
@@ -102,3 +101,21 @@ class EmbeddedPostgres:
         if self.server is not None:
             self.server.cleanup()
             self.server = None
+
+
+def _import_pgserver() -> Any:
+    """pgserver picks its lock folder with platformdirs when imported, and platformdirs warns
+    on every command when XDG_RUNTIME_DIR is unset (a container, cron, sudo) although its
+    fallback (a private folder under /tmp) suits pgserver's lock: that one warning is
+    silenced, here and nowhere else."""
+    import warnings
+
+    import platformdirs  # pgserver's own dependency
+
+    with warnings.catch_warnings():
+        # Older platformdirs releases have no such warning (and do not warn).
+        warning = getattr(platformdirs, "RuntimeDirWarning", None)
+        if warning is not None:
+            warnings.simplefilter("ignore", warning)
+        import pgserver  # type: ignore[import-untyped]
+    return pgserver

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,14 +36,3 @@ def test_the_settings_of_a_stack_that_is_gone_are_ignored(
     stack_env.remove(tmp_path)
     assert not (tmp_path / stack_env.FILE).exists()
     assert stack_env.running(tmp_path) == {}
-
-
-def test_a_command_missing_a_setting_says_so_in_one_line(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "DISPATCHER_HOME": str(tmp_path), "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "dispatcher.cli.main", "trunk", "list"],
-                          capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[0] == (
-        "dispatcher: missing required setting(s): DISPATCHER_REDIS_URL")
-    assert "make run" in done.stderr
