@@ -219,8 +219,11 @@ def test_chunker_refuses_headerless_and_runaway_records(
         list(iter_chunks(runaway, "csv", 10))
 
 
-def test_state_file_round_trip_and_damage(tmp_path: Path) -> None:
-    where = state_path(tmp_path / "c.csv", "a/b 7")
+def test_state_file_round_trip_and_damage(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    where = state_path(Path("elsewhere") / "c.csv", "a/b 7")
+    assert where == tmp_path / "c.csv.upload-a_b_7.json"
     assert where.name == "c.csv.upload-a_b_7.json"
     assert UploadState.load(where) is None
     state = UploadState("a/b 7", "csv", 123, offset=40, line=5, received=3, accepted=2,
