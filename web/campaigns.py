@@ -17,7 +17,7 @@ from dispatcher.domain.campaign_rules import ACTIONS, CampaignStatus, ContactSta
 from dispatcher.domain.contact_import import CSV, NDJSON
 from dispatcher.domain.errors import BadRequest, NotFound, ValidationFailed
 from dispatcher.domain.numbers import InvalidNumber
-from dispatcher.usecases import campaign_records, campaigns, contact_upload
+from dispatcher.usecases import campaign_records, contact_upload
 from dispatcher.usecases.call_json import iso
 from dispatcher.usecases.campaign_control import CampaignControl
 from dispatcher.usecases.campaign_json import campaign_json
@@ -73,8 +73,7 @@ def list_campaigns() -> ResponseReturnValue:
         raise ValidationFailed(f"unknown status {status!r}", field="status")
     cursor = request.args.get("cursor")
     limit = limit_arg()
-    views = campaigns.page(deps().sessions, status, limit + 1,
-                           decode_cursor(cursor) if cursor else None)
+    views = _control(deps()).page(status, limit + 1, decode_cursor(cursor) if cursor else None)
     more = len(views) > limit
     views = views[:limit]
     next_cursor = encode_cursor(views[-1].row) if more and views else None
@@ -83,7 +82,7 @@ def list_campaigns() -> ResponseReturnValue:
 
 @bp.get("/campaigns/<campaign_id>")
 def get_campaign(campaign_id: str) -> ResponseReturnValue:
-    return jsonify(campaign_json(campaigns.view(deps().sessions, _campaign_id(campaign_id))))
+    return jsonify(campaign_json(_control(deps()).view(_campaign_id(campaign_id))))
 
 
 @bp.patch("/campaigns/<campaign_id>")

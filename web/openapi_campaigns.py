@@ -16,6 +16,7 @@ from dispatcher.domain.campaign_rules import (
 )
 from dispatcher.usecases.dnc_lists import MAX_BATCH as MAX_DNC_BATCH
 from web.openapi_parts import (
+    ACTIVITY,
     NULLABLE_TIME,
     NUMBER,
     VARIABLE_NAME,
@@ -112,7 +113,9 @@ SCHEMAS: dict[str, Any] = {
         "outcomes": {"type": "object", "additionalProperties": {"type": "integer"}},
         "progress": {"type": "number", "minimum": 0, "maximum": 1},
         "rate_per_minute": {"type": "number"},
-        "eta_seconds": {"type": ["number", "null"]}}},
+        "eta_seconds": {"type": ["number", "null"]},
+        "activity": {"$ref": "#/components/schemas/Activity"}}},
+    "Activity": ACTIVITY,
     "Contact": {"type": "object", "required": ["id", "to", "state"], "properties": {
         "id": {"type": "integer"}, "line": {"type": "integer"},
         "to": {"type": "string"}, "state": {"enum": [s.value for s in ContactState]},

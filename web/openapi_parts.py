@@ -59,3 +59,15 @@ def page_of(item: dict[str, Any]) -> dict[str, Any]:
 def csv_response(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"text/csv": {"schema": {"type": "string"}}}}
+
+ACTIVITY = {
+    "type": "object", "required": ["state", "reason", "until"],
+    "description": "What the campaign is doing now, and why it is not dialling when it is "
+                   "not. `eta_seconds` is never sooner than `until`.",
+    "properties": {
+        "state": {"type": "string", "enum": [
+            "draft", "dialing", "waiting-for-window", "waiting-for-retries", "trunk-paused",
+            "finishing", "paused", "completed", "canceled"]},
+        "reason": {"type": "string",
+                   "example": "waiting for window (opens Sat 09:00 Asia/Tehran)"},
+        "until": {"type": ["string", "null"], "format": "date-time"}}}

@@ -163,9 +163,12 @@ def _list(args: argparse.Namespace, client: ApiClient) -> int:
     while True:
         page = client.call("GET", "/v1/campaigns", params={"cursor": cursor} if cursor else None)
         for c in page.get("data") or []:
+            reason = (c.get("activity") or {}).get("reason")
+            why = f"  ({reason})" if reason and reason not in (c.get("status"), "dialing") \
+                and not reason.startswith(str(c.get("status"))) else ""
             print(f"{c.get('id')}  {c.get('status')!s:<9}  "
                   f"{100 * float(c.get('progress') or 0):5.1f}%  "
-                  f"{(c.get('contacts') or {}).get('total', 0):>7}  {c.get('name')}")
+                  f"{(c.get('contacts') or {}).get('total', 0):>7}  {c.get('name')}{why}")
         cursor = page.get("next_cursor")
         if not cursor:
             return 0

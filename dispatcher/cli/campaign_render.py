@@ -44,14 +44,24 @@ def _figures(c: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _status(c: dict[str, Any]) -> str:
+    """The status, and why it is not dialling when it is not (an older server sends no
+    ``activity``)."""
+    status = str(c.get("status"))
+    reason = (c.get("activity") or {}).get("reason")
+    if not reason or reason in (status, "dialing"):
+        return status
+    return reason if reason.startswith(status) else f"{status} ({reason})"
+
+
 def summary_line(c: dict[str, Any]) -> str:
     f = _figures(c)
-    return (f"{c.get('status')}  {f['progress']}  contacts: {f['contacts']}  calls: "
+    return (f"{_status(c)}  {f['progress']}  contacts: {f['contacts']}  calls: "
             f"{f['calls']}  outcomes: {f['outcomes']}  rate {f['rate']}  ETA {f['eta']}")
 
 
 def summary(c: dict[str, Any]) -> str:
-    head = f"campaign {c.get('id')}  {c.get('name', '')!r}  {c.get('status')}"
+    head = f"campaign {c.get('id')}  {c.get('name', '')!r}  {_status(c)}"
     return "\n".join([head, *(f"{k:<9} {v}" for k, v in _figures(c).items())])
 
 
@@ -65,7 +75,7 @@ def live_view(c: dict[str, Any]) -> RenderableType:
                 f["progress"])
     grid = Table.grid(padding=(0, 2))
     grid.add_row("[bold]campaign", f"{c.get('id')}  {c.get('name', '')}  "
-                                   f"[bold]{c.get('status')}")
+                                   f"[bold]{_status(c)}")
     grid.add_row("[bold]progress", bar)
     for key in ("contacts", "calls", "outcomes", "rate", "eta"):
         grid.add_row(f"[bold]{key}", f[key])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.tasknames import RUN_HOPPER
@@ -25,9 +26,23 @@ class CampaignControl:
     admissions: Admissions
     hopper_queue: str
 
+    def trunk_paused(self, trunk: str) -> bool:
+        try:
+            return self.admissions.usage(trunk).paused
+        except Exception:  # Redis away: the view still answers, without this one reason
+            return False
+
+    def view(self, campaign_id: uuid.UUID) -> CampaignView:
+        return campaigns.view(self.sessions, campaign_id, trunk_paused=self.trunk_paused)
+
+    def page(self, status: str | None, limit: int,
+             after: tuple[datetime, uuid.UUID] | None) -> list[CampaignView]:
+        return campaigns.page(self.sessions, status, limit, after,
+                              trunk_paused=self.trunk_paused)
+
     def create(self, spec: CampaignSpec, by_key: uuid.UUID | None) -> CampaignView:
         row = campaigns.create_campaign(self.sessions, spec, by_key)
-        return campaigns.view(self.sessions, row.id)
+        return self.view(row.id)
 
     def update(self, campaign_id: uuid.UUID, body: object, trunks: TrunkTable, *,
                allow_private_callbacks: bool, by_key: uuid.UUID | None) -> CampaignView:

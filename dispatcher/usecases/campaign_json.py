@@ -26,4 +26,6 @@ def campaign_json(v: CampaignView) -> dict[str, Any]:
         "contacts": {"total": v.total, **v.contacts}, "calls": v.calls, "outcomes": v.outcomes,
         "progress": v.progress, "rate_per_minute": v.rate_per_minute,
         "eta_seconds": v.eta_seconds,
+        "activity": {"state": v.activity.state, "reason": v.activity.reason,
+                     "until": iso(v.activity.until)},
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +16,8 @@ from dispatcher.adapters.db.campaigns import CampaignRepository
 from dispatcher.adapters.db.dnc import DncRepository
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.tables import CampaignRow
+from dispatcher.domain.call_windows import parse_windows
+from dispatcher.domain.campaign_activity import Activity, Schedule, activity, eta_seconds
 from dispatcher.domain.campaign_requests import (
     CampaignSpec,
     parse_campaign_update,
@@ -80,6 +82,7 @@ class CampaignView:
     outcomes: dict[str, int]
     rate_per_minute: float
     eta_seconds: float | None
+    activity: Activity
 
     @property
     def total(self) -> int:
@@ -87,21 +90,31 @@ class CampaignView:
 
     @property
     def progress(self) -> float:
-        left = self.contacts.get("pending", 0) + self.contacts.get("dialing", 0)
-        return 1.0 if self.total == 0 else round((self.total - left) / self.total, 4)
+        """The share of contacts that got their answer (done or skipped): contacts a cancel
+        took back were never dialled, so a canceled draft is at 0, not 100%."""
+        if self.total == 0:
+            return 1.0 if self.row.status == "completed" else 0.0
+        finished = self.contacts.get("done", 0) + self.contacts.get("skipped", 0)
+        return round(finished / self.total, 4)
 
 
-def view(sessions: Sessions, campaign_id: uuid.UUID, now: datetime | None = None) -> CampaignView:
+TrunkPaused = Callable[[str], bool]
+"""Whether an operator paused a trunk (kept in Redis); without it, a trunk counts as not."""
+
+
+def view(sessions: Sessions, campaign_id: uuid.UUID, now: datetime | None = None, *,
+         trunk_paused: TrunkPaused | None = None) -> CampaignView:
     now = now or datetime.now(tz=UTC)
     with sessions() as session:
         repo = CampaignRepository(session)
         row = repo.get(campaign_id)
         if row is None:
             raise NotFound("no such campaign")
-        return campaign_view(repo, row, now)
+        return campaign_view(repo, row, now, trunk_paused)
 
 
-def campaign_view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> CampaignView:
+def campaign_view(repo: CampaignRepository, row: CampaignRow, now: datetime,
+                  trunk_paused: TrunkPaused | None = None) -> CampaignView:
     contacts = repo.contact_counts(row.id)
     for state in ("pending", "dialing", "done", "skipped", "canceled"):
         contacts.setdefault(state, 0)
@@ -110,18 +123,27 @@ def campaign_view(repo: CampaignRepository, row: CampaignRow, now: datetime) -> 
     minutes = (now - since).total_seconds() / 60
     finished = repo.finished_since(row.id, since) if minutes > 0 else 0
     rate = finished / minutes if minutes >= 1 / 6 else 0.0
-    left = contacts["pending"] + contacts["dialing"]
-    eta = (left / rate * 60 if rate > 0 else None) if row.status == "running" else None
+    schedule = Schedule(contacts["pending"], contacts["dialing"], 0, None, None)
+    if row.status == "running" and contacts["pending"]:
+        schedule = Schedule(contacts["pending"], contacts["dialing"],
+                            *repo.pending_schedule(row.id, now))
+    act = activity(row.status, schedule, parse_windows(row.windows), row.timezone, now,
+                   paused_by=repo.last_actor(row.id, "pause") if row.status == "paused"
+                   else None, paused_at=row.paused_at, trunk=row.trunk,
+                   trunk_paused=row.status == "running" and trunk_paused is not None
+                   and trunk_paused(row.trunk))
     return CampaignView(row, contacts, repo.call_counts(row.id), repo.outcome_counts(row.id),
-                        round(rate, 2), None if eta is None else round(eta, 1))
+                        round(rate, 2), eta_seconds(act, schedule, rate, now), act)
 
 
 def page(sessions: Sessions, status: str | None, limit: int,
-         after: tuple[datetime, uuid.UUID] | None) -> list[CampaignView]:
+         after: tuple[datetime, uuid.UUID] | None, *,
+         trunk_paused: TrunkPaused | None = None) -> list[CampaignView]:
     now = datetime.now(tz=UTC)
     with sessions() as session:
         repo = CampaignRepository(session)
-        return [campaign_view(repo, row, now) for row in repo.page(status, limit, after)]
+        return [campaign_view(repo, row, now, trunk_paused)
+                for row in repo.page(status, limit, after)]
 
 
 def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, trunks: TrunkTable,
@@ -147,13 +169,15 @@ def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, tr
         return campaign_view(repo, row, now)
 
 
-def live_views(sessions: Sessions, limit: int) -> list[CampaignView]:
+def live_views(sessions: Sessions, limit: int, *,
+               trunk_paused: TrunkPaused | None = None) -> list[CampaignView]:
     """What an operator watches: running and paused campaigns, and any that ended within the
     last hour."""
     now = datetime.now(tz=UTC)
     with sessions() as session:
         repo = CampaignRepository(session)
-        return [campaign_view(repo, row, now) for row in repo.live(now - timedelta(hours=1), limit)]
+        return [campaign_view(repo, row, now, trunk_paused)
+                for row in repo.live(now - timedelta(hours=1), limit)]
 
 
 @dataclass(frozen=True)

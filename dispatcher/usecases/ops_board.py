@@ -27,5 +27,7 @@ def ops_board(sessions: Sessions, admissions: Admissions, trunks: TrunkTable, no
               *, call_limit: int, campaign_limit: int) -> OpsBoard:
     with sessions() as session:
         calls = reports.active_calls(session, call_limit)
-    return OpsBoard(now, line_report(sessions, admissions, trunks, now), calls,
-                    live_views(sessions, limit=campaign_limit))
+    lines = line_report(sessions, admissions, trunks, now)
+    paused = {r.trunk.name for r in lines if r.usage.paused}
+    return OpsBoard(now, lines, calls, live_views(sessions, limit=campaign_limit,
+                                                  trunk_paused=paused.__contains__))

@@ -98,7 +98,7 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
     requests.post(f"{stack.base}/v1/campaigns/{cid}/start", headers=auth, timeout=10)
     wait_for_text(driver, "#campaigns tbody", "Reminders")
     requests.post(f"{stack.base}/v1/campaigns/{cid}/pause", headers=auth, timeout=10)
-    wait_for_text(driver, "#campaigns tbody", "paused")
+    wait_for_text(driver, "#campaigns tbody", "paused by")  # and by whom
     shot = Path(__file__).resolve().parents[2] / ".run" / "ops-page.png"
     shot.parent.mkdir(exist_ok=True)
     assert driver.save_screenshot(str(shot))

@@ -50,7 +50,8 @@ class TestCreate:
         assert body["status"] == "draft" and body["trunk"] == settings.trunk_name
         assert body["max_lines"] == settings.trunk_lines and body["timezone"] == "Asia/Tehran"
         assert body["windows"] == [{"days": ["sat", "sun"], "start": "09:00", "end": "24:00"}]
-        assert body["contacts"]["total"] == 0 and body["progress"] == 1.0
+        assert body["contacts"]["total"] == 0 and body["progress"] == 0.0
+        assert body["activity"] == {"state": "draft", "reason": "not started", "until": None}
         assert client.get(f"/v1/campaigns/{body['id']}").get_json()["id"] == body["id"]
 
     @pytest.mark.parametrize(("field", "value"), [

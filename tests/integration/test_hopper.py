@@ -164,3 +164,39 @@ class TestHopper:
             campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
         hopper.run(None, MONDAY_10_TEHRAN)
         assert len(calls(sessions, big)) == 20 and len(calls(sessions, small)) == 10
+
+
+class TestWhyNotDialling:
+    """What the campaign says of itself as the hopper works through it, read at the same
+    controlled moments."""
+
+    def test_retries_then_the_window_then_a_pause_each_say_why(
+            self, sessions: sessionmaker[Session], trunks: TrunkTable) -> None:
+        cid = make_campaign(sessions, trunks,
+                            retry={"busy": {"max_attempts": 2, "delay": 1800}},
+                            windows=[{"days": ["sat", "sun", "mon", "tue", "wed"],
+                                      "start": "09:00", "end": "17:00"}])
+        upload(sessions, cid, "to\n09121000001\n09121000002\n")
+        hopper = Hopper(sessions, trunks, POLICY)
+        now = MONDAY_10_TEHRAN
+        campaigns.change_status(sessions, cid, "start", now)
+        assert campaigns.view(sessions, cid, now).activity.state == "dialing"
+        assert len(hopper.run(None, now).queued) == 2
+        end_calls(sessions, cid, "busy", "busy", now)
+        hopper.run(None, now)  # settles both: their retries are due at 10:30
+        waiting = campaigns.view(sessions, cid, now)
+        assert waiting.activity.reason == "waiting for retries (next at Mon 10:30 Asia/Tehran)"
+        assert waiting.eta_seconds is not None and waiting.eta_seconds >= 1800
+        evening = now + timedelta(hours=8)  # 18:00: the window closed at 17:00
+        closed = campaigns.view(sessions, cid, evening)
+        assert closed.activity.reason == "waiting for window (opens Tue 09:00 Asia/Tehran)"
+        assert closed.eta_seconds is not None and closed.eta_seconds >= 15 * 3600
+        campaigns.change_status(sessions, cid, "pause", evening)
+        paused = campaigns.view(sessions, cid, evening)
+        assert paused.activity.reason == "paused at Mon 18:00 Asia/Tehran"
+        assert paused.eta_seconds is None
+        held = campaigns.view(sessions, cid, now, trunk_paused=lambda trunk: True)
+        assert held.activity.state == "paused"  # a paused campaign says so first
+        campaigns.change_status(sessions, cid, "resume", now)
+        held = campaigns.view(sessions, cid, now, trunk_paused=lambda trunk: True)
+        assert held.activity.state == "trunk-paused"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.adapters.db.tables import CallRow, ContactRow
@@ -53,4 +53,4 @@ def end_calls(sessions: sessionmaker[Session], cid: uuid.UUID, status: str,
         session.execute(update(CallRow).where(CallRow.campaign_id == cid,
                                               CallRow.status == "queued")
                         .values(status=status, outcome=outcome, ended_at=at,
-                                attempt_id=uuid.uuid4(), claimed_at=at))
+                                attempt_id=func.gen_random_uuid(), claimed_at=at))

@@ -431,6 +431,20 @@ def test_create_pause_list_export_print_what_scripts_need(
     assert not dest.with_name("out.csv.part").exists()
 
 
+def test_a_campaign_that_is_not_dialling_says_why() -> None:
+    c = {"id": "7", "name": "June", "status": "running", "progress": 0.4,
+         "contacts": {"total": 10, "pending": 6}, "calls": {}, "outcomes": {},
+         "rate_per_minute": 0, "eta_seconds": 54000,
+         "activity": {"state": "waiting-for-window",
+                      "reason": "waiting for window (opens Sat 09:00 Asia/Tehran)",
+                      "until": "2026-06-06T05:30:00+00:00"}}
+    assert summary_line(c).startswith(
+        "running (waiting for window (opens Sat 09:00 Asia/Tehran))  40.0% of 10")
+    assert "ETA 15h00m" in summary_line(c)
+    dialing = {**c, "activity": {"state": "dialing", "reason": "dialing", "until": None}}
+    assert summary_line(dialing).startswith("running  40.0%")
+
+
 def test_status_follow_without_a_terminal_prints_a_line_per_poll(
         api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     base = {"id": "7", "name": "June", "contacts": {"total": 10, "pending": 10},

@@ -35,7 +35,9 @@ async function refresh() {
     const meter = document.createElement("meter");
     meter.min = 0; meter.max = 100; meter.value = c.progress;
     progress.prepend(meter);
-    tr.append(cell(c.name), cell(c.status, `campaign-${c.status}`), progress, cell(c.dialing),
+    const status = cell(c.shown_status || c.status, `campaign-${c.status}`);
+    status.dataset.activity = c.activity_state || "";
+    tr.append(cell(c.name), status, progress, cell(c.dialing),
               cell(c.pending), cell(c.answered), cell(c.rate), cell(c.eta));
     return tr;
   }));

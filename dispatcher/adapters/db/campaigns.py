@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import Session
 
-from dispatcher.adapters.db.tables import CallRow, CampaignHistoryRow, CampaignRow, ContactRow
+from dispatcher.adapters.db.tables import (
+    ApiKeyRow,
+    CallRow,
+    CampaignHistoryRow,
+    CampaignRow,
+    ContactRow,
+)
 from dispatcher.domain.status import CallStatus
 
 
@@ -81,7 +87,25 @@ class CampaignRepository:
                 .order_by(CampaignHistoryRow.id))
         return list(self.session.scalars(stmt))
 
+    def last_actor(self, campaign_id: uuid.UUID, action: str) -> str | None:
+        """The name of the key that last took ``action`` on the campaign, if a key did."""
+        stmt = (select(ApiKeyRow.name).join(CampaignHistoryRow,
+                                             CampaignHistoryRow.api_key_id == ApiKeyRow.id)
+                .where(CampaignHistoryRow.campaign_id == campaign_id,
+                       CampaignHistoryRow.action == action)
+                .order_by(CampaignHistoryRow.id.desc()).limit(1))
+        return self.session.scalars(stmt).first()
+
     # --- statistics -----------------------------------------------------------------------
+    def pending_schedule(self, campaign_id: uuid.UUID,
+                         now: datetime) -> tuple[int, datetime | None, datetime | None]:
+        """Pending contacts due now, and the earliest and latest next attempt among them."""
+        due, first, last = self.session.execute(
+            select(func.count().filter(ContactRow.next_attempt_at <= now),
+                   func.min(ContactRow.next_attempt_at), func.max(ContactRow.next_attempt_at))
+            .where(ContactRow.campaign_id == campaign_id, ContactRow.state == "pending")).one()
+        return int(due or 0), first, last
+
     def contact_counts(self, campaign_id: uuid.UUID) -> dict[str, int]:
         rows = self.session.execute(
             select(ContactRow.state, func.count()).where(ContactRow.campaign_id == campaign_id)
