@@ -225,6 +225,10 @@ def _raw_values(env: Mapping[str, str]) -> dict[str, str]:
     for name, alias in _ALIASES.items():
         if name not in values and env.get(alias):
             values[name] = env[alias]
+    port = (env.get("FLOWER_PORT") or "").strip()
+    if "flower_url" not in values and port.isdigit():
+        # Flower's own setting (the Procfile passes it on): the /ops link follows it.
+        values["flower_url"] = f"http://127.0.0.1:{port}"
     for name, foreign in _FOREIGN.items():
         # Blank means the default, as in the Asterisk configuration's reading of it.
         if (env.get(foreign) or "").strip():
