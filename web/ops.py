@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from dispatcher.usecases.campaigns import CampaignView
 from dispatcher.usecases.ops_board import ops_board
+from web import charts
 from web.auth import lookup_key
 from web.deps import deps
 
@@ -112,8 +113,18 @@ def snapshot() -> dict[str, Any]:
     calls = [{"id": str(r.id), "to": r.to_number, "status": r.status, "trunk": r.trunk,
               "seconds": round((board.now - (r.answered_at or r.dialed_at or r.created_at))
                                .total_seconds())} for r in board.calls]
+    capacity = {r.trunk.name: r.usage.line_limit or r.trunk.lines for r in board.lines}
     return {"generated_at": board.now.isoformat(timespec="seconds"), "trunks": trunks,
-            "calls": calls, "campaigns": [_campaign(v) for v in board.campaigns]}
+            "calls": calls, "campaigns": [_campaign(v) for v in board.campaigns],
+            "alerts": [{"level": a.level, "text": a.text, "subject": a.subject}
+                       for a in board.alerts],
+            "charts": {"lines": charts.lines_chart(board.minutes, board.lines_per_minute,
+                                                   capacity),
+                       "outcomes": charts.outcomes_chart(board.minutes,
+                                                         board.outcomes_per_minute)},
+            "quality": [{"kind": q.kind, "name": q.name, "attempts": q.attempts,
+                         "answered": q.answered, "asr": q.asr, "acd": q.acd}
+                        for q in board.quality]}
 
 
 def _campaign(v: CampaignView) -> dict[str, Any]:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 import requests
 
+from dispatcher.adapters.redis.capacity import TrunkCapacity
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from pbxsim import SimConfig
 from tests.support.stackproc import Stack, running_stack
@@ -42,7 +44,7 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,2200",
                  f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -60,8 +62,17 @@ def wait_for_text(driver: WebDriver, selector: str, text: str, deadline: float =
         time.sleep(0.3)
 
 
+def wait_for_element(driver: WebDriver, selector: str, deadline: float = 30) -> None:
+    from selenium.webdriver.common.by import By
+
+    end = time.monotonic() + deadline
+    while not driver.find_elements(By.CSS_SELECTOR, selector):
+        assert time.monotonic() < end, f"{selector} never appeared"
+        time.sleep(0.3)
+
+
 def test_the_page_shows_lines_and_live_calls_after_signing_in(
-    stack: Stack, browser: WebDriver, tmp_path: Path
+    stack: Stack, browser: WebDriver, tmp_path: Path, redis_url: str
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -99,9 +110,31 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
     wait_for_text(driver, "#campaigns tbody", "Reminders")
     requests.post(f"{stack.base}/v1/campaigns/{cid}/pause", headers=auth, timeout=10)
     wait_for_text(driver, "#campaigns tbody", "paused by")  # and by whom
-    shot = Path(__file__).resolve().parents[2] / ".run" / "ops-page.png"
-    shot.parent.mkdir(exist_ok=True)
-    assert driver.save_screenshot(str(shot))
+
+    # The last hour in pictures: lines in use per trunk under its line count, calls ended
+    # by outcome, and the answer-seizure ratio; then an alert in plain words.
+    trunk = requests.get(f"{stack.base}/v1/trunks", headers=auth, timeout=10).json()["data"][0]
+    stack.post({"to": "+989121231002"})  # answers and hangs up after a few seconds
+    wait_for_element(driver, "#outcomes-chart rect[data-outcome='answered']")
+    line = driver.find_element(By.CSS_SELECTOR,
+                               f"#lines-chart polyline[data-trunk='{trunk['name']}']")
+    assert len(line.get_attribute("points").split()) >= 2
+    assert driver.find_elements(By.CSS_SELECTOR,
+                                f"#lines-chart line.capacity[data-trunk='{trunk['name']}']")
+    wait_for_text(driver, "#quality tbody", f"trunk {trunk['name']}")
+    row = driver.find_element(By.CSS_SELECTOR, "#quality tr[data-kind='trunk']").text
+    assert "100.0%" in row  # every call that ended was answered
+    assert driver.find_element(By.CSS_SELECTOR, "#alerts").text == "Nothing needs attention."
+    capacity = TrunkCapacity(redis.Redis.from_url(redis_url), trunk["name"], 30)
+    capacity.pause()
+    try:
+        wait_for_text(driver, "#alerts", f"Trunk {trunk['name']} is paused by an operator")
+        assert driver.find_elements(By.CSS_SELECTOR, "#alerts li.alert-warning")
+        shot = Path(__file__).resolve().parents[2] / ".run" / "ops-page.png"
+        shot.parent.mkdir(exist_ok=True)
+        assert driver.save_screenshot(str(shot))  # for people: charts, alert, tables
+    finally:
+        capacity.resume()
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     width = int.from_bytes(png[16:20], "big")

@@ -49,6 +49,35 @@ async function refresh() {
     tr.append(td);
     campaigns.append(tr);
   }
+  const alerts = document.querySelector("#alerts");
+  alerts.replaceChildren(...(data.alerts.length ? data.alerts.map(a => {
+    const li = document.createElement("li");
+    li.className = `alert alert-${a.level}`;
+    li.dataset.subject = a.subject;
+    li.textContent = a.text;
+    return li;
+  }) : [Object.assign(document.createElement("li"),
+                      {className: "ok", textContent: "Nothing needs attention."})]));
+  // The charts are drawn by the server (web/charts.py, every text escaped there).
+  document.querySelector("#lines-chart-box").innerHTML = data.charts.lines;
+  document.querySelector("#outcomes-chart-box").innerHTML = data.charts.outcomes;
+  const quality = document.querySelector("#quality tbody");
+  quality.replaceChildren(...data.quality.map(q => {
+    const tr = document.createElement("tr");
+    tr.dataset.kind = q.kind;
+    tr.append(cell(`${q.kind} ${q.name}`), cell(q.attempts), cell(q.answered),
+              cell(`${q.asr === null ? "-" : q.asr.toFixed(1)}%`),
+              cell(`${q.acd === null ? "-" : q.acd.toFixed(1)} s`));
+    return tr;
+  }));
+  if (!data.quality.length) {
+    const tr = document.createElement("tr");
+    const td = cell("No call ended in the last hour.");
+    td.colSpan = 5;
+    tr.className = "empty";
+    tr.append(td);
+    quality.append(tr);
+  }
   document.querySelector("#active-count").textContent = data.calls.length;
   document.querySelector("#updated").textContent = `updated ${data.generated_at}`;
 }
