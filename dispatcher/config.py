@@ -85,6 +85,9 @@ class Settings:
     trunks: str = ""
     capacity: str = "on"
     max_call_seconds: int = 3600
+    # History kept: each call's AMI event log, and the calls (0: forever). See usecases/retention.
+    event_retention_days: int = 30
+    call_retention_days: int = 0
     admit_lease_seconds: int = 60
     publish_retry_after: float = 30.0
     reconcile_grace: float = 15.0

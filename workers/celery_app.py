@@ -15,6 +15,7 @@ from dispatcher.adapters.redis.broker import share_publish_clients
 from dispatcher.adapters.redis.client import broker_transport_options
 from dispatcher.adapters.tasknames import (
     DISPATCH_CALLBACKS,
+    PURGE_HISTORY,
     REPUBLISH_STALE,
     ROUTINE_TASKS,
     RUN_HOPPER,
@@ -57,6 +58,8 @@ app.conf.update(
         # Campaigns: settle ended calls, schedule retries, refill lines, open call windows.
         "run-campaign-hopper": {"task": RUN_HOPPER,
                                 "schedule": settings.campaign_fill_interval},
+        # Retention: old event logs (and, when set, old calls) in small batches.
+        "purge-history": {"task": PURGE_HISTORY, "schedule": 60.0},
     },
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Task
@@ -26,12 +26,13 @@ from dispatcher.adapters.tasknames import (
     HANGUP_CALL,
     ORIGINATE_CALL,
     PUMP_TRUNK,
+    PURGE_HISTORY,
     REPUBLISH_STALE,
     RUN_HOPPER,
 )
 from dispatcher.adapters.warm_up import warm_up
 from dispatcher.logs import call_context
-from dispatcher.usecases import deliver_callbacks, requeue
+from dispatcher.usecases import deliver_callbacks, requeue, retention
 from dispatcher.usecases import dial_call as dialing
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.dial_guard import DialGuard
@@ -144,3 +145,12 @@ def republish_stale() -> int:
     for trunk in trunks.trunks:
         lines.pump(trunk.name)
     return requeued
+
+
+@app.task(name=PURGE_HISTORY, ignore_result=True)
+def purge_history() -> int:
+    """Old event logs (and old calls, when a call retention is set), in bounded batches."""
+    policy = retention.RetentionPolicy(event_days=settings.event_retention_days,
+                                       call_days=settings.call_retention_days)
+    purged = retention.purge(sessions(), policy, datetime.now(tz=UTC))
+    return purged.events + purged.calls

@@ -280,3 +280,13 @@ class CampaignHistoryRow(Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     detail: Mapped[Any] = mapped_column(JSONB, nullable=True)
+
+
+class RetentionMarkRow(Base):
+    """Where each purge of old history stopped: the last call (in creation order) it passed."""
+
+    __tablename__ = "retention_marks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    upto_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    upto_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
