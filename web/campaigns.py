@@ -35,7 +35,8 @@ MAX_LINE_OFFSET = 1_000_000_000
 
 
 def contact_json(c: ContactRow) -> dict[str, Any]:
-    return {"id": c.id, "line": c.line, "to": c.to_number, "state": c.state,
+    return {"id": c.id, "upload_id": str(c.upload_id) if c.upload_id else None,
+            "line": c.line, "to": c.to_number, "state": c.state,
             "outcome": c.outcome, "attempts": c.attempts,
             "next_attempt_at": iso(c.next_attempt_at) if c.state == "pending" else None,
             "last_call_id": str(c.last_call_id) if c.last_call_id else None,
@@ -212,7 +213,7 @@ def list_contacts(campaign_id: str) -> ResponseReturnValue:
                    next_cursor=str(rows[-1].id) if more and rows else None)
 
 
-EXPORT_HEADER = ["line", "to", "state", "outcome", "attempts", "last_call_id",
+EXPORT_HEADER = ["upload", "line", "to", "state", "outcome", "attempts", "last_call_id",
                  "last_attempt_at", "attempt_outcomes"]
 
 
@@ -227,9 +228,9 @@ def export_contacts(campaign_id: str) -> ResponseReturnValue:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(EXPORT_HEADER)
         for n, row in enumerate(exported, start=1):
-            line, to, state, outcome, attempts, call_id, at, outcomes = row
-            writer.writerow([line, to, state, outcome or "", attempts, call_id or "",
-                             iso(at) or "", outcomes or ""])
+            upload, line, to, state, outcome, attempts, call_id, at, outcomes = row
+            writer.writerow([upload or "", line, to, state, outcome or "", attempts,
+                             call_id or "", iso(at) or "", outcomes or ""])
             if n % 1000 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -19,7 +19,7 @@ from dispatcher.domain.call_requests import (
 )
 from dispatcher.domain.callbacks import EVENTS as CALLBACK_EVENTS
 from dispatcher.domain.status import CallStatus
-from web import openapi_campaigns
+from web import openapi_campaigns, openapi_dnc
 from web.openapi_parts import (
     CALL,
     CALL_ID_PARAM,
@@ -214,6 +214,8 @@ SPEC: dict[str, Any] = {
 
 SPEC["components"]["schemas"].update(openapi_campaigns.SCHEMAS)
 SPEC["paths"].update(openapi_campaigns.PATHS)
+SPEC["components"]["schemas"].update(openapi_dnc.SCHEMAS)
+SPEC["paths"].update(openapi_dnc.PATHS)
 
 
 @bp.get("/openapi.json")

@@ -1,4 +1,4 @@
-"""The campaign and do-not-call parts of the OpenAPI document."""
+"""The campaign parts of the OpenAPI document (do-not-call lists: :mod:`web.openapi_dnc`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from dispatcher.domain.campaign_rules import (
     CampaignStatus,
     ContactState,
 )
-from dispatcher.usecases.dnc_lists import MAX_BATCH as MAX_DNC_BATCH
 from web.openapi_parts import (
     ACTIVITY,
     NULLABLE_TIME,
@@ -28,7 +27,7 @@ from web.openapi_parts import (
     with_db,
 )
 
-_LIST_NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
+LIST_NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
 _RETRY = {"type": "object", "additionalProperties": False, "properties": {
     "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS_LIMIT},
     "delay": {"type": "integer", "minimum": 0, "maximum": MAX_RETRY_DELAY}}}
@@ -44,10 +43,10 @@ _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header",
 _CAMPAIGN = {"$ref": "#/components/schemas/Campaign"}
 _CID = {"name": "campaign_id", "in": "path", "required": True,
         "schema": {"type": "string", "format": "uuid"}}
-_LIST = {"name": "name", "in": "path", "required": True,
-         "schema": {"type": "string", "pattern": _LIST_NAME}}
+LIST = {"name": "name", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": LIST_NAME}}
 _CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
-_LIMIT = {"name": "limit", "in": "query",
+LIMIT = {"name": "limit", "in": "query",
           "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}
 
 
@@ -59,6 +58,8 @@ def _lifecycle(action: str, summary: str) -> dict[str, Any]:
         "responses": with_db(responses("200", _CAMPAIGN, 400, 401, 404, 409, 413, 415,
                                        422))}}
 
+
+NULLABLE_ID = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "CampaignRequest": {
@@ -90,7 +91,7 @@ SCHEMAS: dict[str, Any] = {
             "timezone": {"type": "string", "description": "IANA time zone",
                          "default": "Asia/Tehran"},
             "dnc_lists": {"type": "array", "maxItems": 16,
-                          "items": {"type": "string", "pattern": _LIST_NAME}},
+                          "items": {"type": "string", "pattern": LIST_NAME}},
             "status_callback": {"type": "string", "format": "uri", "maxLength": 2000},
             "status_callback_event": {
                 "type": "array", "minItems": 1, "uniqueItems": True,
@@ -117,12 +118,12 @@ SCHEMAS: dict[str, Any] = {
         "activity": {"$ref": "#/components/schemas/Activity"}}},
     "Activity": ACTIVITY,
     "Contact": {"type": "object", "required": ["id", "to", "state"], "properties": {
-        "id": {"type": "integer"}, "line": {"type": "integer"},
+        "id": {"type": "integer"}, "line": {"type": "integer"}, "upload_id": NULLABLE_ID,
         "to": {"type": "string"}, "state": {"enum": [s.value for s in ContactState]},
         "outcome": {"type": ["string", "null"]}, "attempts": {"type": "integer"},
         "next_attempt_at": NULLABLE_TIME,
-        "last_call_id": {"type": ["string", "null"]},
-        "last_attempt_at": NULLABLE_TIME, "timezone": {"type": ["string", "null"]},
+        "last_call_id": NULLABLE_ID, "last_attempt_at": NULLABLE_TIME,
+        "timezone": {"type": ["string", "null"]},
         "variables": {"type": "object"}, "metadata": {}}},
     "Upload": {"type": "object",
                "required": ["upload_id", "received", "accepted", "duplicates",
@@ -133,9 +134,6 @@ SCHEMAS: dict[str, Any] = {
                    "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
                    "seconds": {"type": "number"}, "rejects_url": {"type": "string"},
                    "created_at": {"type": "string"}}},
-    "DncList": {"type": "object", "required": ["name", "numbers"], "properties": {
-        "name": {"type": "string"}, "description": {"type": ["string", "null"]},
-        "numbers": {"type": "integer"}, "created_at": NULLABLE_TIME}},
     "Variables": {"type": "object", "maxProperties": MAX_VARIABLES,
                   "propertyNames": {"pattern": VARIABLE_NAME},
                   "additionalProperties": {"anyOf": [
@@ -153,7 +151,7 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "List campaigns, newest first",
                 "parameters": [{"name": "status", "in": "query",
                                 "schema": {"enum": [s.value for s in CampaignStatus]}},
-                               _CURSOR, _LIMIT],
+                               _CURSOR, LIMIT],
                 "responses": with_db(responses("200", page_of(_CAMPAIGN), 400, 401,
                                                422))}},
     "/v1/campaigns/{campaign_id}": {
@@ -192,7 +190,7 @@ PATHS: dict[str, Any] = {
                                {"name": "outcome", "in": "query",
                                 "schema": {"type": "string", "maxLength": 32}},
                                {"name": "to", "in": "query", "schema": NUMBER},
-                               _CURSOR, _LIMIT],
+                               _CURSOR, LIMIT],
                 "responses": with_db(responses(
                     "200", page_of({"$ref": "#/components/schemas/Contact"}), 400, 401,
                     404, 422))}},
@@ -231,49 +229,6 @@ PATHS: dict[str, Any] = {
         "summary": "Every contact with its attempts and final outcome, as CSV",
         "parameters": [_CID],
         "responses": with_db({"200": csv_response("streamed CSV"),
-                               **errors(401, 404)})}},
-    "/v1/dnc-lists": {
-        "post": {"summary": "Create a do-not-call list",
-                 "requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"type": "object", "required": ["name"],
-                                "additionalProperties": False, "properties": {
-                                    "name": {"type": "string", "pattern": _LIST_NAME},
-                                    "description": {"type": ["string", "null"],
-                                                    "maxLength": 200}}}}}},
-                 "responses": with_db(responses(
-                     "201", {"$ref": "#/components/schemas/DncList"}, 400, 401, 409, 413,
-                     415, 422))},
-        "get": {"summary": "Do-not-call lists with their sizes",
-                "responses": with_db(responses("200", {
-                    "type": "object", "required": ["data"], "properties": {"data": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/DncList"}}}}, 401))}},
-    "/v1/dnc-lists/{name}/numbers": {
-        "post": {"summary": "Add numbers (stored in E.164)", "parameters": [_LIST],
-                 "requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"type": "object", "required": ["numbers"],
-                                "additionalProperties": False, "properties": {
-                                    "numbers": {"type": "array", "minItems": 1,
-                                                "maxItems": MAX_DNC_BATCH,
-                                                "items": {"type": "string",
-                                                          "maxLength": 32}}}}}}},
-                 "responses": with_db(responses("200", {
-                     "type": "object", "required": ["added", "invalid"], "properties": {
-                         "added": {"type": "integer"},
-                         "invalid": {"type": "array", "items": {"type": "object"}}}},
-                     400, 401, 404, 413, 415, 422))},
-        "get": {"summary": "Numbers on a list; ?number= checks one",
-                "parameters": [_LIST, {"name": "number", "in": "query", "schema": NUMBER},
-                               {"name": "cursor", "in": "query", "schema": {
-                                   "type": "string", "pattern": r"^\+[0-9]{1,15}$"}},
-                               _LIMIT],
-                "responses": with_db(responses("200", page_of({"type": "string"}), 400,
-                                               401, 404, 422))}},
-    "/v1/dnc-lists/{name}/numbers/{number}": {"delete": {
-        "summary": "Take a number off a list",
-        "parameters": [_LIST, {"name": "number", "in": "path", "required": True,
-                               "schema": {"type": "string"}}],
-        "responses": with_db({"204": {"description": "removed"},
                                **errors(401, 404)})}},
 }
 

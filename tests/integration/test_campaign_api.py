@@ -187,10 +187,17 @@ class TestContactsAndExport:
                           query_string={"state": "done"}).get_json()["data"] == []
         assert client.get(f"/v1/campaigns/{cid}/contacts",
                           query_string={"state": "nonsense"}).status_code == 422
+        second = upload(client, cid, "to\n09122000001\n")  # another file: its own line 2
         export = client.get(f"/v1/campaigns/{cid}/export")
         table = list(csv.DictReader(export.text.splitlines()))
-        assert [r["line"] for r in table] == [str(n) for n in range(2, 9)]
+        assert [r["line"] for r in table] == [str(n) for n in range(2, 9)] + ["2"]
         assert {r["state"] for r in table} == {"pending"}
+        first_upload, second_upload = table[0]["upload"], table[-1]["upload"]
+        assert first_upload and second_upload == second["upload_id"] != first_upload
+        assert {r["upload"] for r in table[:-1]} == {first_upload}
+        contacts = client.get(f"/v1/campaigns/{cid}/contacts",
+                              query_string={"limit": "20"}).get_json()["data"]
+        assert contacts[-1]["upload_id"] == second["upload_id"]
 
 
 class TestDncLists:

@@ -101,11 +101,12 @@ class ContactRepository:
     def export_rows(self, campaign_id: uuid.UUID) -> Iterator[Sequence[Any]]:
         """Each contact with its attempts' outcomes, in file order, streamed from the server."""
         stmt = text("""
-            SELECT c.line, c.to_number, c.state, c.outcome, c.attempts, c.last_call_id,
+            SELECT c.upload_id, c.line, c.to_number, c.state, c.outcome, c.attempts,
+                   c.last_call_id,
                    c.last_attempt_at,
                    (SELECT string_agg(coalesce(k.outcome, k.status), ';' ORDER BY k.claimed_at)
                       FROM calls k WHERE k.contact_id = c.id AND k.attempt_id IS NOT NULL)
-              FROM campaign_contacts c WHERE c.campaign_id = :id ORDER BY c.line, c.id""")
+              FROM campaign_contacts c WHERE c.campaign_id = :id ORDER BY c.id""")
         result = self.session.execute(stmt.execution_options(stream_results=True,
                                                              yield_per=5000),
                                       {"id": campaign_id})
@@ -134,12 +135,14 @@ class ContactLoader:
                 cursor.execute("TRUNCATE contact_stage")
                 cursor.copy_expert("COPY contact_stage FROM STDIN WITH (FORMAT csv)", contacts)
                 cursor.execute(
-                    "INSERT INTO campaign_contacts (campaign_id, line, to_number, timezone, "
-                    "variables, metadata, state, attempts, next_attempt_at, updated_at) "
-                    "SELECT %s, line, to_number, timezone, variables, metadata, 'pending', 0, "
-                    "%s, %s FROM contact_stage "
+                    "INSERT INTO campaign_contacts (campaign_id, upload_id, line, to_number, "
+                    "timezone, variables, metadata, state, attempts, next_attempt_at, "
+                    "updated_at) "
+                    "SELECT %s, %s, line, to_number, timezone, variables, metadata, 'pending', "
+                    "0, %s, %s FROM contact_stage "
                     "ON CONFLICT (campaign_id, to_number) DO NOTHING",
-                    (str(self.upload.campaign_id), self.due_at, self.due_at))
+                    (str(self.upload.campaign_id), str(self.upload.id), self.due_at,
+                     self.due_at))
                 self.added += cursor.rowcount
             if rejects is not None:
                 cursor.copy_expert("COPY campaign_upload_rejects (upload_id, line, reason) "

@@ -207,6 +207,7 @@ class ContactRow(Base):
     # are never deleted, so the parent is always there.
     campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     line: Mapped[int] = mapped_column(Integer)
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     to_number: Mapped[str] = mapped_column(String(20))
     timezone: Mapped[str | None] = mapped_column(String(64))
     variables: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
