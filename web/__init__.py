@@ -26,11 +26,12 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     deps.warm_up()
     app.extensions["dispatcher"] = deps
 
-    from web import calls, campaigns, dnc, errors, health, metrics, openapi, ops, trunks
+    from web import calls, campaigns, dnc, docs, errors, health, metrics, openapi, ops, trunks
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(calls.bp, url_prefix="/v1")
     app.register_blueprint(trunks.bp, url_prefix="/v1")
     app.register_blueprint(campaigns.bp, url_prefix="/v1")

@@ -28,6 +28,7 @@ from web.openapi_parts import (
     READY,
     VARIABLE_NAME,
     VARIABLE_VALUE,
+    errors,
     responses,
     with_db,
 )
@@ -130,6 +131,12 @@ SPEC: dict[str, Any] = {
                                               "application/json": {"schema": READY}}},
                                           "503": {"description": "not ready", "content": {
                                               "application/json": {"schema": READY}}}}}},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics (scope calls:read)",
+            "description": "Calls by status and outcome, originate latency, consumer lag, "
+                           "lines in use and waiting per trunk, campaigns and their contacts.",
+            "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {
+                "text/plain": {"schema": {"type": "string"}}}}, **errors(401, 403)}}},
         "/v1/calls": {
             "post": {"summary": "Queue a call, or a batch of calls",
                      "description": (

@@ -152,7 +152,7 @@ def _banner(port: int, api_key: str, signing_secret: str, env: dict[str, str]) -
     curl = (f"curl -s -X POST {base}/v1/calls -H 'Authorization: Bearer {api_key}' "
             f"-H 'Content-Type: application/json' -d '{{\"to\": \"{SIM_SAMPLES['answered']}\"}}'")
     return [
-        f"API        {base}   (OpenAPI: {base}/openapi.json, readiness: {base}/readyz)",
+        f"API        {base}   (docs: {base}/docs, OpenAPI: {base}/openapi.json)",
         f"Operations {base}/ops   (sign in with the API key below)",
         f"Flower     http://127.0.0.1:{env.get('FLOWER_PORT', '5555')}   "
         f"(user {user}, password {password})",

@@ -140,3 +140,21 @@ def test_the_page_shows_lines_and_live_calls_after_signing_in(
     width = int.from_bytes(png[16:20], "big")
     assert width >= 1000
     stack.cancel(held["id"])
+
+
+def test_the_api_document_renders_for_people_with_no_internet(
+    stack: Stack, browser: WebDriver
+) -> None:
+    """/docs is Swagger UI from the installed wheel, on /openapi.json: every operation shows."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{stack.base}/docs")
+    wait_for_element(browser, "#swagger-ui .opblock")
+    spec = requests.get(f"{stack.base}/openapi.json", timeout=10).json()
+    operations = sum(1 for item in spec["paths"].values() for method in item
+                     if method in ("get", "post", "patch", "delete"))
+    shown = browser.find_elements(By.CSS_SELECTOR, "#swagger-ui .opblock")
+    assert len(shown) == operations
+    paths = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/v1/calls", "/v1/campaigns/{campaign_id}", "/v1/dnc-lists"} <= {
+        p.replace("\u200b", "") for p in paths}
