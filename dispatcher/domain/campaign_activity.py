@@ -26,7 +26,7 @@ class Schedule:
 
     pending: int
     dialing: int
-    due_now: int  # pending contacts whose next attempt is due
+    due_now: int  # pending contacts whose next attempt is due (at least this many)
     first_due: datetime | None  # the earliest next attempt among pending contacts
     last_due: datetime | None  # the latest one
 

@@ -99,12 +99,14 @@ class CampaignRepository:
     # --- statistics -----------------------------------------------------------------------
     def pending_schedule(self, campaign_id: uuid.UUID,
                          now: datetime) -> tuple[int, datetime | None, datetime | None]:
-        """Pending contacts due now, and the earliest and latest next attempt among them."""
-        due, first, last = self.session.execute(
-            select(func.count().filter(ContactRow.next_attempt_at <= now),
-                   func.min(ContactRow.next_attempt_at), func.max(ContactRow.next_attempt_at))
-            .where(ContactRow.campaign_id == campaign_id, ContactRow.state == "pending")).one()
-        return int(due or 0), first, last
+        """Whether any pending contact is due now (0 or 1), and the earliest and latest next
+        attempt among pending contacts. Three walks of one end of ``ix_contacts_due`` each,
+        so a campaign of a million contacts costs what one of ten does."""
+        pending = (select(ContactRow.next_attempt_at)
+                   .where(ContactRow.campaign_id == campaign_id, ContactRow.state == "pending"))
+        first = self.session.scalar(pending.order_by(ContactRow.next_attempt_at).limit(1))
+        last = self.session.scalar(pending.order_by(ContactRow.next_attempt_at.desc()).limit(1))
+        return int(first is not None and first <= now), first, last
 
     def contact_counts(self, campaign_id: uuid.UUID) -> dict[str, int]:
         rows = self.session.execute(
