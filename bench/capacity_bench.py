@@ -421,6 +421,19 @@ def contacts_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def campaign_read_latency(stack: Stack, cid: str, auth: dict[str, str],
+                          rounds: int = 30) -> dict[str, list[float]]:
+    """Seconds per GET of the campaign, and of the campaign list, with its contacts loaded."""
+    session = requests.Session()
+    timings: dict[str, list[float]] = {"one": [], "list": []}
+    for _ in range(rounds):
+        for key, path in (("one", f"/v1/campaigns/{cid}"), ("list", "/v1/campaigns")):
+            start = time.monotonic()
+            session.get(f"{stack.base}{path}", headers=auth, timeout=60).raise_for_status()
+            timings[key].append(time.monotonic() - start)
+    return timings
+
+
 def run_upload(svc: Services, sim: PBXSimulator, args: argparse.Namespace) -> dict[str, object]:
     body = contacts_csv(args.upload_rows)
     result: dict[str, object] = {"bytes": len(body)}
@@ -438,6 +451,7 @@ def run_upload(svc: Services, sim: PBXSimulator, args: argparse.Namespace) -> di
                                        timeout=300)
                 answer.raise_for_status()
                 result["single"] = (answer.json(), time.monotonic() - start)
+                result["reads"] = campaign_read_latency(stack, cid, auth)
             else:
                 path = svc.logdir / "contacts.csv"
                 path.write_bytes(body)
@@ -533,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  server {answer['seconds']:.2f} s, wall {wall:.2f} s "
                   f"({args.upload_rows / wall:.0f} rows/s): {answer['accepted']} accepted, "
                   f"{answer['duplicates']} duplicates, {answer['rejected']} rejected")
+            for key, label in (("one", "GET /v1/campaigns/{id}"), ("list", "GET /v1/campaigns")):
+                report_latency(f"{label} with those contacts loaded",
+                               upload["reads"][key])  # type: ignore[index]
             print(f"  dispatcher campaign upload (chunks of 5000, progress, resumable): "
                   f"{upload['cli']:.2f} s wall; web peak RSS "
                   f"{upload['rss']['web']:.0f} MB")  # type: ignore[index]
