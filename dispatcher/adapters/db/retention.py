@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from dispatcher.adapters.db.tables import CallEventRow, CallRow, CampaignRow, RetentionMarkRow
+from dispatcher.adapters.db.bookkeeping import RetentionMarkRow
+from dispatcher.adapters.db.tables import CallEventRow, CallRow, CampaignRow
 
 Mark = tuple[datetime, uuid.UUID]
 
@@ -63,4 +64,22 @@ def delete_calls(session: Session, call_ids: Sequence[uuid.UUID]) -> int:
         return 0
     delete_events(session, call_ids)
     result = session.execute(delete(CallRow).where(CallRow.id.in_(call_ids)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+_COMPACT_TALLIES = text("""
+    WITH old AS (
+        DELETE FROM campaign_contact_tallies
+         WHERE at < :before AND at > '-infinity'
+        RETURNING campaign_id, state, outcome, n)
+    INSERT INTO campaign_contact_tallies AS t (campaign_id, state, outcome, n, at)
+    SELECT campaign_id, state, outcome, sum(n), '-infinity' FROM old GROUP BY 1, 2, 3
+    ON CONFLICT (campaign_id, state, (coalesce(outcome, ''))) WHERE at = '-infinity'
+    DO UPDATE SET n = t.n + excluded.n""")
+
+
+def compact_tallies(session: Session, before: datetime) -> int:
+    """Fold the campaign tallies dated before ``before`` into one row per (campaign, state,
+    outcome); returns how many folded rows were written."""
+    result = session.execute(_COMPACT_TALLIES, {"before": before})
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -283,11 +283,6 @@ class CampaignHistoryRow(Base):
     detail: Mapped[Any] = mapped_column(JSONB, nullable=True)
 
 
-class RetentionMarkRow(Base):
-    """Where each purge of old history stopped: the last call (in creation order) it passed."""
-
-    __tablename__ = "retention_marks"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    upto_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    upto_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+# The bookkeeping tables (the purge's marks, the campaign tallies) are declared in their own
+# module; importing it here registers them on Base.metadata for Alembic and the schema test.
+from dispatcher.adapters.db import bookkeeping  # noqa: E402,F401
