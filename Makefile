@@ -48,5 +48,6 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python bench/capacity_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/storage_bench.py
+	$(BIN)/python bench/hopper_bench.py
 	$(BIN)/python bench/consumer_bench.py
 	$(BIN)/python bench/consumer_bench.py --rate 2000

@@ -97,7 +97,7 @@ class Hopper:
             if campaign.status != "running":
                 return result
             self._feed(session, repo, campaign, now, result)
-            if not result.queued and contacts.remaining(campaign.id) == 0 \
+            if not result.queued and not contacts.any_left(campaign.id) \
                     and not contacts.uploaded_since(campaign.id, now - self.upload_grace):
                 campaign.status = "completed"
                 campaign.ended_at = campaign.updated_at = now
