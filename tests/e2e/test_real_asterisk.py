@@ -31,6 +31,7 @@ from dispatcher.adapters.ami.client import AMIEventClient
 from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.adapters.db.tables import CallRow
+from dispatcher.adapters.redis.capacity import TrunkCapacity
 from dispatcher.asterisk import confparse
 from dispatcher.config import AMIEndpoint
 from dispatcher.domain.status import FINAL_STATUSES
@@ -268,6 +269,14 @@ class RealStack:
     group: ProcessGroup
     env: dict[str, str]
 
+    def lines(self) -> str:
+        """The trunk's line state in Redis, for a failure's message: who holds a line, who
+        waits, and what admission sees."""
+        trunk = self.env.get("DISPATCHER_TRUNK_NAME", "carrier-trunk")
+        capacity = TrunkCapacity(redis.Redis.from_url(self.env["REDIS_URL"]), trunk, LINES)
+        return (f"{capacity.usage()}; holders {capacity.holders()}; "
+                f"waiting {capacity.waiting()}")
+
     def post(self, body: dict[str, object]) -> requests.Response:
         return requests.post(f"{self.base}/v1/calls", json=body, timeout=10,
                              headers={"Authorization": f"Bearer {self.key}"})
@@ -297,7 +306,9 @@ class RealStack:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"call {call_id} is {row.status}/{row.outcome} after {timeout}s\n"
-                    f"events:\n{self.group.tail('events')}\nworker:\n{self.group.tail('worker')}")
+                    f"lines: {self.lines()}\nevents:\n{self.group.tail('events')}\n"
+                    f"worker:\n{self.group.tail('worker')}\nweb:\n{self.group.tail('web')}\n"
+                    f"beat:\n{self.group.tail('beat')}")
             time.sleep(0.2)
 
     def wait_final(self, call_id: str, timeout: float = 60) -> CallRow:
