@@ -39,11 +39,14 @@ PAGE = """<!doctype html>
 """
 
 
+def _asset(name: str) -> str:
+    return url_for("docs.asset", name=name)
+
+
 @bp.get("/docs")
 def page() -> ResponseReturnValue:
-    asset = lambda name: url_for("docs.asset", name=name)  # noqa: E731
-    html = PAGE.format(favicon=asset("swagger.svg"), css=asset("swagger-ui.css"),
-                       bundle=asset("swagger-ui-bundle.js"), spec=url_for("openapi.openapi"),
+    html = PAGE.format(favicon=_asset("swagger.svg"), css=_asset("swagger-ui.css"),
+                       bundle=_asset("swagger-ui-bundle.js"), spec=url_for("openapi.openapi"),
                        init=url_for("static", filename="docs.js"))
     return Response(html, mimetype="text/html")
 
