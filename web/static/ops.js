@@ -5,6 +5,14 @@ function cell(text, cls) {
   if (cls) td.className = cls;
   return td;
 }
+function emptyRow(text, columns) {
+  const tr = document.createElement("tr");
+  const td = cell(text);
+  td.colSpan = columns;
+  tr.className = "empty";
+  tr.append(td);
+  return tr;
+}
 async function refresh() {
   const response = await fetch("/ops/data.json", {credentials: "same-origin"});
   if (response.status === 401) { location.reload(); return; }
@@ -41,14 +49,7 @@ async function refresh() {
               cell(c.pending), cell(c.answered), cell(c.rate), cell(c.eta));
     return tr;
   }));
-  if (!data.campaigns.length) {
-    const tr = document.createElement("tr");
-    const td = cell("No running campaigns.");
-    td.colSpan = 8;
-    tr.className = "empty";
-    tr.append(td);
-    campaigns.append(tr);
-  }
+  if (!data.campaigns.length) campaigns.append(emptyRow("No running campaigns.", 8));
   const alerts = document.querySelector("#alerts");
   alerts.replaceChildren(...(data.alerts.length ? data.alerts.map(a => {
     const li = document.createElement("li");
@@ -70,14 +71,7 @@ async function refresh() {
               cell(`${q.acd === null ? "-" : q.acd.toFixed(1)} s`));
     return tr;
   }));
-  if (!data.quality.length) {
-    const tr = document.createElement("tr");
-    const td = cell("No call ended in the last hour.");
-    td.colSpan = 5;
-    tr.className = "empty";
-    tr.append(td);
-    quality.append(tr);
-  }
+  if (!data.quality.length) quality.append(emptyRow("No call ended in the last hour.", 5));
   document.querySelector("#active-count").textContent = data.calls.length;
   document.querySelector("#updated").textContent = `updated ${data.generated_at}`;
 }
