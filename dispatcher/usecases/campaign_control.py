@@ -8,6 +8,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.tasknames import RUN_HOPPER
@@ -37,8 +38,9 @@ class CampaignControl:
 
     def page(self, status: str | None, limit: int,
              after: tuple[datetime, uuid.UUID] | None) -> list[CampaignView]:
+        # Campaigns share trunks: ask Redis once per trunk, not once per campaign.
         return campaigns.page(self.sessions, status, limit, after,
-                              trunk_paused=self.trunk_paused)
+                              trunk_paused=cache(self.trunk_paused))
 
     def create(self, spec: CampaignSpec, by_key: uuid.UUID | None) -> CampaignView:
         row = campaigns.create_campaign(self.sessions, spec, by_key)
