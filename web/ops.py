@@ -27,6 +27,7 @@ from flask.typing import ResponseReturnValue
 from itsdangerous import URLSafeTimedSerializer
 from redis.exceptions import RedisError
 
+from dispatcher.domain.campaign_activity import with_reason
 from dispatcher.usecases.campaigns import CampaignView
 from dispatcher.usecases.ops_board import ops_board
 from web import charts
@@ -129,20 +130,12 @@ def snapshot() -> dict[str, Any]:
 
 def _campaign(v: CampaignView) -> dict[str, Any]:
     return {"id": str(v.row.id), "name": v.row.name, "status": v.row.status,
-            "shown_status": shown_status(v.row.status, v.activity.reason),
+            "shown_status": with_reason(v.row.status, v.activity.reason),
             "activity_state": v.activity.state,
             "trunk": v.row.trunk, "progress": round(100 * v.progress, 1), "total": v.total,
             "dialing": v.contacts["dialing"], "pending": v.contacts["pending"],
             "answered": v.outcomes.get("answered", 0), "rate": v.rate_per_minute,
             "eta": _duration(v.eta_seconds)}
-
-
-def shown_status(status: str, reason: str) -> str:
-    """The status, with why it is not dialling when it is not: "running: waiting for window
-    (opens Sat 09:00 Asia/Tehran)", "paused by night-shift at Mon 18:00 Asia/Tehran"."""
-    if reason in (status, "dialing"):
-        return status
-    return reason if reason.startswith(status) else f"{status}: {reason}"
 
 
 def _duration(seconds: float | None) -> str:

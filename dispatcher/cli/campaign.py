@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.cli.campaign_flags import create_body, settings_flags
-from dispatcher.cli.campaign_render import FINAL, live_view, summary, summary_line
-from dispatcher.cli.rest_command import EXIT_CODES, Handler, connection_flags, run, say
+from dispatcher.cli.campaign_render import FINAL, live_view, status_text, summary, summary_line
+from dispatcher.cli.rest_command import (
+    EXIT_CODES,
+    connection_flags,
+    run,
+    say,
+    subcommands,
+)
 
 if TYPE_CHECKING:
     from dispatcher.cli.api_client import ApiClient
@@ -163,9 +169,8 @@ def _list(args: argparse.Namespace, client: ApiClient) -> int:
     while True:
         page = client.call("GET", "/v1/campaigns", params={"cursor": cursor} if cursor else None)
         for c in page.get("data") or []:
-            reason = (c.get("activity") or {}).get("reason")
-            why = f"  ({reason})" if reason and reason not in (c.get("status"), "dialing") \
-                and not reason.startswith(str(c.get("status"))) else ""
+            shown = status_text(c)
+            why = f"  ({shown})" if shown != c.get("status") else ""
             print(f"{c.get('id')}  {c.get('status')!s:<9}  "
                   f"{100 * float(c.get('progress') or 0):5.1f}%  "
                   f"{(c.get('contacts') or {}).get('total', 0):>7}  {c.get('name')}{why}")
@@ -203,12 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Create, fill, run and watch outbound "
                                                  "campaigns through the REST API.",
                                      epilog=EXIT_CODES)
-    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
-
-    def command(name: str, func: Handler, text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[conn], help=text, description=text)
-        p.set_defaults(func=func)
-        return p
+    command = subcommands(parser, conn)
 
     create = command("create", _create, "create a draft campaign; prints its id on stdout")
     create.add_argument("--trunk")

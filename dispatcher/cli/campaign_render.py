@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dispatcher.domain.campaign_activity import with_reason
+
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
@@ -44,24 +46,20 @@ def _figures(c: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _status(c: dict[str, Any]) -> str:
+def status_text(c: dict[str, Any]) -> str:
     """The status, and why it is not dialling when it is not (an older server sends no
     ``activity``)."""
-    status = str(c.get("status"))
-    reason = (c.get("activity") or {}).get("reason")
-    if not reason or reason in (status, "dialing"):
-        return status
-    return reason if reason.startswith(status) else f"{status} ({reason})"
+    return with_reason(str(c.get("status")), (c.get("activity") or {}).get("reason"))
 
 
 def summary_line(c: dict[str, Any]) -> str:
     f = _figures(c)
-    return (f"{_status(c)}  {f['progress']}  contacts: {f['contacts']}  calls: "
+    return (f"{status_text(c)}  {f['progress']}  contacts: {f['contacts']}  calls: "
             f"{f['calls']}  outcomes: {f['outcomes']}  rate {f['rate']}  ETA {f['eta']}")
 
 
 def summary(c: dict[str, Any]) -> str:
-    head = f"campaign {c.get('id')}  {c.get('name', '')!r}  {_status(c)}"
+    head = f"campaign {c.get('id')}  {c.get('name', '')!r}  {status_text(c)}"
     return "\n".join([head, *(f"{k:<9} {v}" for k, v in _figures(c).items())])
 
 
@@ -75,7 +73,7 @@ def live_view(c: dict[str, Any]) -> RenderableType:
                 f["progress"])
     grid = Table.grid(padding=(0, 2))
     grid.add_row("[bold]campaign", f"{c.get('id')}  {c.get('name', '')}  "
-                                   f"[bold]{_status(c)}")
+                                   f"[bold]{status_text(c)}")
     grid.add_row("[bold]progress", bar)
     for key in ("contacts", "calls", "outcomes", "rate", "eta"):
         grid.add_row(f"[bold]{key}", f[key])

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from dispatcher.cli.rest_command import EXIT_CODES, Handler, connection_flags, run, say
+from dispatcher.cli.rest_command import (
+    EXIT_CODES,
+    connection_flags,
+    run,
+    say,
+    subcommands,
+)
 
 if TYPE_CHECKING:
     from dispatcher.cli.api_client import ApiClient
@@ -145,12 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dispatcher dnc", parents=[conn],
                                      description="Do-not-call lists through the REST API.",
                                      epilog=EXIT_CODES)
-    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
-
-    def command(name: str, func: Handler, text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[conn], help=text, description=text)
-        p.set_defaults(func=func)
-        return p
+    command = subcommands(parser, conn)
 
     create = command("create", _create, "create a list (campaigns name it in --dnc)")
     create.add_argument("name", metavar="NAME")

@@ -37,6 +37,20 @@ def connection_flags() -> argparse.ArgumentParser:
     return conn
 
 
+def subcommands(parser: argparse.ArgumentParser,
+                conn: argparse.ArgumentParser) -> Callable[[str, Handler, str],
+                                                           argparse.ArgumentParser]:
+    """A way to add subcommands that each take the connection flags and call a handler."""
+    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Handler, text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[conn], help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    return command
+
+
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Call the subcommand's handler with a client, turning failures into exit codes."""
     url = getattr(args, "api_url", None) or os.environ.get("DISPATCHER_API_URL") or DEFAULT_URL

@@ -93,3 +93,11 @@ def eta_seconds(act: Activity, schedule: Schedule, rate_per_minute: float,
     if by_rate is None and act.state == DIALING:
         return None
     return round(max(0.0, *candidates), 1) if candidates else None
+
+
+def with_reason(status: str, reason: str | None) -> str:
+    """The status, and why it is not dialling when it is not: "running: waiting for window
+    (opens Sat 09:00 Asia/Tehran)", "paused by night-shift at Mon 18:00 Asia/Tehran"."""
+    if not reason or reason in (status, DIALING):
+        return status
+    return reason if reason.startswith(status) else f"{status}: {reason}"

@@ -439,7 +439,7 @@ def test_a_campaign_that_is_not_dialling_says_why() -> None:
                       "reason": "waiting for window (opens Sat 09:00 Asia/Tehran)",
                       "until": "2026-06-06T05:30:00+00:00"}}
     assert summary_line(c).startswith(
-        "running (waiting for window (opens Sat 09:00 Asia/Tehran))  40.0% of 10")
+        "running: waiting for window (opens Sat 09:00 Asia/Tehran)  40.0% of 10")
     assert "ETA 15h00m" in summary_line(c)
     dialing = {**c, "activity": {"state": "dialing", "reason": "dialing", "until": None}}
     assert summary_line(dialing).startswith("running  40.0%")
