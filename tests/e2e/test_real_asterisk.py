@@ -375,6 +375,17 @@ def _wait_watched(stack: RealStack, timeout: float = 20) -> None:
     raise AssertionError(f"the consumer never watched the PBX:\n{stack.group.tail('events')}")
 
 
+def _wait_logged(stack: RealStack, text: str, count: int, timeout: float = 30) -> None:
+    """Until the consumer's log holds ``text`` on at least ``count`` lines."""
+    path = stack.group.logdir / "events.log"
+    deadline = time.monotonic() + timeout
+    while sum(text in line for line in path.read_text().splitlines()) < count:
+        assert time.monotonic() < deadline, (
+            f"{count} x {text!r} never logged:\n{stack.group.tail('events')}")
+        stack.group.check_alive()
+        time.sleep(0.2)
+
+
 # --- scenarios ---------------------------------------------------------------------------------
 
 def test_the_rendered_configuration_boots_without_errors(peer: Pair) -> None:
@@ -560,6 +571,9 @@ def test_a_pbx_restart_mid_call_settles_the_calls_and_the_consumer_is_back_at_on
         time.sleep(2)
         peer.dispatcher.start()
         _wait_qualified(peer)
+        # The watched mark outlives a short outage: wait for the consumer's own word that
+        # it lost this session, or the log below could be read before the second loss.
+        _wait_logged(stack, "reconnecting in ", restart + 1)
         _wait_watched(stack)
         if restart == 0:
             for call_id in ids:
