@@ -26,11 +26,12 @@ from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.devstack.embedded import EmbeddedPostgres
-from dispatcher.domain.campaign_requests import parse_campaign_request
 from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import load_trunks
 from dispatcher.usecases import campaigns, contact_upload
 from dispatcher.usecases.hopper import Hopper
+from web.models.campaigns import campaign_spec
+from web.models.rules import ApiContext
 
 
 def contact_lines(rows: int) -> list[str]:
@@ -52,7 +53,8 @@ def run(postgres: EmbeddedPostgres, contacts: int,
     settings = Settings(database_url=url, ami_port=1, ami_secret="bench", trunk_lines=30)
     trunks = load_trunks(settings)
     policy = NumberPolicy()
-    spec = parse_campaign_request({"name": f"{contacts}", "max_lines": 30}, trunks, None)
+    spec = campaign_spec({"name": f"{contacts}", "max_lines": 30},
+                         ApiContext(NumberPolicy(), trunks))
     cid = campaigns.create_campaign(sessions, spec, None).id
     started = time.perf_counter()
     contact_upload.upload_contacts(sessions, cid, contact_lines(contacts), "csv", policy)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from typing import TypeVar
 
 from flask import request
+from pydantic import BaseModel
 
-from dispatcher.domain.errors import BadRequest, DispatcherError, ValidationFailed
+from dispatcher.domain.errors import BadRequest, DispatcherError
+from web.models.common import Acknowledged
+from web.models.refusals import validated
+from web.models.rules import ApiContext
+
+Q = TypeVar("Q", bound=BaseModel)
 
 
 class UnsupportedMediaType(DispatcherError):
@@ -40,27 +46,14 @@ def json_body() -> object:
         raise BadRequest("the body is not valid JSON") from None
 
 
-def optional_json_body() -> object:
-    """For endpoints that take no body: none is fine, but one sent must be a JSON object
-    within the size limit."""
-    if not request.get_data(cache=True):
-        return None
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ValidationFailed("the request body must be a JSON object")
-    return body
+def acknowledged() -> None:
+    """For endpoints that take no body: none is fine, but one sent must be a JSON object within
+    the size limit, with no fields (there are none yet)."""
+    if request.get_data(cache=True):
+        validated(Acknowledged, json_body())
 
 
-def limit_arg() -> int:
-    raw = request.args.get("limit", "50")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
-        raise ValidationFailed("limit must be an integer from 1 to 500", field="limit")
-    return int(raw)
-
-
-def only_args(allowed: Collection[str]) -> None:
-    """Refuse query parameters an endpoint does not take: a misspelt filter would otherwise
-    silently list everything."""
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        raise ValidationFailed(f"unknown query parameter {unknown[0]!r}", field=unknown[0][:100])
+def query(model: type[Q], api: ApiContext) -> Q:
+    """The query string as ``model``: an unknown argument is refused (a misspelt filter would
+    otherwise silently list everything), and each value is checked by its rule."""
+    return validated(model, request.args.to_dict(), api, unknown="query parameter")

@@ -12,18 +12,24 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from dispatcher.adapters.db.tables import ContactRow
-from dispatcher.domain.campaign_requests import parse_campaign_request
-from dispatcher.domain.campaign_rules import ACTIONS, CampaignStatus, ContactState
+from dispatcher.domain.campaign_rules import ACTIONS
 from dispatcher.domain.contact_import import CSV, NDJSON
-from dispatcher.domain.errors import BadRequest, NotFound, ValidationFailed
-from dispatcher.domain.numbers import InvalidNumber
+from dispatcher.domain.errors import BadRequest, NotFound
 from dispatcher.usecases import campaign_records, contact_upload
 from dispatcher.usecases.call_json import iso
 from dispatcher.usecases.campaign_control import CampaignControl
 from dispatcher.usecases.campaign_json import campaign_json
 from web.auth import require_api_key
-from web.bodies import UnsupportedMediaType, json_body, limit_arg, only_args, optional_json_body
+from web.bodies import UnsupportedMediaType, acknowledged, json_body, query
 from web.deps import Deps, deps
+from web.models.campaigns import (
+    CampaignPatch,
+    CampaignQuery,
+    ContactQuery,
+    UploadQuery,
+    campaign_spec,
+)
+from web.models.refusals import validated
 from web.serialize import callback_json, decode_cursor, encode_cursor
 
 bp = Blueprint("campaigns", __name__)
@@ -31,7 +37,6 @@ bp.before_request(require_api_key)
 
 UPLOAD_TYPES = {"text/csv": CSV, "application/x-ndjson": NDJSON, "application/jsonl": NDJSON,
                 "application/x-jsonlines": NDJSON}
-MAX_LINE_OFFSET = 1_000_000_000
 
 
 def contact_json(c: ContactRow) -> dict[str, Any]:
@@ -58,8 +63,7 @@ def _control(d: Deps) -> CampaignControl:
 @bp.post("/campaigns")
 def create_campaign() -> ResponseReturnValue:
     d = deps()
-    spec = parse_campaign_request(json_body(), d.trunks, d.settings.default_caller_id,
-                                  allow_private_callbacks=d.settings.callback_allow_private)
+    spec = campaign_spec(json_body(), d.api)
     view = _control(d).create(spec, g.api_key_id)
     response = jsonify(campaign_json(view))
     response.headers["Location"] = f"/v1/campaigns/{view.row.id}"
@@ -68,15 +72,12 @@ def create_campaign() -> ResponseReturnValue:
 
 @bp.get("/campaigns")
 def list_campaigns() -> ResponseReturnValue:
-    only_args({"status", "cursor", "limit"})
-    status = request.args.get("status")
-    if status is not None and status not in {s.value for s in CampaignStatus}:
-        raise ValidationFailed(f"unknown status {status!r}", field="status")
-    cursor = request.args.get("cursor")
-    limit = limit_arg()
-    views = _control(deps()).page(status, limit + 1, decode_cursor(cursor) if cursor else None)
-    more = len(views) > limit
-    views = views[:limit]
+    d = deps()
+    q = query(CampaignQuery, d.api)
+    views = _control(d).page(q.status, q.limit + 1,
+                             decode_cursor(q.cursor) if q.cursor else None)
+    more = len(views) > q.limit
+    views = views[:q.limit]
     next_cursor = encode_cursor(views[-1].row) if more and views else None
     return jsonify(data=[campaign_json(v) for v in views], next_cursor=next_cursor)
 
@@ -89,14 +90,14 @@ def get_campaign(campaign_id: str) -> ResponseReturnValue:
 @bp.patch("/campaigns/<campaign_id>")
 def update_campaign(campaign_id: str) -> ResponseReturnValue:
     d = deps()
-    view = _control(d).update(_campaign_id(campaign_id), json_body(), d.trunks,
-                              allow_private_callbacks=d.settings.callback_allow_private,
+    changes = validated(CampaignPatch, json_body(), d.api).changes()
+    view = _control(d).update(_campaign_id(campaign_id), changes, d.trunks,
                               by_key=g.api_key_id)
     return jsonify(campaign_json(view))
 
 
 def _change(campaign_id: str, action: str) -> ResponseReturnValue:
-    optional_json_body()
+    acknowledged()
     view = _control(deps()).change(_campaign_id(campaign_id), action, g.api_key_id)
     return jsonify(campaign_json(view))
 
@@ -113,21 +114,13 @@ def _upload_format() -> str:
     return UPLOAD_TYPES[mimetype]
 
 
-def _line_offset() -> int:
-    raw = request.args.get("line_offset", "0")
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_LINE_OFFSET:
-        raise ValidationFailed("line_offset must be a whole number", field="line_offset")
-    return int(raw)
-
-
 @bp.post("/campaigns/<campaign_id>/contacts")
 def upload_contacts(campaign_id: str) -> ResponseReturnValue:
     """Streamed: the body is decoded line by line, never held whole as one string."""
     d = deps()
     cid = _campaign_id(campaign_id)
     fmt = _upload_format()
-    offset = _line_offset()
-    only_args({"line_offset"})
+    offset = query(UploadQuery, d.api).line_offset
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
         raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
@@ -181,34 +174,13 @@ def upload_rejects(campaign_id: str, upload_id: str) -> ResponseReturnValue:
         "Content-Disposition": f'attachment; filename="rejects-{uid}.csv"'})
 
 
-CONTACT_PARAMS = frozenset({"state", "outcome", "to", "cursor", "limit"})
-
-
 @bp.get("/campaigns/<campaign_id>/contacts")
 def list_contacts(campaign_id: str) -> ResponseReturnValue:
-    only_args(CONTACT_PARAMS)
-    state = request.args.get("state")
-    if state is not None and state not in {s.value for s in ContactState}:
-        raise ValidationFailed(f"unknown state {state!r}", field="state")
-    outcome = request.args.get("outcome")
-    if outcome is not None and not (0 < len(outcome) <= 32 and outcome.isprintable()):
-        raise ValidationFailed("outcome must be 1-32 printable characters", field="outcome")
-    to = request.args.get("to")
-    if to is not None:
-        try:
-            to = deps().policy.e164(to)
-        except InvalidNumber as exc:
-            raise ValidationFailed(f"to {exc}", field="to") from None
-    cursor = request.args.get("cursor")
-    after = None
-    if cursor is not None:
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) < 19):
-            raise ValidationFailed("cursor is not valid", field="cursor")
-        after = int(cursor)
-    limit = limit_arg()
+    d = deps()
+    q = query(ContactQuery, d.api)
     rows, more = campaign_records.contacts(
-        deps().sessions, _campaign_id(campaign_id),
-        campaign_records.ContactQuery(state, outcome, to, after), limit)
+        d.sessions, _campaign_id(campaign_id),
+        campaign_records.ContactQuery(q.state, q.outcome, q.to, q.cursor), q.limit)
     return jsonify(data=[contact_json(c) for c in rows],
                    next_cursor=str(rows[-1].id) if more and rows else None)
 

@@ -19,6 +19,7 @@ from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import TrunkTable
 from dispatcher.usecases.admission import Admissions
 from dispatcher.usecases.dial_guard import NumberCap
+from web.models.rules import ApiContext
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Deps:
     admissions: Admissions
     redis: Redis
     number_cap: NumberCap
+    api: ApiContext
 
     def warm_up(self) -> None:
         """Best effort, at process start: connect to PostgreSQL, Redis and the broker so the
@@ -49,8 +51,10 @@ def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
     publisher = publisher or CeleryPublisher(settings.redis_url, settings.redis_sentinel_master)
     w = bootstrap.wire(settings, publisher, pool_size=bootstrap.WEB_POOL,
                        max_overflow=bootstrap.WEB_OVERFLOW)
+    api = ApiContext(w.policy, w.trunks, settings.default_caller_id,
+                     settings.callback_allow_private)
     return Deps(settings, w.sessions, w.policy, publisher, w.trunks, w.admissions, w.redis,
-                w.number_cap)
+                w.number_cap, api)
 
 
 def deps() -> Deps:

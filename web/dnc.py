@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from dispatcher.domain.errors import ValidationFailed
 from dispatcher.usecases import dnc_lists
 from dispatcher.usecases.call_json import iso
 from web.auth import require_api_key
-from web.bodies import json_body, limit_arg, only_args
+from web.bodies import json_body, query
 from web.deps import deps
+from web.models.dnc import DncListBody, DncNumberQuery, DncNumbersBody
+from web.models.refusals import validated
 
 bp = Blueprint("dnc", __name__)
 bp.before_request(require_api_key)
@@ -18,10 +19,9 @@ bp.before_request(require_api_key)
 
 @bp.post("/dnc-lists")
 def create_list() -> ResponseReturnValue:
-    body = json_body()
-    if not isinstance(body, dict) or set(body) - {"name", "description"}:
-        raise ValidationFailed("the body must be {name, description}")
-    row = dnc_lists.create_list(deps().sessions, body.get("name"), body.get("description"))
+    d = deps()
+    body = validated(DncListBody, json_body(), d.api)
+    row = dnc_lists.create_list(d.sessions, body.name, body.description)
     response = jsonify({"name": row.name, "description": row.description, "numbers": 0,
                         "created_at": iso(row.created_at)})
     response.headers["Location"] = f"/v1/dnc-lists/{row.name}"
@@ -37,24 +37,20 @@ def list_lists() -> ResponseReturnValue:
 
 @bp.post("/dnc-lists/<name>/numbers")
 def add_numbers(name: str) -> ResponseReturnValue:
-    body = json_body()
-    if not isinstance(body, dict) or set(body) != {"numbers"}:
-        raise ValidationFailed("the body must be {numbers: [...]}", field="numbers")
     d = deps()
-    added = dnc_lists.add_numbers(d.sessions, name, body["numbers"], d.policy)
+    body = validated(DncNumbersBody, json_body(), d.api)
+    added = dnc_lists.add_numbers(d.sessions, name, body.numbers, d.policy)
     return jsonify(added=added.added, invalid=added.invalid)
 
 
 @bp.get("/dnc-lists/<name>/numbers")
 def list_numbers(name: str) -> ResponseReturnValue:
-    only_args({"cursor", "limit", "number"})
     d = deps()
-    limit = limit_arg()
-    number = request.args.get("number")
-    if number is not None:
-        return jsonify(data=dnc_lists.lookup(d.sessions, name, number, d.policy),
+    q = query(DncNumberQuery, d.api)
+    if q.number is not None:
+        return jsonify(data=dnc_lists.lookup(d.sessions, name, q.number, d.policy),
                        next_cursor=None)
-    found, more = dnc_lists.list_numbers(d.sessions, name, limit, request.args.get("cursor"))
+    found, more = dnc_lists.list_numbers(d.sessions, name, q.limit, q.cursor)
     return jsonify(data=found, next_cursor=found[-1] if more and found else None)
 
 

@@ -27,7 +27,7 @@ from dispatcher.cli.rest_command import (
 if TYPE_CHECKING:
     from dispatcher.cli.api_client import ApiClient
 
-BATCH = 1000  # the API's maximum per request (dispatcher.usecases.dnc_lists.MAX_BATCH)
+BATCH = 1000  # the API's maximum per request (dispatcher.domain.dnc_rules.MAX_BATCH)
 NUMBER_COLUMNS = ("number", "to", "phone", "msisdn")
 
 

@@ -55,8 +55,6 @@ MAX_VARIABLES = 32
 MAX_METADATA_BYTES = 16384
 MAX_METADATA_DEPTH = 32
 TIMEOUT_RANGE = (5, 120)
-FIELDS = frozenset({"to", "from", "timeout", "variables", "metadata", "priority",
-                    "status_callback", "status_callback_event"})
 DEFAULT_PRIORITY = 5
 MAX_BATCH_CALLS = 500
 MAX_IDEMPOTENCY_KEY = 255  # the column's width
@@ -202,35 +200,49 @@ def parse_metadata(value: object) -> Any:
     return value
 
 
-def parse_callback(body: dict[str, Any], allow_private: bool) -> tuple[str | None,
-                                                                  tuple[str, ...]]:
-    url = body.get("status_callback")
+def parse_callback_url(value: object, allow_private: bool) -> str | None:
+    if value is None:
+        return None
     try:
-        events = parse_events(body.get("status_callback_event"))
-    except ValueError as exc:
-        raise ValidationFailed(f"status_callback_event {exc}",
-                               field="status_callback_event") from None
-    if url is None:
-        return None, events
-    try:
-        return check_url(url, allow_private=allow_private), events
+        return check_url(value, allow_private=allow_private)
     except CallbackRefused as exc:
         raise ValidationFailed(f"status_callback {exc}", field="status_callback") from None
 
 
-def parse_call_request(body: object, policy: NumberPolicy,
-                       default_caller_id: str | None = None,
-                       trunks: TrunkTable | None = None, *,
-                       allow_private_callbacks: bool = False) -> CallRequest:
-    """Validate a decoded JSON body, route it to a trunk and build its dial string; raise
-    :class:`ValidationFailed` naming the field."""
-    if not isinstance(body, dict):
-        raise ValidationFailed("the request body must be a JSON object")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise ValidationFailed(f"unknown field {unknown[0]!r}", field=unknown[0])
+def parse_callback_events(value: object) -> tuple[str, ...]:
     try:
-        destination = policy.parse(body.get("to"))
+        return parse_events(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"status_callback_event {exc}",
+                               field="status_callback_event") from None
+
+
+def parse_caller(value: object, field_name: str = "from") -> str | None:
+    """A caller ID the client chose; None leaves it to the trunk or the deployment's default."""
+    if value is None:
+        return None
+    try:
+        return parse_caller_id(value)
+    except InvalidNumber as exc:
+        raise ValidationFailed(f"{field_name} {exc}", field=field_name) from None
+
+
+@dataclass(frozen=True)
+class RoutedNumber:
+    """A destination the number rules admit, with the trunk that serves it and the dial string
+    that trunk is sent."""
+
+    e164: str
+    dial_string: str
+    trunk: str = ""
+
+
+def route_number(value: object, policy: NumberPolicy,
+                 trunks: TrunkTable | None = None) -> RoutedNumber:
+    """Parse the destination, route it to a trunk and build its dial string: everything about
+    ``to`` that can refuse a call happens here, before anything is stored."""
+    try:
+        destination = policy.parse(value)
     except InvalidNumber as exc:
         raise ValidationFailed(f"to {exc}", field="to") from None
     trunk = trunks.route(destination.e164) if trunks else None
@@ -240,37 +252,4 @@ def parse_call_request(body: object, policy: NumberPolicy,
         dial_string = policy.dial_string(destination, trunk.dial_template if trunk else None)
     except InvalidNumber as exc:
         raise ValidationFailed(f"to {exc}", field="to") from None
-    caller = body.get("from")
-    try:
-        caller_id = parse_caller_id(caller) if caller is not None else default_caller_id or None
-    except InvalidNumber as exc:
-        raise ValidationFailed(f"from {exc}", field="from") from None
-    callback, events = parse_callback(body, allow_private_callbacks)
-    return CallRequest(
-        to=destination.e164, dial_string=dial_string, caller_id=caller_id,
-        timeout=parse_timeout(body.get("timeout")), trunk=trunk.name if trunk else "",
-        priority=parse_priority(body.get("priority")),
-        variables=parse_variables(body.get("variables")),
-        status_callback=callback, callback_events=events,
-        metadata=parse_metadata(body.get("metadata")),
-    )
-
-
-def parse_call_batch(body: list[object], policy: NumberPolicy,
-                     default_caller_id: str | None = None,
-                     trunks: TrunkTable | None = None, *,
-                     allow_private_callbacks: bool = False) -> list[CallRequest]:
-    """Validate every call of a batch; the first invalid one refuses the whole batch, named by
-    its index (``[3].to``), so a client never has to work out which calls were taken."""
-    if not 1 <= len(body) <= MAX_BATCH_CALLS:
-        raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH_CALLS} calls")
-    requests = []
-    for index, item in enumerate(body):
-        try:
-            requests.append(parse_call_request(
-                item, policy, default_caller_id, trunks,
-                allow_private_callbacks=allow_private_callbacks))
-        except ValidationFailed as exc:
-            field = f"[{index}].{exc.field}" if exc.field else f"[{index}]"
-            raise ValidationFailed(f"call {index}: {exc.message}", field=field) from None
-    return requests
+    return RoutedNumber(destination.e164, dial_string, trunk.name if trunk else "")

@@ -18,6 +18,10 @@ WAITING_FOR_WINDOW = "waiting-for-window"
 WAITING_FOR_RETRIES = "waiting-for-retries"
 TRUNK_PAUSED = "trunk-paused"
 FINISHING = "finishing"
+# Every state a campaign's activity can be in: those above, and the campaign's own status
+# when it is not running.
+STATES = ("draft", DIALING, WAITING_FOR_WINDOW, WAITING_FOR_RETRIES, TRUNK_PAUSED, FINISHING,
+          "paused", "completed", "canceled")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.tasknames import RUN_HOPPER
@@ -46,10 +47,9 @@ class CampaignControl:
         row = campaigns.create_campaign(self.sessions, spec, by_key)
         return self.view(row.id)
 
-    def update(self, campaign_id: uuid.UUID, body: object, trunks: TrunkTable, *,
-               allow_private_callbacks: bool, by_key: uuid.UUID | None) -> CampaignView:
-        view = campaigns.update_campaign(self.sessions, campaign_id, body, trunks,
-                                         allow_private_callbacks=allow_private_callbacks,
+    def update(self, campaign_id: uuid.UUID, changes: dict[str, Any], trunks: TrunkTable, *,
+               by_key: uuid.UUID | None) -> CampaignView:
+        view = campaigns.update_campaign(self.sessions, campaign_id, changes, trunks,
                                          by_key=by_key)
         if view.row.status == "running":
             self.wake_hopper()  # more lines may be free now

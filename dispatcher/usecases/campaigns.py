@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ from dispatcher.domain.call_windows import parse_windows
 from dispatcher.domain.campaign_activity import Activity, Schedule, activity, eta_seconds
 from dispatcher.domain.campaign_requests import (
     CampaignSpec,
-    parse_campaign_update,
+    update_columns,
 )
 from dispatcher.domain.campaign_rules import (
     WITHDRAWN_CANCELED,
@@ -146,25 +147,25 @@ def page(sessions: Sessions, status: str | None, limit: int,
                 for row in repo.page(status, limit, after)]
 
 
-def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, body: object, trunks: TrunkTable,
-                    *, allow_private_callbacks: bool = False, by_key: uuid.UUID | None = None,
+def update_campaign(sessions: Sessions, campaign_id: uuid.UUID, changes: dict[str, Any],
+                    trunks: TrunkTable, *, by_key: uuid.UUID | None = None,
                     now: datetime | None = None) -> CampaignView:
-    """Change a campaign's settings while it is a draft, running or paused. The hopper and the
-    dial guard read them afresh every time, so a new line count, window or DNC list applies to
-    the next call picked or claimed."""
+    """Change a campaign's settings while it is a draft, running or paused. ``changes`` holds
+    the fields a client sent, each already checked by its rule. The hopper and the dial guard
+    read them afresh every time, so a new line count, window or DNC list applies to the next
+    call picked or claimed."""
     now = now or datetime.now(tz=UTC)
     with sessions.begin() as session:
         repo = CampaignRepository(session)
         row = _locked(repo, campaign_id)
         if CampaignStatus(row.status).is_final:
             raise Conflict(f"the campaign is {row.status}; it can no longer change")
-        changes = parse_campaign_update(body, trunks, row.trunk,
-                                        allow_private_callbacks=allow_private_callbacks)
-        _require_lists(session, changes.get("dnc_lists") or [])
-        for column, value in changes.items():
+        columns = update_columns(changes, trunks.get(row.trunk).lines)
+        _require_lists(session, columns.get("dnc_lists") or [])
+        for column, value in columns.items():
             setattr(row, column, value)
         row.updated_at = now
-        repo.note(row.id, "update", by_key, now, {"changed": sorted(body)})  # type: ignore[arg-type]
+        repo.note(row.id, "update", by_key, now, {"changed": sorted(changes)})
         session.flush()
         return campaign_view(repo, row, now)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dispatcher.adapters.db.dnc import DncRepository
 from dispatcher.adapters.db.engine import Sessions
 from dispatcher.adapters.db.tables import DncListRow
-from dispatcher.domain.campaign_requests import LIST_NAME, parse_list_name
+from dispatcher.domain.campaign_requests import LIST_NAME
 from dispatcher.domain.errors import Conflict, NotFound, ValidationFailed
 from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
 
@@ -50,12 +50,9 @@ def lookup(sessions: Sessions, name: str, number: str, policy: NumberPolicy) -> 
         return [e164] if DncRepository(session).contains(row.id, e164) else []
 
 
-def create_list(sessions: Sessions, name: object, description: object) -> DncListRow:
-    list_name = parse_list_name(name)
-    if description is not None and (not isinstance(description, str) or len(description) > 200
-                                    or not description.isprintable()):
-        raise ValidationFailed("description must be up to 200 printable characters",
-                               field="description")
+def create_list(sessions: Sessions, list_name: str, description: str | None) -> DncListRow:
+    """``list_name`` and ``description`` as the API's model checked them
+    (:mod:`dispatcher.domain.dnc_rules`)."""
     with sessions.begin() as session:
         repo = DncRepository(session)
         if repo.by_name(list_name) is not None:
@@ -88,20 +85,11 @@ class Added:
     invalid: list[dict[str, object]]
 
 
-MAX_BATCH = 1000
-
-
-def add_numbers(sessions: Sessions, name: str, numbers: object,
+def add_numbers(sessions: Sessions, name: str, numbers: list[str],
                     policy: NumberPolicy) -> Added:
     """Numbers are stored in E.164, like contacts and calls, so any spelling matches. The
     region allow-list does not apply: blocking a number is always allowed."""
     _known(name)
-    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_BATCH:
-        raise ValidationFailed(f"numbers must be a list of 1-{MAX_BATCH} phone numbers",
-                               field="numbers")
-    if not all(isinstance(n, str) and len(n) <= 32 for n in numbers):
-        raise ValidationFailed("numbers must be strings of at most 32 characters",
-                               field="numbers")
     lenient = _lenient(policy)
     valid: list[str] = []
     invalid: list[dict[str, object]] = []

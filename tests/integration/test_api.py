@@ -22,13 +22,15 @@ from dispatcher.adapters.db.dial_queries import claim_call
 from dispatcher.adapters.db.engine import engine_of, raw_transaction
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
-from dispatcher.domain.call_requests import parse_call_request
 from dispatcher.domain.new_calls import NewCall
 from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import load_trunks
 from dispatcher.usecases import api_keys, requeue, submit_call
 from tests.support.databases import count
 from web import create_app
+from web.models.calls import CallBody
+from web.models.refusals import validated
+from web.models.rules import ApiContext
 
 if TYPE_CHECKING:
     from werkzeug.test import TestResponse
@@ -156,8 +158,8 @@ class TestSubmit:
     ) -> None:
         """Both requests looked before either committed; the second INSERT hits the unique
         index, and its answer is the first call, not an error and not a second call."""
-        request = parse_call_request({"to": NUMBER}, NumberPolicy.from_settings(settings),
-                                     trunks=load_trunks(settings))
+        api = ApiContext(NumberPolicy.from_settings(settings), load_trunks(settings))
+        request = validated(CallBody, {"to": NUMBER}, api).call_request(api)
         key_id = api_keys.create_api_key(sessions, "racer")[0].id
         first = submit_call.submit_call(sessions, request, key_id, "race")
         replay = submit_call._replay

@@ -11,18 +11,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatcher.adapters.db.callbacks import CallbackRepository
 from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.tables import CallbackDeliveryRow
-from dispatcher.domain.campaign_requests import parse_campaign_request
 from dispatcher.domain.trunks import TrunkTable
 from dispatcher.usecases import api_keys, campaigns
 from dispatcher.usecases.hopper import Hopper
 from tests.support.campaign_scenario import MONDAY_10_TEHRAN, POLICY, calls, end_calls, upload
+from web.models.campaigns import campaign_spec
+from web.models.rules import ApiContext
 
 
 class TestCallbacks:
     def test_campaign_calls_are_signed_with_the_secret_of_the_key_that_created_it(
             self, sessions: sessionmaker[Session], trunks: TrunkTable) -> None:
         key, _ = api_keys.create_api_key(sessions, "campaigns")
-        spec = parse_campaign_request({"name": "signed", "max_lines": 3}, trunks, None)
+        spec = campaign_spec({"name": "signed", "max_lines": 3}, ApiContext(POLICY, trunks))
         cid = campaigns.create_campaign(sessions, spec, key.id).id
         upload(sessions, cid, "to\n09121000001\n")
         campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
@@ -38,9 +39,9 @@ class TestCallbacks:
     def test_lifecycle_events_go_to_the_campaigns_callback_url_signed_with_its_key(
             self, sessions: sessionmaker[Session], trunks: TrunkTable) -> None:
         key, _ = api_keys.create_api_key(sessions, "campaigns")
-        spec = parse_campaign_request({"name": "hooked", "max_lines": 3,
-                                       "status_callback": "https://hooks.example.com/c"},
-                                      trunks, None)
+        spec = campaign_spec({"name": "hooked", "max_lines": 3,
+                              "status_callback": "https://hooks.example.com/c"},
+                             ApiContext(POLICY, trunks))
         cid = campaigns.create_campaign(sessions, spec, key.id).id
         upload(sessions, cid, "to\n09121000001\n")
         hopper = Hopper(sessions, trunks, POLICY, upload_grace=timedelta(0))

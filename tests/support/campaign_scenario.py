@@ -10,10 +10,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher.adapters.db.tables import CallRow, ContactRow
-from dispatcher.domain.campaign_requests import parse_campaign_request
 from dispatcher.domain.numbers import NumberPolicy
 from dispatcher.domain.trunks import TrunkTable
 from dispatcher.usecases import campaigns, contact_upload
+from web.models.campaigns import campaign_spec
+from web.models.rules import ApiContext
 
 POLICY = NumberPolicy()
 # Monday 2026-11-30 10:00 in Tehran (UTC+03:30) is 06:30 UTC.
@@ -23,7 +24,7 @@ MONDAY_10_TEHRAN = datetime(2026, 11, 30, 6, 30, tzinfo=UTC)
 def make_campaign(sessions: sessionmaker[Session], trunks: TrunkTable,
                   **fields: object) -> uuid.UUID:
     body = {"name": "test", "max_lines": 3, **fields}
-    spec = parse_campaign_request(body, trunks, None)
+    spec = campaign_spec(body, ApiContext(NumberPolicy(), trunks))
     return campaigns.create_campaign(sessions, spec, None).id
 
 

@@ -9,18 +9,31 @@ import pytest
 
 from dispatcher.config import Settings
 from dispatcher.domain.call_requests import (
-    parse_call_batch,
-    parse_call_request,
+    CallRequest,
     reserved_variable,
     variable_name_problem,
 )
 from dispatcher.domain.contact_import import check_csv_header, csv_rows, ndjson_rows, validate
 from dispatcher.domain.errors import ValidationFailed
 from dispatcher.domain.numbers import InvalidNumber, NumberPolicy
+from web.models.calls import CallBatch, CallBody
+from web.models.refusals import validated
+from web.models.rules import ApiContext
 
 POLICY = NumberPolicy()
 DIALPLAN = NumberPolicy.from_settings(Settings())  # with the default ASTERISK_DIAL_PATTERNS
 EXTENSIONS_CONF = Path(__file__).parents[2] / "asterisk-conf" / "templates" / "extensions.conf"
+
+
+def parse_call_request(body: object, policy: NumberPolicy) -> CallRequest:
+    """A call as the API's model takes it from a client's JSON."""
+    api = ApiContext(policy)
+    return validated(CallBody, body, api).call_request(api)
+
+
+def parse_call_batch(body: object, policy: NumberPolicy) -> list[CallRequest]:
+    api = ApiContext(policy)
+    return [call.call_request(api) for call in validated(CallBatch, body, api).root]
 
 
 class TestNumbers:
