@@ -125,6 +125,25 @@ def test_calls_outside_a_campaign_are_not_tallied(sessions: sessionmaker[Session
         assert session.scalar(select(func.count()).select_from(CallTallyRow)) == 0
 
 
+def test_a_tick_writes_its_contacts_and_calls_in_one_statement_each(
+        sessions: sessionmaker[Session], trunks: TrunkTable) -> None:
+    """Each statement on the contacts and the calls adds one tally row per state it changed:
+    taking three contacts is one (pending -3, dialing +3) pair, not three, and queueing their
+    three calls is one row."""
+    cid = make_campaign(sessions, trunks)
+    upload(sessions, cid, "to\n" + "".join(f"0912100{i:04d}\n" for i in range(1, 11)))
+    campaigns.change_status(sessions, cid, "start", MONDAY_10_TEHRAN)
+    contacts_before = tally_rows(sessions, ContactTallyRow, cid)
+    assert len(Hopper(sessions, trunks, POLICY).run(None, MONDAY_10_TEHRAN).queued) == 3
+    assert tally_rows(sessions, ContactTallyRow, cid) - contacts_before == 2
+    assert tally_rows(sessions, CallTallyRow, cid) == 1
+    end_calls(sessions, cid, "busy", "busy", MONDAY_10_TEHRAN)
+    contacts_before = tally_rows(sessions, ContactTallyRow, cid)
+    Hopper(sessions, trunks, POLICY).run(None, MONDAY_10_TEHRAN)  # settles three, takes three
+    # Settled: dialing -3, done +3. Taken: pending -3, dialing +3.
+    assert tally_rows(sessions, ContactTallyRow, cid) - contacts_before == 4
+
+
 def test_the_migration_counts_the_calls_already_there(postgres: EmbeddedPostgres) -> None:
     name = f"t_{uuid.uuid4().hex[:12]}"
     postgres.create_database(name)
