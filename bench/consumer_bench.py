@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.adapters.db.migrate import upgrade
-from dispatcher.adapters.db.tables import CallRow
+from dispatcher.adapters.db.tables import CallRow, CampaignRow
 from dispatcher.config import Settings
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from workers.event_consumer import EventConsumer, tune_gc
@@ -174,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=6000)
     parser.add_argument("--rate", type=float, default=0,
                         help="events per second to send (default: as fast as possible)")
+    parser.add_argument("--campaign", action="store_true",
+                        help="the calls belong to a campaign (each state change then also "
+                             "moves the campaign's call counts)")
     args = parser.parse_args(argv)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     root = Path(tempfile.mkdtemp(prefix="dispatcher-consumer-bench-"))
     postgres = EmbeddedPostgres(root, database="bench")
     url = postgres.start()
@@ -183,12 +187,18 @@ def main(argv: list[str] | None = None) -> int:
         sessions = make_session_factory(make_engine(url))
         attempts = [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(args.calls)]
         now = datetime.now(tz=UTC)
+        campaign_id = uuid.uuid4() if args.campaign else None
         with sessions.begin() as session:
+            if campaign_id:
+                session.add(CampaignRow(id=campaign_id, name="bench", trunk="carrier-trunk",
+                                        max_lines=30, status="running"))
+                session.flush()
             session.add_all(CallRow(id=uuid.UUID(call), to_number="+989121231001",
                                     dial_string="PJSIP/09121231001@carrier-trunk",
                                     ring_timeout=30, variables={}, status="initiated",
                                     attempt_id=uuid.UUID(attempt), claimed_at=now,
-                                    created_at=now) for attempt, call in attempts)
+                                    created_at=now, campaign_id=campaign_id)
+                            for attempt, call in attempts)
         hose = Firehose(attempts, args.rate)
         settings = replace(Settings(database_url=url), ami_port=hose.port, ami_secret="x",
                            reconcile_interval=3600)
@@ -230,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print("CPU per event: " + ", ".join(
             f"{name} {(cpu_after[name] - cpu_before[name]) / total * 1e6:.0f} us"
             for name in cpu_before) + f" (wall {elapsed / total * 1e6:.0f} us)")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+              + ("; the calls were a campaign's" if args.campaign else ""))
     finally:
         postgres.stop()
     return 0

@@ -5,7 +5,10 @@ campaign: every query the hopper runs walks one end of an index.
 In one process against an embedded PostgreSQL: a campaign on a 30-line trunk, its contacts
 uploaded through the same use case as the API's, then rounds of "the hopper feeds the free
 lines; those calls end answered" (the ending is one UPDATE, as the event consumer would
-write it). Only the hopper's passes are timed. Loopback only; bounded. Prints figures.
+write it). Only the hopper's passes are timed. Then the read side: a campaign with
+``--read-calls`` finished calls (a long campaign's attempts), and what reading it back costs
+(``GET /v1/campaigns/{id}``'s use case, in process, and its call counts alone). Loopback only;
+bounded. Prints figures.
 Run with ``make bench`` or ``.venv/bin/python bench/hopper_bench.py``.
 """
 
@@ -19,8 +22,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 
+from dispatcher.adapters.db.campaigns import CampaignRepository
 from dispatcher.adapters.db.engine import make_engine, make_session_factory
 from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.adapters.db.tables import CallRow
@@ -82,15 +86,69 @@ def run(postgres: EmbeddedPostgres, contacts: int,
     return loaded, passes, idle, dialled
 
 
+# A finished campaign's calls, as the consumer leaves them: a mix of final statuses, each with
+# its attempt. One statement, so the bench does not time its own loading.
+_FINISHED_CALLS = text("""
+    INSERT INTO calls (id, to_number, dial_string, ring_timeout, trunk, priority, source,
+                       variables, status, outcome, attempt_id, campaign_id, created_at,
+                       updated_at, claimed_at, ended_at, callback_events, callback_seq)
+    SELECT gen_random_uuid(), '+98912' || lpad(i::text, 7, '0'), 'PJSIP/x@carrier-trunk', 30,
+           'carrier-trunk', 5, 'campaign', '{}',
+           (ARRAY['completed', 'completed', 'busy', 'no-answer', 'failed'])[1 + i % 5],
+           (ARRAY['answered', 'answered', 'busy', 'no-answer', 'congestion'])[1 + i % 5],
+           gen_random_uuid(), :cid, :now, :now, :now, :now, 'completed', 0
+      FROM generate_series(1, :n) AS i""")
+
+
+def read_cost(postgres: EmbeddedPostgres, calls: int,
+              rounds: int = 30) -> tuple[float, list[float], list[float]]:
+    """Seconds to load ``calls`` finished calls of one campaign, then per read of the
+    campaign (the API's use case) and of its call counts alone."""
+    database = f"reads_{calls}"
+    postgres.create_database(database)
+    url = postgres.url_for(database)
+    upgrade(url)
+    sessions = make_session_factory(make_engine(url))
+    settings = Settings(database_url=url, ami_port=1, ami_secret="bench", trunk_lines=30)
+    spec = parse_campaign_request({"name": "reads", "max_lines": 30}, load_trunks(settings),
+                                  None)
+    cid = campaigns.create_campaign(sessions, spec, None).id
+    started = time.perf_counter()
+    with sessions.begin() as session:
+        session.execute(_FINISHED_CALLS, {"cid": cid, "n": calls, "now": datetime.now(tz=UTC)})
+    with sessions() as session:
+        session.execute(text("ANALYZE calls"))
+        session.commit()
+    loaded = time.perf_counter() - started
+    views: list[float] = []
+    counts: list[float] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        campaigns.view(sessions, cid)
+        views.append(time.perf_counter() - started)
+        with sessions() as session:
+            started = time.perf_counter()
+            CampaignRepository(session).call_counts(cid)
+            counts.append(time.perf_counter() - started)
+    return loaded, views, counts
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--read-calls", type=int, default=1_000_000,
+                        help="finished calls of the campaign read back (0: skip the reads)")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="dispatcher-hopper-bench-"))
     postgres = EmbeddedPostgres(root, database="bench")
     postgres.start()
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; data in {root}")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; data in {root}; "
+          f"load average {load()}")
     try:
         for size in args.sizes:
             loaded, passes, idle, dialled = run(postgres, size, args.rounds)
@@ -103,6 +161,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"(each settles the last pass's calls and feeds 30 lines)")
             print(f"  a tick with every line busy (most ticks): p50 "
                   f"{percentile(idle_ms, 50):.1f} ms, p95 {percentile(idle_ms, 95):.1f} ms")
+            print(f"  load average {load()}")
+        if args.read_calls:
+            loaded, views, counts = read_cost(postgres, args.read_calls)
+            view_ms = [v * 1000 for v in views]
+            count_ms = [c * 1000 for c in counts]
+            print(f"\na campaign with {args.read_calls:,} finished calls (loaded in "
+                  f"{loaded:.1f} s), read {len(views)} times:")
+            print(f"  the campaign (GET /v1/campaigns/{{id}}'s use case): p50 "
+                  f"{percentile(view_ms, 50):.1f} ms, p95 {percentile(view_ms, 95):.1f} ms")
+            print(f"  its call counts alone: p50 {percentile(count_ms, 50):.1f} ms, "
+                  f"p95 {percentile(count_ms, 95):.1f} ms")
+            print(f"  load average {load()}")
     finally:
         postgres.stop()
     return 0

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from dispatcher.adapters.db.calls import CallRepository
 from dispatcher.adapters.db.campaigns import CampaignRepository
-from dispatcher.adapters.db.contacts import ContactRepository
+from dispatcher.adapters.db.contacts import ContactChange, ContactRepository, DueContact
 from dispatcher.adapters.db.dnc import DncRepository
 from dispatcher.adapters.db.engine import Sessions
-from dispatcher.adapters.db.tables import CallRow, CampaignRow, ContactRow
+from dispatcher.adapters.db.tables import CallRow, CampaignRow
 from dispatcher.adapters.redis.capacity import CAMPAIGN
 from dispatcher.domain.call_windows import Windows, parse_windows
 from dispatcher.domain.campaign_rules import ContactState, after_call, parse_retry
@@ -129,52 +129,66 @@ class Hopper:
 
     def _feed(self, session: Session, repo: CampaignRepository, campaign: CampaignRow,
               now: datetime, result: HopperRun) -> None:
+        """Read due contacts a batch at a time and take them: each batch's changes to the
+        contacts go back in one statement, written before the next batch is read."""
         allowance = self._allowance(repo, campaign, now)
         windows = parse_windows(campaign.windows)
+        contacts = ContactRepository(session)
         for _ in range(MAX_ROUNDS):
             if allowance <= 0:
                 return
-            due = ContactRepository(session).due(campaign.id, now,
-                                                 limit=max(2 * allowance, 100))
+            due = contacts.due(campaign.id, now, limit=max(2 * allowance, 100))
             if not due:
                 return
             numbers = [c.to_number for c in due]
             blocked = DncRepository(session).on_lists(campaign.dnc_lists, numbers)
             capped = self.cap.next_allowed(session, numbers, now)
+            changes: list[ContactChange] = []
+            calls: list[CallRow] = []
             for contact in due:
                 if allowance <= 0:
-                    return
+                    break
                 if contact.to_number in blocked:
-                    _finish(contact, ContactState.SKIPPED, "dnc", now)
+                    changes.append(_finish(contact, ContactState.SKIPPED, "dnc", now))
                     result.skipped += 1
-                elif not self._open(windows, campaign, contact, now):
-                    continue
+                elif (opens := self._closed(windows, campaign, contact, now)) is not None:
+                    changes.append(ContactChange(contact.id, next_attempt_at=opens))
                 elif contact.to_number in capped:
-                    contact.next_attempt_at = capped[contact.to_number]
-                elif self._queue(session, campaign, contact, now, result):
-                    allowance -= 1
-            session.flush()
+                    changes.append(ContactChange(contact.id,
+                                                 next_attempt_at=capped[contact.to_number]))
+                else:
+                    change, call = self._queue(campaign, contact, now)
+                    changes.append(change)
+                    if call is not None:
+                        calls.append(call)
+                        result.queued.append(Queued(call.id, call.trunk, call.priority, now))
+                        allowance -= 1
+            # The batch's new calls in one statement (their tallies, migration 0013, once),
+            # then its contacts in another.
+            CallRepository(session).add_many(calls)
+            contacts.apply(changes)
 
     @staticmethod
-    def _open(windows: Windows, campaign: CampaignRow, contact: ContactRow,
-              now: datetime) -> bool:
-        """Outside its window a contact waits, and is not looked at again until it opens."""
+    def _closed(windows: Windows, campaign: CampaignRow, contact: DueContact,
+                now: datetime) -> datetime | None:
+        """When the contact's call window opens, if it is closed now: outside its window a
+        contact waits, and is not looked at again until it opens."""
         tz = contact.timezone or campaign.timezone
         if windows.allows(now, tz):
-            return True
-        contact.next_attempt_at = windows.next_open(now, tz) or now + timedelta(days=1)
-        return False
+            return None
+        return windows.next_open(now, tz) or now + timedelta(days=1)
 
-    def _queue(self, session: Session, campaign: CampaignRow, contact: ContactRow,
-               now: datetime, result: HopperRun) -> bool:
+    def _queue(self, campaign: CampaignRow, contact: DueContact,
+               now: datetime) -> tuple[ContactChange, CallRow | None]:
+        """The contact's new call (not yet stored) and the contact's change: dialing with that
+        call, or done when its number can no longer be dialled."""
         trunk = self.trunks.get(campaign.trunk)
         try:
             dial_string = self.policy.dial_string(self.policy.parse(contact.to_number),
                                                   trunk.dial_template)
         except InvalidNumber:
             # The number rules changed since the upload (a region no longer allowed).
-            _finish(contact, ContactState.DONE, "invalid-number", now)
-            return False
+            return _finish(contact, ContactState.DONE, "invalid-number", now), None
         call = CallRow(
             # Placed by the key that created the campaign (the audit trail says so), but not
             # counted against its concurrent-call limit: max_lines governs campaign calls.
@@ -183,45 +197,38 @@ class Hopper:
             caller_id=campaign.caller_id, ring_timeout=campaign.ring_timeout,
             trunk=campaign.trunk, priority=campaign.priority, source="campaign",
             variables={**(campaign.variables or {}), **(contact.variables or {})},
-            call_metadata=contact.contact_metadata, status=CallStatus.QUEUED.value,
+            call_metadata=contact.metadata, status=CallStatus.QUEUED.value,
             status_callback=campaign.status_callback, callback_events=campaign.callback_events,
             campaign_id=campaign.id, contact_id=contact.id,
             originate_target=campaign.target, created_at=now, updated_at=now,
             published_at=now,
         )
-        CallRepository(session).add(call)
-        contact.state = ContactState.DIALING.value
-        contact.last_call_id = call.id
-        contact.last_attempt_at = contact.updated_at = now
-        result.queued.append(Queued(call.id, call.trunk, call.priority, now))
-        return True
+        return ContactChange(contact.id, state=ContactState.DIALING.value, last_call_id=call.id,
+                             last_attempt_at=now, updated_at=now), call
 
 
 def _settle(contacts: ContactRepository, campaign: CampaignRow, now: datetime) -> int:
-    """Move contacts whose call ended to their next state (retry, done, back to pending)."""
+    """Move contacts whose call ended to their next state (retry, done, back to pending), all
+    in one statement."""
     finished = contacts.finished_calls(campaign.id)
     if not finished:
         return 0
     policy = parse_retry(campaign.retry or None)
-    for contact, call in finished:
-        step = after_call(policy, contact.attempts, call.status, call.outcome,
-                          claimed=call.attempt_id is not None, ended_at=call.ended_at, now=now,
+    changes = []
+    for contact in finished:
+        step = after_call(policy, contact.attempts, contact.status, contact.outcome,
+                          claimed=contact.claimed, ended_at=contact.ended_at, now=now,
                           campaign_canceled=campaign.status == "canceled")
-        contact.state = step.state.value
-        if step.outcome is not None:
-            contact.outcome = step.outcome
-        if step.counts_as_attempt:
-            contact.attempts += 1
-        if step.next_attempt_at is not None:
-            contact.next_attempt_at = step.next_attempt_at
-        contact.updated_at = now
+        changes.append(ContactChange(contact.id, state=step.state.value, outcome=step.outcome,
+                                     attempts_added=1 if step.counts_as_attempt else 0,
+                                     next_attempt_at=step.next_attempt_at, updated_at=now))
+    contacts.apply(changes)
     return len(finished)
 
 
-def _finish(contact: ContactRow, state: ContactState, outcome: str, now: datetime) -> None:
-    contact.state = state.value
-    contact.outcome = outcome
-    contact.updated_at = now
+def _finish(contact: DueContact, state: ContactState, outcome: str,
+            now: datetime) -> ContactChange:
+    return ContactChange(contact.id, state=state.value, outcome=outcome, updated_at=now)
 
 
 def _enqueue(admissions: Admissions, queued: list[Queued]) -> None:

@@ -2,11 +2,12 @@
 (``DISPATCHER_EVENT_RETENTION_DAYS``, default 30) and the calls themselves for M days
 (``DISPATCHER_CALL_RETENTION_DAYS``, default 0: forever).
 
-Beat runs :func:`purge` every minute (it also folds the campaign tallies older than ten
-minutes, migration 0012). It works in small batches, each its own short
-transaction (no long lock on a table the consumer writes at the PBX's event rate), and at most
-a few per run. It never touches a call that is not finished, nor a campaign's call while the
-campaign runs: it stops at the first such call and comes back to it, so nothing is passed over.
+Beat runs :func:`purge` every minute (it also folds the campaign contact tallies older than
+ten minutes, migration 0012, and all campaign call tallies, migration 0013). It works in small
+batches, each its own short transaction (no long lock on a table the consumer writes at the
+PBX's event rate), and at most a few per run. It never touches a call that is not finished,
+nor a campaign's call while the campaign runs: it stops at the first such call and comes back
+to it, so nothing is passed over.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def purge(sessions: Sessions, policy: RetentionPolicy, now: datetime) -> Purged:
     result = Purged()
     with sessions.begin() as session:
         db.compact_tallies(session, now - TALLY_WINDOW)
+        db.compact_call_tallies(session)
     if policy.event_days > 0:
         result.events = _walk(sessions, EVENTS, now - timedelta(days=policy.event_days),
                               policy, result)

@@ -58,15 +58,21 @@ class CallRepository:
         self.session = session
 
     # --- API side -------------------------------------------------------------------------
-    def add(self, row: CallRow) -> None:
-        """Insert a new call (the hopper's campaign calls) with one plain INSERT, skipping the
-        unit of work (the row stays transient; unset columns get their server defaults). The
-        API's calls go through :func:`insert_new_calls` instead."""
-        values = {column: value for attr, column in _CALL_COLUMNS
-                  if (value := getattr(row, attr)) is not None}
+    def add_many(self, rows: Sequence[CallRow]) -> None:
+        """Insert new calls (the hopper's campaign calls) with one plain multi-row INSERT per
+        set of columns given, skipping the unit of work (the rows stay transient; unset
+        columns get their defaults). One statement, not one per call: each also fires the
+        campaign call tallies' trigger (migration 0013). The API's calls go through
+        :func:`insert_new_calls` instead."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            values = {column: value for attr, column in _CALL_COLUMNS
+                      if (value := getattr(row, attr)) is not None}
+            groups.setdefault(tuple(values), []).append(values)
         # Values as parameters of one prebuilt statement: compiled once per set of columns
         # and cached, instead of coercing every value into a new statement per call.
-        self.session.execute(_INSERT_CALL, values)
+        for group in groups.values():
+            self.session.execute(_INSERT_CALL, group)
 
     def get(self, call_id: uuid.UUID, *, for_update: bool = False) -> CallRow | None:
         stmt = select(CallRow).where(CallRow.id == call_id)

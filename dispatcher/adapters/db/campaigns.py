@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import Session
 
-from dispatcher.adapters.db.bookkeeping import ContactTallyRow
+from dispatcher.adapters.db.bookkeeping import CallTallyRow, ContactTallyRow
 from dispatcher.adapters.db.tables import (
     ApiKeyRow,
     CallRow,
@@ -126,13 +126,14 @@ class CampaignRepository:
         return {outcome or "unknown": int(n) for outcome, n in rows if n}
 
     def call_counts(self, campaign_id: uuid.UUID) -> dict[str, int]:
-        """Calls by status, counting attempts only (not calls withdrawn before a dial)."""
+        """Calls by status, counting attempts and calls still queued (not calls withdrawn
+        before a dial), from the tallies the triggers keep (migration 0013): grouping the
+        calls themselves cost more with every call the campaign dialled."""
         rows = self.session.execute(
-            select(CallRow.status, func.count())
-            .where(CallRow.campaign_id == campaign_id,
-                   (CallRow.attempt_id.is_not(None)) | (CallRow.status == "queued"))
-            .group_by(CallRow.status))
-        return {status: int(n) for status, n in rows}
+            select(CallTallyRow.status, func.sum(CallTallyRow.n))
+            .where(CallTallyRow.campaign_id == campaign_id)
+            .group_by(CallTallyRow.status))
+        return {status: int(n) for status, n in rows if n}
 
     def finished_since(self, campaign_id: uuid.UUID, since: datetime) -> int:
         """Contacts that reached done or skipped since then (the tallies of the last minutes

@@ -13,8 +13,9 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from psycopg2.extras import execute_values
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,41 @@ from dispatcher.domain.contact_import import Contact, Reject
 from dispatcher.domain.status import FINAL_STATUSES
 
 _FINAL = [s.value for s in FINAL_STATUSES]
+
+
+class DueContact(NamedTuple):
+    """A pending contact the hopper may dial: what it reads, as a plain row (its changes go
+    back in one statement, :meth:`ContactRepository.apply`, not through ORM objects)."""
+
+    id: int
+    to_number: str
+    timezone: str | None
+    variables: dict[str, Any] | None
+    metadata: Any
+
+
+class FinishedContact(NamedTuple):
+    """A contact marked dialing whose call reached a final status, and how the call ended."""
+
+    id: int
+    attempts: int
+    status: str
+    outcome: str | None
+    claimed: bool  # the call got an attempt: a worker claimed it for dialling
+    ended_at: datetime | None
+
+
+class ContactChange(NamedTuple):
+    """What the hopper changes on one contact. None keeps the column as it is."""
+
+    id: int
+    state: str | None = None
+    outcome: str | None = None
+    attempts_added: int = 0
+    next_attempt_at: datetime | None = None
+    last_call_id: uuid.UUID | None = None
+    last_attempt_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class ContactRepository:
@@ -43,13 +79,29 @@ class ContactRepository:
             stmt = stmt.where(ContactRow.id > after)
         return list(self.session.scalars(stmt.order_by(ContactRow.id).limit(limit)))
 
-    def finished_calls(self, campaign_id: uuid.UUID) -> list[tuple[ContactRow, CallRow]]:
+    def finished_calls(self, campaign_id: uuid.UUID) -> list[FinishedContact]:
         """Contacts marked dialing whose call has reached a final status."""
-        stmt = (select(ContactRow, CallRow)
+        stmt = (select(ContactRow.id, ContactRow.attempts, CallRow.status, CallRow.outcome,
+                       CallRow.attempt_id.is_not(None), CallRow.ended_at)
                 .join(CallRow, CallRow.id == ContactRow.last_call_id)
                 .where(ContactRow.campaign_id == campaign_id, ContactRow.state == "dialing",
                        CallRow.status.in_(_FINAL)))
-        return [(contact, call) for contact, call in self.session.execute(stmt)]
+        return [FinishedContact(*row) for row in self.session.execute(stmt)]
+
+    def apply(self, changes: Sequence[ContactChange]) -> int:
+        """Write the hopper's changes to many contacts with one ``UPDATE ... FROM (VALUES)``
+        per thousand, not one UPDATE per contact: a tick takes and settles a trunk's worth of
+        contacts, and each statement also fires the tally triggers (migration 0012) once.
+        The caller holds the campaign's row lock, so nothing else moves these contacts
+        meanwhile; returns how many rows were written."""
+        if not changes:
+            return 0
+        with raw_cursor(self.session) as cursor:
+            execute_values(cursor, _APPLY_CHANGES, [
+                (c.id, c.state, c.outcome, c.attempts_added, c.next_attempt_at,
+                 None if c.last_call_id is None else str(c.last_call_id), c.last_attempt_at,
+                 c.updated_at) for c in changes], template=_CHANGE_TEMPLATE, page_size=1000)
+            return int(cursor.rowcount)
 
     def dialing(self, campaign_id: uuid.UUID) -> int:
         stmt = select(func.count()).select_from(ContactRow).where(
@@ -64,12 +116,13 @@ class ContactRepository:
             ContactRow.state.in_(("pending", "dialing"))).limit(1)
         return self.session.scalars(stmt).first() is not None
 
-    def due(self, campaign_id: uuid.UUID, now: datetime, limit: int) -> list[ContactRow]:
-        stmt = (select(ContactRow)
+    def due(self, campaign_id: uuid.UUID, now: datetime, limit: int) -> list[DueContact]:
+        stmt = (select(ContactRow.id, ContactRow.to_number, ContactRow.timezone,
+                       ContactRow.variables, ContactRow.contact_metadata)
                 .where(ContactRow.campaign_id == campaign_id, ContactRow.state == "pending",
                        ContactRow.next_attempt_at <= now)
                 .order_by(ContactRow.next_attempt_at, ContactRow.id).limit(limit))
-        return list(self.session.scalars(stmt))
+        return [DueContact(*row) for row in self.session.execute(stmt)]
 
     def contact_loader(self, upload: UploadRow, due_at: datetime) -> ContactLoader:
         self.session.add(upload)
@@ -114,6 +167,19 @@ class ContactRepository:
                                                              yield_per=5000),
                                       {"id": campaign_id})
         yield from result
+
+
+_APPLY_CHANGES = (
+    "UPDATE campaign_contacts AS c SET state = coalesce(v.state, c.state), "
+    "outcome = coalesce(v.outcome, c.outcome), attempts = c.attempts + v.attempts_added, "
+    "next_attempt_at = coalesce(v.next_attempt_at, c.next_attempt_at), "
+    "last_call_id = coalesce(v.last_call_id, c.last_call_id), "
+    "last_attempt_at = coalesce(v.last_attempt_at, c.last_attempt_at), "
+    "updated_at = coalesce(v.updated_at, c.updated_at) "
+    "FROM (VALUES %s) AS v(id, state, outcome, attempts_added, next_attempt_at, last_call_id,"
+    " last_attempt_at, updated_at) WHERE c.id = v.id")
+_CHANGE_TEMPLATE = ("(%s::bigint, %s::varchar, %s::varchar, %s::int, %s::timestamptz, "
+                    "%s::uuid, %s::timestamptz, %s::timestamptz)")
 
 
 class ContactLoader:
