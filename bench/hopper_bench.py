@@ -110,8 +110,8 @@ def read_cost(postgres: EmbeddedPostgres, calls: int,
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
     settings = Settings(database_url=url, ami_port=1, ami_secret="bench", trunk_lines=30)
-    spec = parse_campaign_request({"name": "reads", "max_lines": 30}, load_trunks(settings),
-                                  None)
+    spec = campaign_spec({"name": "reads", "max_lines": 30},
+                         ApiContext(NumberPolicy(), load_trunks(settings)))
     cid = campaigns.create_campaign(sessions, spec, None).id
     started = time.perf_counter()
     with sessions.begin() as session:
