@@ -30,10 +30,11 @@ WEB_POOL, WEB_OVERFLOW = 5, 10
 PROCESS_POOL = 2
 
 
-def database(settings: Settings, pool_size: int = PROCESS_POOL,
-             max_overflow: int = 0) -> sessionmaker[Session]:
+def database(settings: Settings, pool_size: int = PROCESS_POOL, max_overflow: int = 0, *,
+             ping_after_idle: float | None = None) -> sessionmaker[Session]:
     return make_session_factory(make_engine(settings.database_url, pool_size=pool_size,
-                                            max_overflow=max_overflow))
+                                            max_overflow=max_overflow,
+                                            ping_after_idle=ping_after_idle))
 
 
 def redis_client(settings: Settings) -> Redis:
@@ -78,9 +79,10 @@ class Wiring:
 
 
 def wire(settings: Settings, sender: TaskSender, *, pool_size: int = PROCESS_POOL,
-         max_overflow: int = 0) -> Wiring:
+         max_overflow: int = 0, ping_after_idle: float | None = None) -> Wiring:
     client = redis_client(settings)
     table = trunks(settings)
-    return Wiring(settings, database(settings, pool_size, max_overflow), client, table,
+    sessions = database(settings, pool_size, max_overflow, ping_after_idle=ping_after_idle)
+    return Wiring(settings, sessions, client, table,
                   admissions(settings, client, table, sender), number_policy(settings),
                   number_cap(settings))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatcher import bootstrap
 from dispatcher.adapters.celery_sender import CeleryPublisher, Publisher
-from dispatcher.adapters.db.engine import engine_of
+from dispatcher.adapters.db.engine import WEB_IDLE_PING_SECONDS, engine_of
 from dispatcher.adapters.tasknames import HANGUP_CALL
 from dispatcher.adapters.warm_up import warm_up
 from dispatcher.config import Settings
@@ -50,7 +50,8 @@ class Deps:
 def build_deps(settings: Settings, publisher: Publisher | None) -> Deps:
     publisher = publisher or CeleryPublisher(settings.redis_url, settings.redis_sentinel_master)
     w = bootstrap.wire(settings, publisher, pool_size=bootstrap.WEB_POOL,
-                       max_overflow=bootstrap.WEB_OVERFLOW)
+                       max_overflow=bootstrap.WEB_OVERFLOW,
+                       ping_after_idle=WEB_IDLE_PING_SECONDS)
     api = ApiContext(w.policy, w.trunks, settings.default_caller_id,
                      settings.callback_allow_private)
     return Deps(settings, w.sessions, w.policy, publisher, w.trunks, w.admissions, w.redis,

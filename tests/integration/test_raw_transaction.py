@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,5 +43,64 @@ def test_a_connection_the_server_dropped_is_replaced_not_reused(
         with raw_transaction(engine) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             assert cursor.fetchone() != (pid,)
+    finally:
+        engine.dispose()
+
+
+def _backend_pid(engine: Engine) -> int:
+    with raw_transaction(engine) as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return int(pid)
+
+
+def _terminate(sessions: sessionmaker[Session], *pids: int) -> None:
+    with sessions() as other:
+        for pid in pids:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+def test_the_webs_pool_checks_a_connection_that_sat_idle(
+        database_url: str, sessions: sessionmaker[Session]) -> None:
+    engine = make_engine(database_url, pool_size=1, max_overflow=0, ping_after_idle=0.0)
+    try:
+        pid = _backend_pid(engine)
+        _terminate(sessions, pid)
+        assert _backend_pid(engine) != pid  # checked, found gone, replaced: no error
+    finally:
+        engine.dispose()
+
+
+def test_the_webs_pool_hands_out_a_connection_in_steady_use_unchecked(
+        database_url: str, sessions: sessionmaker[Session]) -> None:
+    """The price of not pinging on every request: one request meets the dead connection and
+    answers 503; the pool replaces it for the next."""
+    engine = make_engine(database_url, pool_size=1, max_overflow=0, ping_after_idle=3600.0)
+    try:
+        pid = _backend_pid(engine)
+        _terminate(sessions, pid)
+        with pytest.raises(OperationalError) as lost, raw_transaction(engine) as cursor:
+            cursor.execute("SELECT 1")
+        assert lost.value.connection_invalidated
+        assert _backend_pid(engine) != pid
+    finally:
+        engine.dispose()
+
+
+def test_once_one_connection_is_found_lost_the_others_are_checked(
+        database_url: str, sessions: sessionmaker[Session]) -> None:
+    """A database restart kills every pooled connection: only the first request to find out
+    fails, not one per pooled connection."""
+    engine = make_engine(database_url, pool_size=2, max_overflow=0, ping_after_idle=3600.0)
+    try:
+        with raw_transaction(engine) as first, raw_transaction(engine) as second:
+            first.execute("SELECT pg_backend_pid()")
+            second.execute("SELECT pg_backend_pid()")
+            pids = (first.fetchone()[0], second.fetchone()[0])
+        _terminate(sessions, *pids)
+        with pytest.raises(OperationalError), raw_transaction(engine) as cursor:
+            cursor.execute("SELECT 1")
+        assert _backend_pid(engine) not in pids
+        assert _backend_pid(engine) not in pids
     finally:
         engine.dispose()

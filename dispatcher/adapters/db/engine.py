@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 Sessions = sessionmaker[Session]
@@ -25,10 +26,58 @@ def normalize_url(database_url: str) -> str:
     return url
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    kwargs.setdefault("pool_pre_ping", True)
+#: The web's pooled connections are checked before use only after this long unused: a busy
+#: API process would otherwise pay a ``SELECT 1`` round trip on every request.
+WEB_IDLE_PING_SECONDS = 10.0
+
+
+def make_engine(database_url: str, *, ping_after_idle: float | None = None,
+                **kwargs: Any) -> Engine:
+    """``ping_after_idle`` None: every checkout pings (SQLAlchemy's ``pool_pre_ping``), for
+    the workers and the consumer. A number: only a connection unused that long, or one older
+    than the last connection found lost (:func:`_ping_when_stale`)."""
+    kwargs.setdefault("pool_pre_ping", ping_after_idle is None)
     kwargs.setdefault("executemany_mode", "values_plus_batch")
-    return create_engine(normalize_url(database_url), **kwargs)
+    engine = create_engine(normalize_url(database_url), **kwargs)
+    if ping_after_idle is not None and not kwargs["pool_pre_ping"]:
+        _ping_when_stale(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_stale(engine: Engine, idle: float) -> None:
+    """Check a pooled connection before use when it may have gone away unnoticed: it sat
+    unused for ``idle`` seconds (a proxy or firewall may have dropped it), or a connection of
+    this pool has been found lost since it was last used (the database restarted: every
+    pooled connection is dead, and the first to fail says so). A connection in steady use is
+    handed out unchecked; if the server dropped it in the last ``idle`` seconds without any
+    other connection noticing, the one request using it answers 503 and the pool replaces
+    it."""
+    lost_at = [0.0]
+
+    @event.listens_for(engine, "connect")
+    def _fresh(dbapi_connection: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "invalidate")
+    def _lost(dbapi_connection: Any, record: Any, exception: BaseException | None) -> None:
+        lost_at[0] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        used_at = record.info.get("used_at", 0.0)
+        if time.monotonic() - used_at < idle and used_at > lost_at[0]:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except psycopg2.Error as exc:
+            lost_at[0] = time.monotonic()
+            raise DisconnectionError("the pooled connection is gone") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
