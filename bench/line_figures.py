@@ -47,6 +47,14 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat: with the
+    benchmark's own figures, how much of the cores went to other work during a run."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / CLOCK_TICKS, sum(fields) / CLOCK_TICKS
+
+
 def _parents() -> dict[int, int]:
     """Every live process's parent, from one pass over /proc."""
     parents: dict[int, int] = {}
@@ -144,8 +152,14 @@ def line_idle(rows: list[CallRow], lines: int, start: float) -> LineIdle:
     the order they free up), then add up each line's gaps (their sum does not depend on the
     assignment, only how it splits into turnovers does). The ends are the PBX's hangups; the
     dials are recorded after the Originate reply, so a turnover includes that round trip."""
-    calls = sorted((r.dialed_at.timestamp(), r.ended_at.timestamp()) for r in rows
-                   if r.dialed_at and r.ended_at)
+    return idle_of([(r.dialed_at.timestamp(), r.ended_at.timestamp()) for r in rows
+                    if r.dialed_at and r.ended_at], lines, start)
+
+
+def idle_of(spans: list[tuple[float, float]], lines: int, start: float) -> LineIdle:
+    """:func:`line_idle` of (dial, end) pairs: a run cut short gives its calls still on the
+    line the cut as their end, so their lines do not look free before it."""
+    calls = sorted(spans)
     ends: list[float] = []
     first: list[float] = []
     gaps: list[float] = []

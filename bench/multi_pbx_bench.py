@@ -24,7 +24,15 @@ import uuid
 from dataclasses import dataclass, field
 
 from bench_stack import Dialer, Services, running, services, submit_all
-from line_figures import LineIdle, line_idle, load_average, machine, percentile, tree_cpu_seconds
+from line_figures import (
+    LineIdle,
+    line_idle,
+    load_average,
+    machine,
+    machine_cpu,
+    percentile,
+    tree_cpu_seconds,
+)
 from sim_process import SimProcess
 
 from dispatcher.adapters.db.tables import CallRow
@@ -98,6 +106,7 @@ class Run:
     per_trunk: list[Figures]
     overall: Figures
     cpu: dict[str, float]  # CPU seconds over the run, by kind of process
+    machine: tuple[float, float]  # the whole machine's busy and total CPU seconds, the same
     submit_seconds: float
     rss: dict[str, float]
 
@@ -123,12 +132,12 @@ def run(svc: Services, args: argparse.Namespace, count: int) -> Run:
         with running(svc, f"pbx{count}", env, dialers, args.worker_concurrency) as stack:
             roots = {**stack.roots(), "simulator": [t.sim.pid for t in trunks],
                      "postgres": [svc.postgres_pid], "redis": [svc.redis_pid]}
-            before = tree_cpu_seconds(roots)
+            before, machine_before = tree_cpu_seconds(roots), machine_cpu()
             start = time.time()
             submit = submit_all(stack, calls)
             rows = stack.wait_final(len(calls),
                                     deadline=args.calls_per_trunk * args.call_length + 300)
-            after = tree_cpu_seconds(roots)
+            after, machine_after = tree_cpu_seconds(roots), machine_cpu()
             rss = stack.rss()
     finally:
         for trunk in trunks:
@@ -138,13 +147,15 @@ def run(svc: Services, args: argparse.Namespace, count: int) -> Run:
     overall = figures(rows, args.lines * count, start, args.call_length)
     # A turnover is a line's: pooled from each trunk's own lines, not across trunks.
     overall.idle.turnovers = [g for f in per_trunk for g in f.idle.turnovers]
-    return Run(trunks, per_trunk, overall, {k: after[k] - before[k] for k in before}, submit,
-               rss)
+    machine = (machine_after[0] - machine_before[0], machine_after[1] - machine_before[1])
+    return Run(trunks, per_trunk, overall, {k: after[k] - before[k] for k in before}, machine,
+               submit, rss)
 
 
 def report(result: Run) -> None:
     for trunk, own in zip(result.trunks, result.per_trunk, strict=True):
         print(own.report(trunk.name))
+        print(f"{'':11}{own.idle.report()}")
     if len(result.trunks) > 1:
         print(result.overall.report("overall"))
     calls = result.overall.calls
@@ -154,6 +165,10 @@ def report(result: Run) -> None:
         f"{kind} {1000 * result.cpu[kind] / calls:.2f} ms" for kind in KINDS) +
         f"; all {1000 * sum(result.cpu.values()) / calls:.2f} ms "
         f"({sum(result.cpu.values()):.1f} CPU s over the run)")
+    busy, total = result.machine
+    print(f"  the machine's cores were {100 * busy / total:.0f}% busy over the run, "
+          f"{100 * sum(result.cpu.values()) / total:.0f}% of them with the processes above "
+          f"(the rest: the benchmark itself, and anything else running)")
     print("  peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in result.rss.items()))
 
 
