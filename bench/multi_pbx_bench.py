@@ -106,6 +106,7 @@ class Run:
     per_trunk: list[Figures]
     overall: Figures
     cpu: dict[str, float]  # CPU seconds over the run, by kind of process
+    at_rest: dict[str, float]  # CPU seconds per second before the first call, by kind
     machine: tuple[float, float]  # the whole machine's busy and total CPU seconds, the same
     submit_seconds: float
     rss: dict[str, float]
@@ -132,7 +133,10 @@ def run(svc: Services, args: argparse.Namespace, count: int) -> Run:
         with running(svc, f"pbx{count}", env, dialers, args.worker_concurrency) as stack:
             roots = {**stack.roots(), "simulator": [t.sim.pid for t in trunks],
                      "postgres": [svc.postgres_pid], "redis": [svc.redis_pid]}
+            rest = tree_cpu_seconds(roots)  # what the processes cost with no calls at all
+            time.sleep(args.rest_seconds)
             before, machine_before = tree_cpu_seconds(roots), machine_cpu()
+            at_rest = {k: (before[k] - rest[k]) / args.rest_seconds for k in rest}
             start = time.time()
             submit = submit_all(stack, calls)
             rows = stack.wait_final(len(calls),
@@ -148,8 +152,8 @@ def run(svc: Services, args: argparse.Namespace, count: int) -> Run:
     # A turnover is a line's: pooled from each trunk's own lines, not across trunks.
     overall.idle.turnovers = [g for f in per_trunk for g in f.idle.turnovers]
     machine = (machine_after[0] - machine_before[0], machine_after[1] - machine_before[1])
-    return Run(trunks, per_trunk, overall, {k: after[k] - before[k] for k in before}, machine,
-               submit, rss)
+    return Run(trunks, per_trunk, overall, {k: after[k] - before[k] for k in before}, at_rest,
+               machine, submit, rss)
 
 
 def report(result: Run) -> None:
@@ -165,6 +169,10 @@ def report(result: Run) -> None:
         f"{kind} {1000 * result.cpu[kind] / calls:.2f} ms" for kind in KINDS) +
         f"; all {1000 * sum(result.cpu.values()) / calls:.2f} ms "
         f"({sum(result.cpu.values()):.1f} CPU s over the run)")
+    makespan = result.overall.makespan
+    print("  of which at rest (CPU per second with no calls, times the makespan, per call): " +
+          ", ".join(f"{kind} {1000 * result.at_rest[kind] * makespan / calls:.2f} ms"
+                    for kind in KINDS))
     busy, total = result.machine
     print(f"  the machine's cores were {100 * busy / total:.0f}% busy over the run, "
           f"{100 * sum(result.cpu.values()) / total:.0f}% of them with the processes above "
@@ -181,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-concurrency", type=int, default=4,
                         help="Celery pool processes per worker")
     parser.add_argument("--skip-one-trunk", action="store_true")
+    parser.add_argument("--rest-seconds", type=float, default=10.0,
+                        help="how long the processes' CPU at rest is read before the calls")
     args = parser.parse_args(argv)
     with services("dispatcher-multipbx-") as svc:
         print(f"{machine()}; logs in {svc.logdir}")
