@@ -45,9 +45,12 @@ lint: $(STAMP)
 clean:
 	rm -rf .run .pytest_cache
 
+# The realistic profile runs 10 minutes; PROFILE_ARGS="--minutes 2" for a quick look.
 bench: $(STAMP)
 	$(BIN)/python bench/capacity_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/storage_bench.py
 	$(BIN)/python bench/hopper_bench.py
 	$(BIN)/python bench/consumer_bench.py
 	$(BIN)/python bench/consumer_bench.py --rate 2000
+	$(BIN)/python bench/multi_pbx_bench.py
+	$(BIN)/python bench/profile_bench.py $(PROFILE_ARGS)

@@ -23,167 +23,32 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
-from sqlalchemy import func, select
+from bench_stack import BIN, Dialer, Services, Stack, running, services, submit_all
+from line_figures import line_idle, peak_rss_mb, percentile, steady_line_use
 
-from dispatcher.adapters.db.engine import make_engine, make_session_factory
-from dispatcher.adapters.db.migrate import upgrade
-from dispatcher.adapters.db.tables import CallRow
-from dispatcher.devstack.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from dispatcher.domain.status import FINAL_STATUSES
-from dispatcher.usecases import api_keys
 from pbxsim import PBXSimulator, SimConfig
 
-BIN = Path(sys.executable).parent
 WARM_UP_CALLS = 20
-
-
-@dataclass
-class Services:
-    postgres: EmbeddedPostgres
-    redis_url: str
-    logdir: Path
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def peak_rss_mb(pid: int, descendants: bool = True) -> float:
-    """VmHWM of a process and all its descendants (gunicorn workers, Celery pool children)."""
-    total = 0.0
-    try:
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True,
-                                  timeout=5).stdout.split() if descendants else []
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    except (OSError, subprocess.SubprocessError):
-        return total
-    return total + sum(peak_rss_mb(int(child)) for child in children)
-
-
-class Stack:
-    """One phase's processes against a fresh database and trunk."""
-
-    def __init__(self, svc: Services, sim: PBXSimulator, name: str, env: dict[str, str],
-                 workers: bool, concurrency: int) -> None:
-        db = f"bench_{name}_{uuid.uuid4().hex[:6]}"
-        svc.postgres.create_database(db)
-        self.database_url = svc.postgres.url_for(db)
-        upgrade(self.database_url)
-        self.sessions = make_session_factory(make_engine(self.database_url))
-        self.key = api_keys.create_api_key(self.sessions, "bench")[1]
-        queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
-        self.env = {
-            **os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": svc.redis_url,
-            "DISPATCHER_AMI_HOST": "127.0.0.1", "DISPATCHER_AMI_PORT": str(sim.port),
-            "DISPATCHER_AMI_USERNAME": "dispatcher", "DISPATCHER_AMI_SECRET": "bench",
-            "DISPATCHER_QUEUE_NAME": queue, "DISPATCHER_TRUNK_NAME": f"trunk-{queue}",
-            "DISPATCHER_LOG_LEVEL": "WARNING", "DISPATCHER_ALLOW_ANONYMOUS_CALLER_ID": "yes",
-            **env,
-        }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.logdir = svc.logdir
-        self.port = free_port()
-        self._start("web", [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-                            "--workers", os.environ.get("WEB_CONCURRENCY", "4"),
-                            "--threads", os.environ.get("WEB_THREADS", "1"),
-                            "--log-level", "warning", "web:create_app()"])
-        if workers:
-            self._start("events", [str(BIN / "dispatcher"), "events"])
-            self._start("worker", [str(BIN / "celery"), "-A", "workers.celery_app", "worker",
-                                   "--loglevel=WARNING", f"--queues={queue}",
-                                   f"--concurrency={concurrency}", "--without-gossip",
-                                   "--without-mingle", f"--hostname={queue}@%h"])
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{self.base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start; see " + str(self.logdir))
-            time.sleep(0.1)
-        time.sleep(2.0 if workers else 0)  # let the worker and consumer log in
-
-    def _start(self, name: str, args: list[str]) -> None:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.procs[name] = subprocess.Popen(args, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def rss(self) -> dict[str, float]:
-        return {name: peak_rss_mb(proc.pid) for name, proc in self.procs.items()}
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, 15)
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-
-    def post(self, session: requests.Session, number: str) -> str:
-        response = session.post(f"{self.base}/v1/calls", json={"to": number}, timeout=30,
-                                headers={"Authorization": f"Bearer {self.key}"})
-        response.raise_for_status()
-        return str(response.json()["id"])
-
-    def rows(self) -> list[CallRow]:
-        with self.sessions() as session:
-            return list(session.scalars(select(CallRow)))
-
-    def wait_final(self, count: int, deadline: float) -> list[CallRow]:
-        """Poll with two counts, not by loading every row: the benchmark shares the cores
-        with what it measures (loading 600 rows twice a second cost seconds of CPU)."""
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            with self.sessions() as session:
-                total = session.scalar(select(func.count()).select_from(CallRow))
-                final = session.scalar(select(func.count()).select_from(CallRow).where(
-                    CallRow.status.in_([s.value for s in FINAL_STATUSES])))
-            if (total or 0) >= count and final == total:
-                return self.rows()
-            time.sleep(0.5)
-        raise SystemExit(f"calls not final within {deadline}s; see {self.logdir}")
 
 
 @contextmanager
 def phase(svc: Services, sim: PBXSimulator, name: str, env: dict[str, str], *,
           workers: bool = True, concurrency: int = 4) -> Iterator[Stack]:
-    stack = Stack(svc, sim, name, env, workers, concurrency)
-    try:
+    """One trunk on ``sim``, configured the flat way (no ``DISPATCHER_TRUNKS``)."""
+    queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+    env = {"DISPATCHER_AMI_PORT": str(sim.port), "DISPATCHER_QUEUE_NAME": queue,
+           "DISPATCHER_TRUNK_NAME": f"trunk-{queue}", **env}
+    dialers = [Dialer("", queue, sim.port)] if workers else []
+    with running(svc, name, env, dialers, concurrency) as stack:
         yield stack
-    finally:
-        stack.stop()
-
-
-def submit_all(stack: Stack, numbers: list[str], batch: int = 100) -> float:
-    """Queue the calls the way a bulk script would: JSON arrays of ``batch`` calls."""
-    start = time.monotonic()
-    session = requests.Session()
-    for i in range(0, len(numbers), batch):
-        session.post(f"{stack.base}/v1/calls", json=[{"to": n} for n in numbers[i:i + batch]],
-                     headers={"Authorization": f"Bearer {stack.key}"},
-                     timeout=60).raise_for_status()
-    return time.monotonic() - start
 
 
 def originate_latencies(stack: Stack, sim: PBXSimulator,
@@ -210,7 +75,7 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
                                         "DISPATCHER_TRUNK_LINES": str(args.lines)},
                    concurrency=args.worker_concurrency) as stack:
             start = time.time()
-            submit = submit_all(stack, answered_numbers(args.calls, 0))
+            submit = submit_all(stack, [{"to": n} for n in answered_numbers(args.calls, 0)])
             rows = stack.wait_final(args.calls, deadline=args.calls * args.call_length + 300)
             ended = max(r.ended_at.timestamp() for r in rows if r.ended_at)
             makespan = ended - start
@@ -240,61 +105,6 @@ def run_capacity(svc: Services, args: argparse.Namespace, capacity: str) -> dict
             }
     finally:
         sim.stop()
-
-
-def steady_line_use(rows: list[CallRow], lines: int) -> float:
-    """Line use while calls were waiting: from the last of the first ``lines`` dials (every
-    line busy) to the last dial (nothing left to wait). The start and the tail of a run are
-    excluded: at the end, a line that drew one call more than the others sets the makespan."""
-    dials = sorted(r.dialed_at.timestamp() for r in rows if r.dialed_at)
-    if len(dials) <= lines:
-        return float("nan")
-    start, end = dials[lines - 1], dials[-1]
-    busy = sum(max(0.0, min(r.ended_at.timestamp(), end) - max(r.dialed_at.timestamp(), start))
-               for r in rows if r.dialed_at and r.ended_at)
-    return busy / (lines * (end - start))
-
-
-@dataclass
-class LineIdle:
-    """Where the lines' idle time went, averaged over the lines."""
-
-    before_first: float  # seconds from the start to the line's first dial
-    turnovers: list[float]  # each gap from a call's end to the next dial on its line
-    after_last: float  # seconds from the line's last end to the end of the run
-    lines: int
-
-    def report(self) -> str:
-        gaps = [1000 * g for g in self.turnovers]
-        mean = sum(gaps) / len(gaps) if gaps else float("nan")
-        return (f"idle per line: {self.before_first:.2f} s before its first call, "
-                f"{len(gaps) / self.lines:.0f} turnovers of {mean:.0f} ms mean "
-                f"(p50 {percentile(gaps, 50):.0f} ms, p95 {percentile(gaps, 95):.0f} ms) = "
-                f"{sum(gaps) / 1000 / self.lines:.2f} s, {self.after_last:.2f} s after its last")
-
-
-def line_idle(rows: list[CallRow], lines: int, start: float) -> LineIdle:
-    """Give each call the line that has been free longest at its dial (lines are refilled in
-    the order they free up), then add up each line's gaps (their sum does not depend on the
-    assignment, only how it splits into turnovers does). The ends are the PBX's hangups; the
-    dials are recorded after the Originate reply, so a turnover includes that round trip."""
-    calls = sorted((r.dialed_at.timestamp(), r.ended_at.timestamp()) for r in rows
-                   if r.dialed_at and r.ended_at)
-    ends: list[float] = []
-    first: list[float] = []
-    gaps: list[float] = []
-    for dialed, ended in calls:
-        if len(ends) < lines:
-            first.append(dialed - start)
-            ends.append(ended)
-            continue
-        freed = [i for i, end in enumerate(ends) if end <= dialed]
-        line = min(freed or range(lines), key=lambda i: ends[i])
-        gaps.append(max(0.0, dialed - ends[line]))
-        ends[line] = ended
-    finish = max(ends, default=start)
-    return LineIdle(sum(first) / max(1, len(first)), gaps,
-                    sum(finish - end for end in ends) / max(1, len(ends)), lines)
 
 
 def run_free_line_latency(svc: Services, args: argparse.Namespace) -> list[float]:
@@ -491,13 +301,9 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["capacity", "naive", "latency", "ingest", "upload"])
     args = parser.parse_args(argv)
 
-    root = Path(tempfile.mkdtemp(prefix="dispatcher-bench-"))
-    postgres = EmbeddedPostgres(root, database="bench")
-    postgres.start()
-    redis = EmbeddedRedis(root)
-    svc = Services(postgres, redis.start(), root)
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; logs in {root}")
-    try:
+    with services("dispatcher-bench-") as svc:
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+              f"logs in {svc.logdir}")
         if "capacity" not in args.skip:
             result = run_capacity(svc, args, "on")
             print(f"\ncapacity control ON: {args.calls} calls x {args.call_length:g} s "
@@ -553,9 +359,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  dispatcher campaign upload (chunks of 5000, progress, resumable): "
                   f"{upload['cli']:.2f} s wall; web peak RSS "
                   f"{upload['rss']['web']:.0f} MB")  # type: ignore[index]
-    finally:
-        redis.stop()
-        postgres.stop()
     return 0
 
 

@@ -9,7 +9,7 @@ cannot offer: per-ChannelId originate counts, peak trunk usage and fault injecti
 It depends only on the standard library and :mod:`dispatcher.adapters.ami.protocol`.
 """
 
-from pbxsim.config import CARRIER_PLAN, OUTCOMES, SimConfig
+from pbxsim.config import CARRIER_PLAN, OUTCOMES, CallShape, SimConfig
 from pbxsim.server import PBXSimulator
 
-__all__ = ["CARRIER_PLAN", "OUTCOMES", "PBXSimulator", "SimConfig"]
+__all__ = ["CARRIER_PLAN", "OUTCOMES", "CallShape", "PBXSimulator", "SimConfig"]

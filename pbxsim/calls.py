@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pbxsim.channel import APP_DIAL, APP_DIAL_DATA, Channel, Headers
-from pbxsim.config import ANSWER, CONGESTION, NO_ANSWER, TIMEOUT_408, UNREACHABLE
+from pbxsim.config import ANSWER, CONGESTION, NO_ANSWER, TIMEOUT_408, UNREACHABLE, CallShape
 from pbxsim.dialplan import DialRequest, app_duration, json_sound
 from pbxsim.endings import (
     AMI_ANSWERED,
@@ -57,7 +57,11 @@ class Call:
         self.tech = tech.upper()
         self.endpoint = (endpoint if at else number).split("/")[0]
         self.number = number if at else ""
-        self.outcome = core.picker.pick(self.number)
+        shaper = core.config.call_shape
+        shape = (shaper(self.number) if shaper else None) or CallShape()
+        self.outcome = shape.outcome or core.picker.pick(self.number)
+        self.ring_time = shape.ring_time  # None: answer_delay, or no-answer until the Timeout
+        self.talk_time = core.config.talk_time if shape.talk_time is None else shape.talk_time
         self.result: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.channel: Channel | None = None
         self._hangup = asyncio.Event()
@@ -106,7 +110,14 @@ class Call:
         self._chan_event("Newstate")
         self._dial_event("DialState", "RINGING")
         core.update_device_state()
-        if await self._unanswered_wait(math.inf if outcome == NO_ANSWER else cfg.answer_delay):
+        if self.ring_time is not None:
+            ring = self.ring_time
+        else:
+            ring = math.inf if outcome == NO_ANSWER else cfg.answer_delay
+        if await self._unanswered_wait(ring):
+            return
+        if outcome == NO_ANSWER:  # its shape stopped the ringing before the Originate Timeout
+            self._end(RING_TIMEOUT)
             return
         self._answer(outcome)
         await self._connected(outcome)
@@ -170,7 +181,7 @@ class Call:
 
     async def _connected(self, outcome: str) -> None:
         cfg, ch, req = self.core.config, self._ch, self.req
-        limit = cfg.talk_time if outcome == ANSWER else cfg.hold_max
+        limit = self.talk_time if outcome == ANSWER else cfg.hold_max
         bye_at = asyncio.get_running_loop().time() + cfg.scaled(limit)
         if req.application:
             steps = [(req.application, req.data)]

@@ -49,6 +49,31 @@ DEFAULT_DIALPLAN: dict[str, list[tuple[str, str]]] = {
 CdrSink = Callable[[dict[str, str]], None]
 
 
+@dataclass(frozen=True)
+class CallShape:
+    """One call's own outcome and timing (unscaled seconds), for load runs whose calls differ:
+    a realistic mix rings and talks for varied times, which one config-wide delay cannot give.
+    ``None`` keeps what the config (rules, plan, delays) says for that call."""
+
+    outcome: str | None = None
+    # Ringing -> answer; for "no-answer", Ringing -> the end of ringing, which then ends as the
+    # Originate Timeout would (without it, a no-answer call rings until that Timeout).
+    ring_time: float | None = None
+    talk_time: float | None = None  # answer -> remote hangup ("answer")
+
+    def __post_init__(self) -> None:
+        if self.outcome is not None:
+            _check_outcome(self.outcome)
+        for name in ("ring_time", "talk_time"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"CallShape.{name} must be >= 0, got {value!r}")
+
+
+#: The dialled number -> that call's shape (``None``: the config's own behaviour).
+CallShaper = Callable[[str], CallShape | None]
+
+
 @dataclass
 class SimConfig:
     """Everything the simulated Asterisk can be told. Delays are seconds, scaled by
@@ -78,6 +103,7 @@ class SimConfig:
     dialplan: Mapping[str, Sequence[tuple[str, str]]] = field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_DIALPLAN.items()})
     cdr_sink: CdrSink | None = None
+    call_shape: CallShaper | None = None  # per-call outcome and timing, by dialled number
     max_write_buffer: int = 1 << 20  # unread bytes before a slow reader is dropped
     log_limit: int = 100_000  # actions and CDRs kept for inspection (oldest dropped first)
     ami_version: str = "11.0.0"

@@ -20,7 +20,7 @@ import pytest
 
 from dispatcher.adapters.ami.protocol import AMIMessage
 from pbxsim import PBXSimulator, SimConfig
-from pbxsim.config import CdrSink, OutcomePicker
+from pbxsim.config import CallShape, CallShaper, CdrSink, OutcomePicker
 from pbxsim.probe import AMIProbe
 
 
@@ -40,6 +40,7 @@ class SimSettings(TypedDict, total=False):
     cel_events: bool
     timestamp_events: bool
     cdr_sink: CdrSink | None
+    call_shape: CallShaper | None
 
 
 USERS = {"dispatcher": "s3cret", "events": "ev-secret"}
@@ -252,6 +253,40 @@ def test_the_carrier_plan_outcomes(sim: PBXSimulator, number: str) -> None:
         assert ends == ([dial] if dial else [])
         assert probe.event("Cdr", UniqueID=uid)["Disposition"] == disposition
         assert sim.live_channels() == []
+
+
+SHAPES = {  # the carrier plan says busy, no-answer, busy: each call's shape overrides it
+    "0912342001": CallShape("answer", ring_time=0.05, talk_time=0.05),
+    "0912344001": CallShape(ring_time=0.05),
+    "0912342002": CallShape("no-answer", ring_time=0.05),
+}
+
+
+def test_a_call_shape_sets_each_calls_outcome_and_ringing() -> None:
+    """Load runs give calls their own ring and talk times; a no-answer call whose ringing
+    stops ends as the Originate Timeout ends one, long before this one's 30 s."""
+    simulator = make_sim(call_shape=SHAPES.get)
+    try:
+        with connect(simulator) as probe:
+            calls = {number: originate(probe, number) for number in [*SHAPES, "0912342003"]}
+            hangups = {number: hangup_of(probe, uid) for number, (_, uid) in calls.items()}
+            probe.settle(0.1)
+            reasons = {number: probe.event("OriginateResponse", ActionID=action)["Reason"]
+                       for number, (action, _) in calls.items()}
+    finally:
+        simulator.stop()
+    assert reasons == {"0912342001": "4", "0912344001": "3", "0912342002": "3",
+                       "0912342003": "0"}  # the last has no shape: busy, as the plan says
+    assert {n: (h["Cause"], h.get("TechCause")) for n, h in hangups.items()} == {
+        "0912342001": ("16", None), "0912344001": ("19", "480"),
+        "0912342002": ("19", "480"), "0912342003": ("17", "486")}
+
+
+def test_a_call_shape_refuses_an_unknown_outcome_and_negative_times() -> None:
+    with pytest.raises(ValueError, match="unknown outcome"):
+        CallShape("voicemail")
+    with pytest.raises(ValueError, match="talk_time"):
+        CallShape(talk_time=-1.0)
 
 
 def test_unreachable_numbers_and_unknown_endpoints_never_get_a_channel(
