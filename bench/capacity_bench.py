@@ -23,15 +23,14 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import requests
 from bench_stack import BIN, Dialer, Services, Stack, running, services, submit_all
+from ingest_run import report, run_ingest
 from line_figures import line_idle, peak_rss_mb, percentile, steady_line_use
 
 from pbxsim import PBXSimulator, SimConfig
@@ -129,97 +128,6 @@ def run_free_line_latency(svc: Services, args: argparse.Namespace) -> list[float
             return originate_latencies(stack, sim, measured)
     finally:
         sim.stop()
-
-
-WRK_SCRIPT = """
-counter = 0
-request = function()
-  local items = {}
-  for i = 1, BATCH do
-    counter = counter + 1
-    items[i] = string.format('{"to": "+98912%03d1%03d"}', math.random(0, 999), counter % 1000)
-  end
-  local body = items[1]
-  if BATCH > 1 then body = "[" .. table.concat(items, ",") .. "]" end
-  return wrk.format("POST", "/v1/calls", {["Content-Type"] = "application/json",
-                    ["Authorization"] = "Bearer KEY"}, body)
-end
-"""
-
-
-@dataclass
-class Ingest:
-    batch: int  # calls per request: 1 is a JSON object, more a JSON array
-    requests: int
-    seconds: float
-    errors: int
-
-    @property
-    def calls_per_second(self) -> float:
-        return (self.requests - self.errors) * self.batch / self.seconds
-
-
-def wrk_ingest(stack: Stack, args: argparse.Namespace, batch: int) -> Ingest:
-    """Drive the API with wrk (a C load generator, so the client barely competes for CPU)."""
-    script = stack.logdir / f"ingest-{batch}.lua"
-    script.write_text(WRK_SCRIPT.replace("KEY", stack.key).replace("BATCH", str(batch)))
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{args.ingest_clients}", f"-d{int(args.ingest_seconds)}s",
-         "--timeout", "10s", "-s", str(script), stack.base],
-        capture_output=True, text=True, timeout=args.ingest_seconds + 60).stdout
-    total = int(out.split(" requests in ")[0].split()[-1])
-    elapsed = float(out.split(" requests in ")[1].split("s,")[0])
-    errors = 0
-    for line in out.splitlines():
-        if "Non-2xx" in line or "Socket errors" in line:
-            errors += sum(int(x) for x in line.replace(",", " ").split() if x.isdigit())
-    return Ingest(batch, total, elapsed, errors)
-
-
-def run_ingest(svc: Services, args: argparse.Namespace) -> list[Ingest]:
-    sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"}))
-    sim.start()
-    try:
-        results = []
-        for batch in (1, args.ingest_batch):
-            with phase(svc, sim, f"ingest{batch}", {"DISPATCHER_TRUNK_LINES": "30"},
-                       workers=False) as stack:
-                if shutil.which("wrk"):
-                    results.append(wrk_ingest(stack, args, batch))
-                else:
-                    results.append(thread_ingest(stack, args, batch))
-        return results
-    finally:
-        sim.stop()
-
-
-def thread_ingest(stack: Stack, args: argparse.Namespace, batch: int) -> Ingest:
-    """Without wrk: Python client threads (they compete with the server for the CPU)."""
-    stop_at = time.monotonic() + args.ingest_seconds
-    counts = [0] * args.ingest_clients
-    errors = [0] * args.ingest_clients
-    headers = {"Authorization": f"Bearer {stack.key}"}
-
-    def client(index: int) -> None:
-        session = requests.Session()
-        n = 0
-        while time.monotonic() < stop_at and n < 200_000:
-            calls = [{"to": f"+98912{index:03d}1{(n + i) % 1000:03d}"} for i in range(batch)]
-            n += batch
-            try:
-                session.post(f"{stack.base}/v1/calls", json=calls if batch > 1 else calls[0],
-                             headers=headers, timeout=30).raise_for_status()
-                counts[index] += 1
-            except requests.RequestException:
-                errors[index] += 1
-
-    start = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.ingest_clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(args.ingest_seconds + 60)
-    return Ingest(batch, sum(counts) + sum(errors), time.monotonic() - start, sum(errors))
 
 
 def contacts_csv(rows: int) -> bytes:
@@ -335,12 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nAPI ingest: POST /v1/calls for {args.ingest_seconds:g} s from "
                   f"{args.ingest_clients} connections via {client}, gunicorn "
                   f"workers={os.environ.get('WEB_CONCURRENCY', '4')}")
-            for ingest in run_ingest(svc, args):
-                shape = ("one call per request" if ingest.batch == 1 else
-                         f"batches of {ingest.batch} (a JSON array)")
-                print(f"  {shape}: {ingest.calls_per_second:.0f} calls/s "
-                      f"({ingest.requests} requests in {ingest.seconds:.1f} s, "
-                      f"{ingest.errors} errors)")
+            report(run_ingest(svc, args, phase))
         if "upload" not in args.skip:
             sim = PBXSimulator(SimConfig(users={"dispatcher": "bench"})).start()
             try:

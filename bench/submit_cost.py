@@ -14,10 +14,13 @@ import os
 import platform
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.calls import insert_new_calls
+from dispatcher.adapters.db.engine import make_engine, raw_transaction
 from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
@@ -92,12 +95,19 @@ def main(argv: list[str] | None = None) -> int:
         requests = [validated(CallBody, {"to": number(i)}, d.api).call_request(d.api)
                     for i in range(2 * args.calls + 400)]
         calls: list[CallRow | NewCall] = []
-        cpu_per_call("store the row (raw INSERT + COMMIT, web pool)", args.calls,
+        cpu_per_call("store the row (one INSERT, autocommit)", args.calls,
                      lambda i: calls.append(submit_call.submit_call(
                          d.sessions, requests[i], None, None).call))
-        pinging = make_session_factory(make_engine(url, pool_size=1))
-        cpu_per_call("  the same, pinging at every checkout", args.calls,
-                     lambda i: submit_call.submit_call(pinging, requests[i], None, None))
+        pinging = make_engine(url, pool_size=1)
+
+        def old_store(i: int) -> None:
+            """The insert as it was before: in a transaction, the pool pinging at checkout."""
+            call = NewCall.from_request(uuid.uuid4(), requests[i], None, None, None,
+                                        datetime.now(tz=UTC))
+            with raw_transaction(pinging) as cursor:
+                insert_new_calls(cursor, [call])
+
+        cpu_per_call("  before: BEGIN, INSERT, COMMIT, ping", args.calls, old_store)
         cpu_per_call("put in line (Redis admission script)", args.calls,
                      lambda i: submit_call.enqueue(d.admissions, [calls[i % len(calls)]]))
         cpu_per_call("answer: call_json + json.dumps", args.calls,

@@ -153,7 +153,8 @@ def _submit(sessions: Sessions, requests: Sequence[CallRequest], api_key_id: uui
 
 
 def _insert(sessions: Sessions, calls: Sequence[NewCall]) -> None:
-    with raw_transaction(engine_of(sessions)) as cursor:
+    """One INSERT for the whole batch (:func:`insert_new_calls`): all of the calls or none."""
+    with raw_transaction(engine_of(sessions), one_statement=True) as cursor:
         insert_new_calls(cursor, calls)
 
 

@@ -104,3 +104,23 @@ def test_once_one_connection_is_found_lost_the_others_are_checked(
         assert _backend_pid(engine) not in pids
     finally:
         engine.dispose()
+
+
+def test_a_single_statement_commits_on_its_own_and_leaves_the_connection_transactional(
+        database_url: str) -> None:
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with raw_transaction(engine) as cursor:
+            cursor.execute("CREATE TABLE one (k int PRIMARY KEY)")
+        with raw_transaction(engine, one_statement=True) as cursor:
+            cursor.execute("INSERT INTO one VALUES (1), (2)")
+        with pytest.raises(IntegrityError), raw_transaction(engine, one_statement=True) as c:
+            c.execute("INSERT INTO one VALUES (3), (1)")  # all of it or nothing
+        with pytest.raises(IntegrityError), raw_transaction(engine) as cursor:
+            cursor.execute("INSERT INTO one VALUES (4)")
+            cursor.execute("INSERT INTO one VALUES (1)")  # the same pooled connection
+        with raw_transaction(engine) as cursor:
+            cursor.execute("SELECT array_agg(k ORDER BY k) FROM one")
+            assert cursor.fetchone() == ([1, 2],)
+    finally:
+        engine.dispose()

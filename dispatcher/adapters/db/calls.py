@@ -224,6 +224,8 @@ def insert_new_calls(cursor: Any, calls: Sequence[NewCall]) -> None:
 
     ``published_at`` is the acceptance time: the calls are handed to admission right after the
     commit, and if that fails the sweeper finds them once this is older than its retry delay.
+    Always one statement, whatever the number of calls (one page of them): the caller relies
+    on it to send it without a transaction around it.
     """
     execute_values(cursor, _INSERT_NEW_CALLS, [(
         str(c.id), str(c.api_key_id) if c.api_key_id else None, c.idempotency_key,
@@ -231,7 +233,7 @@ def insert_new_calls(cursor: Any, calls: Sequence[NewCall]) -> None:
         c.priority, c.source, json.dumps(c.variables),
         None if c.call_metadata is None else json.dumps(c.call_metadata), c.status,
         c.created_at, c.created_at, c.created_at, c.status_callback, c.callback_events)
-        for c in calls], template=_NEW_CALL_VALUES, page_size=1000)
+        for c in calls], template=_NEW_CALL_VALUES, page_size=max(1, len(calls)))
 
 
 _INSERT_NEW_CALLS = (
