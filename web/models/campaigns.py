@@ -96,7 +96,8 @@ def _max_lines(value: object, api: ApiContext, earlier: dict[str, Any]) -> int |
 Name = Annotated[str, checked(parse_name, NameIn)]
 Cps = Annotated[float | None, checked(parse_cps, CpsIn)]
 Target = Annotated[dict[str, Any] | None, checked(parse_target, TargetIn)]
-Retry = Annotated[RetryPolicy, checked(parse_retry, dict[Literal[RETRYABLE], RetryIn])]  # type: ignore[valid-type]
+RetryRulesIn = dict[Literal[RETRYABLE], RetryIn]  # type: ignore[valid-type]
+Retry = Annotated[RetryPolicy, checked(parse_retry, RetryRulesIn)]
 WindowList = Annotated[Windows, checked(parse_windows,
                                         Annotated[list[WindowIn], Field(max_length=14)])]
 Timezone = Annotated[str, checked(parse_timezone, TimezoneIn)]
@@ -146,7 +147,7 @@ class CampaignPatch(Request):
     """Any field of a new campaign but the trunk, at least one. ``max_lines`` is bounded by the
     campaign's trunk when the change is applied."""
 
-    name: Name = None  # type: ignore[assignment]
+    name: Annotated[str | None, checked(parse_name, NameIn)] = None  # null is refused
     caller_id: CampaignCallerId = None
     max_lines: Annotated[int | None, checked(lambda v: parse_max_lines(v, None),
                                              MaxLinesIn)] = None
