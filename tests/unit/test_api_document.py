@@ -164,3 +164,5 @@ class TestRefusalsNameTheField:
     def test_text_no_json_encoder_could_carry_is_still_named(self) -> None:
         field, message = refused(CallBody, {**GOOD, "variables": {"\ud800": "v"}})
         assert field == "variables.\ud800" and "'\\ud800'" in message
+        assert refused(CallBody, {**GOOD, "\ud800": 1}) == (
+            None, "the body holds a name that is not valid Unicode text")

@@ -68,6 +68,8 @@ def _described(error: ErrorDetails, refusals: list[ValidationFailed], unknown: s
         return f"unknown {unknown} {name[:64]!r}", path[:100]
     if kind == "missing":
         return f"{path} is required", path
+    if kind == "string_unicode":  # a key with a lone UTF-16 surrogate (\ud800)
+        return "the body holds a name that is not valid Unicode text", path
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return ("the request body must be a JSON object" if not path
                 else f"{path} must be an object"), path
