@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         with phase(svc, sim, "storage", {"DISPATCHER_TRUNK_LINES": str(args.lines)}) as stack:
             url = stack.database_url
             empty = sizes(url)
-            submit_all(stack, mixed_numbers(args.calls))
+            submit_all(stack, [{"to": n} for n in mixed_numbers(args.calls)])
             rows = stack.wait_final(args.calls, deadline=args.calls * 3 + 300)
             time.sleep(3.0)  # the Cdr event follows the hangup
             full = sizes(url)
