@@ -48,6 +48,7 @@ clean:
 # The realistic profile runs 10 minutes; PROFILE_ARGS="--minutes 2" for a quick look.
 bench: $(STAMP)
 	$(BIN)/python bench/capacity_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/capacity_bench.py --skip capacity --skip naive --skip latency --skip ingest --upload-rows 1000000
 	$(BIN)/python bench/submit_cost.py
 	$(BIN)/python bench/storage_bench.py
 	$(BIN)/python bench/hopper_bench.py
