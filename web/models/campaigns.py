@@ -104,16 +104,11 @@ Timezone = Annotated[str, checked(parse_timezone, TimezoneIn)]
 DncLists = Annotated[tuple[str, ...], checked(parse_dnc_lists, DncListsIn)]
 
 
-class CampaignBody(Request):
-    """A new campaign, created as a draft. ``null`` for an optional field means its default."""
+class CampaignSettings(Request):
+    """What a new campaign and a change to one share: every setting but the name, the trunk
+    and the line count. ``null`` for an optional field means its default."""
 
-    name: Name
-    trunk: Annotated[Trunk, checked_with(_trunk, TrunkIn, nullable=True)] = Field(
-        default=None, validate_default=True)
     caller_id: CampaignCallerId = None
-    max_lines: Annotated[int | None, checked_with(_max_lines, MaxLinesIn,
-                                                                 nullable=True)] = Field(
-        default=None, validate_default=True)
     cps: Cps = None
     timeout: Timeout = 30
     priority: Priority = DEFAULT_PRIORITY
@@ -125,6 +120,17 @@ class CampaignBody(Request):
     dnc_lists: DncLists = ()
     status_callback: CallbackUrl = None
     status_callback_event: CallbackEvents = DEFAULT_EVENTS
+
+
+class CampaignBody(CampaignSettings):
+    """A new campaign, created as a draft. ``null`` for an optional field means its default."""
+
+    name: Name
+    trunk: Annotated[Trunk, checked_with(_trunk, TrunkIn, nullable=True)] = Field(
+        default=None, validate_default=True)
+    # After the trunk: its rule reads the trunk's lines.
+    max_lines: Annotated[int, checked_with(_max_lines, MaxLinesIn, nullable=True)] = Field(
+        default=None, validate_default=True)
 
     model_config = Request.model_config | {"json_schema_extra": {"examples": [
         {"name": "renewals", "max_lines": 20, "retry": {"busy": {"max_attempts": 3,
@@ -134,7 +140,7 @@ class CampaignBody(Request):
 
     def spec(self, api: ApiContext) -> CampaignSpec:
         return CampaignSpec(
-            name=self.name, trunk=self.trunk.name, max_lines=self.max_lines or self.trunk.lines,
+            name=self.name, trunk=self.trunk.name, max_lines=self.max_lines,
             caller_id=self.caller_id if self.caller_id is not None
             else api.default_caller_id or None,
             cps=self.cps, timeout=self.timeout, priority=self.priority, target=self.target,
@@ -143,25 +149,13 @@ class CampaignBody(Request):
             status_callback=self.status_callback, callback_events=self.status_callback_event)
 
 
-class CampaignPatch(Request):
+class CampaignPatch(CampaignSettings):
     """Any field of a new campaign but the trunk, at least one. ``max_lines`` is bounded by the
     campaign's trunk when the change is applied."""
 
     name: Annotated[str | None, checked(parse_name, NameIn)] = None  # null is refused
-    caller_id: CampaignCallerId = None
     max_lines: Annotated[int | None, checked(lambda v: parse_max_lines(v, None),
                                              MaxLinesIn)] = None
-    cps: Cps = None
-    timeout: Timeout = 30
-    priority: Priority = DEFAULT_PRIORITY
-    target: Target = None
-    variables: Variables = Field(default_factory=dict)
-    retry: Retry = Field(default_factory=RetryPolicy)
-    windows: WindowList = Field(default_factory=Windows)
-    timezone: Timezone = DEFAULT_TIMEZONE
-    dnc_lists: DncLists = ()
-    status_callback: CallbackUrl = None
-    status_callback_event: CallbackEvents = DEFAULT_EVENTS
 
     model_config = Request.model_config | {"json_schema_extra": {"minProperties": 1,
                                                                  "examples": [{"max_lines": 10}]}}
