@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from dispatcher.domain.errors import ValidationFailed
 
+E164 = re.compile(r"^\+[0-9]{1,15}$")  # how numbers are stored, and the cursor of a page
 MAX_BATCH = 1000  # numbers per request; an import of more is sent in batches
 
 

@@ -8,10 +8,11 @@ from typing import Annotated
 from pydantic import Field
 
 from dispatcher.domain.campaign_requests import LIST_NAME, parse_list_name
-from dispatcher.domain.dnc_rules import MAX_BATCH, parse_description, parse_numbers
+from dispatcher.domain.dnc_rules import E164, MAX_BATCH, parse_description, parse_numbers
+from dispatcher.domain.errors import ValidationFailed
 from web.models.common import NumberText, Request, Response
 from web.models.queries import Limit
-from web.models.rules import checked
+from web.models.rules import ApiContext, checked, checked_as
 
 ListNameIn = Annotated[str, Field(pattern=LIST_NAME.pattern, examples=["complaints"])]
 
@@ -35,10 +36,17 @@ class DncNumbersBody(Request):
         {"numbers": ["09121234567", "+98 912 123 4568"]}]}}
 
 
+def _cursor(value: object, name: str, _: ApiContext) -> str | None:
+    """A page ends on a stored number, in E.164; anything else was not issued by us."""
+    if value is not None and not (isinstance(value, str) and E164.fullmatch(value)):
+        raise ValidationFailed(f"{name} is not valid", field=name)
+    return value
+
+
 class DncNumberQuery(Request):
     number: Annotated[str | None, Field(description="check one number, in any spelling")] = None
-    cursor: Annotated[str | None, Field(pattern=r"^\+[0-9]{1,15}$",
-                                        description="next_cursor of the previous page")] = None
+    cursor: Annotated[str | None, checked_as(_cursor, Annotated[str, Field(
+        pattern=E164.pattern, description="next_cursor of the previous page")])] = None
     limit: Limit = 50
 
 
