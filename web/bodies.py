@@ -9,6 +9,7 @@ from typing import TypeVar
 from flask import request
 from pydantic import BaseModel
 
+from dispatcher.domain.call_requests import MAX_IDEMPOTENCY_KEY
 from dispatcher.domain.errors import BadRequest, DispatcherError
 from web.models.common import Acknowledged
 from web.models.refusals import validated
@@ -44,6 +45,17 @@ def json_body() -> object:
                           parse_float=_finite_float)
     except (ValueError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None
+
+
+def idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header, if sent, as the document describes it
+    (``web.models.common.IdempotencyKeyText``); anything else is a 400."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii()
+                                and key.isprintable()):
+        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII "
+                         "characters", field="Idempotency-Key")
+    return key
 
 
 def acknowledged() -> None:

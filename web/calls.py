@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
 from dispatcher.adapters.db.calls import CallFilter
-from dispatcher.domain.call_requests import MAX_BATCH_IDEMPOTENCY_KEY, MAX_IDEMPOTENCY_KEY
+from dispatcher.domain.call_requests import MAX_BATCH_IDEMPOTENCY_KEY
 from dispatcher.domain.errors import BadRequest, NotFound
 from dispatcher.usecases import call_records, submit_call
 from dispatcher.usecases.cancel_call import Canceller
 from web.auth import require_api_key
-from web.bodies import acknowledged, json_body, query
+from web.bodies import acknowledged, idempotency_key, json_body, query
 from web.deps import Deps, deps
 from web.models.calls import CallBatch, CallBody, CallQuery
 from web.models.refusals import validated
@@ -39,11 +39,7 @@ def _call_id(raw: str) -> uuid.UUID:
 @bp.post("/calls")
 def create_call() -> ResponseReturnValue:
     """One call (a JSON object) or a batch (a JSON array of them, all accepted or none)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii()
-                                and key.isprintable()):
-        raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
-                         field="Idempotency-Key")
+    key = idempotency_key()
     d = deps()
     body = json_body()
     if isinstance(body, list):

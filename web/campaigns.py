@@ -14,13 +14,13 @@ from flask.typing import ResponseReturnValue
 from dispatcher.adapters.db.tables import ContactRow
 from dispatcher.domain.campaign_rules import ACTIONS
 from dispatcher.domain.contact_import import CSV, NDJSON
-from dispatcher.domain.errors import BadRequest, NotFound
+from dispatcher.domain.errors import NotFound
 from dispatcher.usecases import campaign_records, contact_upload
 from dispatcher.usecases.call_json import iso
 from dispatcher.usecases.campaign_control import CampaignControl
 from dispatcher.usecases.campaign_json import campaign_json
 from web.auth import require_api_key
-from web.bodies import UnsupportedMediaType, acknowledged, json_body, query
+from web.bodies import UnsupportedMediaType, acknowledged, idempotency_key, json_body, query
 from web.deps import Deps, deps
 from web.models.campaigns import (
     CampaignPatch,
@@ -121,10 +121,7 @@ def upload_contacts(campaign_id: str) -> ResponseReturnValue:
     cid = _campaign_id(campaign_id)
     fmt = _upload_format()
     offset = query(UploadQuery, d.api).line_offset
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
-        raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters",
-                         field="Idempotency-Key")
+    key = idempotency_key()
     request.max_content_length = d.settings.max_upload_bytes
     text = io.TextIOWrapper(io.BufferedReader(request.stream),  # type: ignore[arg-type]
                             encoding="utf-8-sig", errors="replace", newline="")
