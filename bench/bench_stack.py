@@ -105,16 +105,7 @@ class Stack:
                 f"--queues={dialer.queue}", f"--concurrency={concurrency}", "--without-gossip",
                 "--without-mingle", f"--hostname={dialer.queue}@%h"], own)
         self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{self.base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start; see " + str(self.logdir))
-            time.sleep(0.1)
+        wait_healthy(self.base, self.procs["web"], self.logdir)
         time.sleep(2.0 if dialers else 0)  # let the workers and consumers log in
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
@@ -165,6 +156,20 @@ class Stack:
                 return self.rows()
             time.sleep(0.5)
         raise SystemExit(f"calls not final within {deadline}s; see {self.logdir}")
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], logdir: Path) -> None:
+    """Until ``base``/healthz answers (at most 30 s, or until the process dies)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"gunicorn did not start; see {logdir}")
+        time.sleep(0.1)
 
 
 @contextmanager

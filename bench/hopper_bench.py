@@ -19,19 +19,20 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, text, update
 
 from dispatcher.adapters.db.campaigns import CampaignRepository
-from dispatcher.adapters.db.engine import make_engine, make_session_factory
+from dispatcher.adapters.db.engine import Sessions, make_engine, make_session_factory
 from dispatcher.adapters.db.migrate import upgrade
 from dispatcher.adapters.db.tables import CallRow
 from dispatcher.config import Settings
 from dispatcher.devstack.embedded import EmbeddedPostgres
 from dispatcher.domain.numbers import NumberPolicy
-from dispatcher.domain.trunks import load_trunks
+from dispatcher.domain.trunks import TrunkTable, load_trunks
 from dispatcher.usecases import campaigns, contact_upload
 from dispatcher.usecases.hopper import Hopper
 from web.models.campaigns import campaign_spec
@@ -47,19 +48,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def run(postgres: EmbeddedPostgres, contacts: int,
-        rounds: int) -> tuple[float, list[float], list[float], int]:
-    database = f"hopper_{contacts}"
+def new_campaign(postgres: EmbeddedPostgres,
+                 database: str) -> tuple[Sessions, TrunkTable, uuid.UUID]:
+    """A fresh, migrated database with one draft campaign of 30 lines on the default trunk."""
     postgres.create_database(database)
     url = postgres.url_for(database)
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
-    settings = Settings(database_url=url, ami_port=1, ami_secret="bench", trunk_lines=30)
-    trunks = load_trunks(settings)
-    policy = NumberPolicy()
-    spec = campaign_spec({"name": f"{contacts}", "max_lines": 30},
+    trunks = load_trunks(Settings(database_url=url, ami_port=1, ami_secret="bench",
+                                  trunk_lines=30))
+    spec = campaign_spec({"name": database, "max_lines": 30},
                          ApiContext(NumberPolicy(), trunks))
-    cid = campaigns.create_campaign(sessions, spec, None).id
+    return sessions, trunks, campaigns.create_campaign(sessions, spec, None).id
+
+
+def run(postgres: EmbeddedPostgres, contacts: int,
+        rounds: int) -> tuple[float, list[float], list[float], int]:
+    sessions, trunks, cid = new_campaign(postgres, f"hopper_{contacts}")
+    policy = NumberPolicy()
     started = time.perf_counter()
     contact_upload.upload_contacts(sessions, cid, contact_lines(contacts), "csv", policy)
     loaded = time.perf_counter() - started
@@ -104,15 +110,7 @@ def read_cost(postgres: EmbeddedPostgres, calls: int,
               rounds: int = 30) -> tuple[float, list[float], list[float]]:
     """Seconds to load ``calls`` finished calls of one campaign, then per read of the
     campaign (the API's use case) and of its call counts alone."""
-    database = f"reads_{calls}"
-    postgres.create_database(database)
-    url = postgres.url_for(database)
-    upgrade(url)
-    sessions = make_session_factory(make_engine(url))
-    settings = Settings(database_url=url, ami_port=1, ami_secret="bench", trunk_lines=30)
-    spec = campaign_spec({"name": "reads", "max_lines": 30},
-                         ApiContext(NumberPolicy(), load_trunks(settings)))
-    cid = campaigns.create_campaign(sessions, spec, None).id
+    sessions, _, cid = new_campaign(postgres, f"reads_{calls}")
     started = time.perf_counter()
     with sessions.begin() as session:
         session.execute(_FINISHED_CALLS, {"cid": cid, "n": calls, "now": datetime.now(tz=UTC)})

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from bench_stack import BIN, Services, Stack
+from bench_stack import BIN, Services, Stack, wait_healthy
 from line_figures import tree_cpu_seconds
 
 from dispatcher.devstack.embedded import free_port
@@ -141,16 +141,7 @@ def hello_world(logdir: Path) -> Iterator[Target]:
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"the calibration app did not start; see {logdir}")
-            time.sleep(0.1)
+        wait_healthy(base, proc, logdir)
         yield Target(base, "none", logdir, {"web": [proc.pid]})
     finally:
         os.killpg(proc.pid, 15)
