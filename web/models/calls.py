@@ -58,7 +58,7 @@ class CallBody(Request):
     def call_request(self, api: ApiContext) -> CallRequest:
         return CallRequest(
             to=self.to.e164, dial_string=self.to.dial_string, trunk=self.to.trunk,
-            caller_id=self.from_ if self.from_ is not None else api.default_caller_id or None,
+            caller_id=api.caller_id(self.from_),
             timeout=self.timeout, priority=self.priority, variables=self.variables,
             metadata=self.metadata, status_callback=self.status_callback,
             callback_events=self.status_callback_event)

@@ -141,8 +141,7 @@ class CampaignBody(CampaignSettings):
     def spec(self, api: ApiContext) -> CampaignSpec:
         return CampaignSpec(
             name=self.name, trunk=self.trunk.name, max_lines=self.max_lines,
-            caller_id=self.caller_id if self.caller_id is not None
-            else api.default_caller_id or None,
+            caller_id=api.caller_id(self.caller_id),
             cps=self.cps, timeout=self.timeout, priority=self.priority, target=self.target,
             variables=self.variables, retry=self.retry, windows=self.windows,
             timezone=self.timezone, dnc_lists=self.dnc_lists,
@@ -206,14 +205,15 @@ class ContactQuery(Request):
     limit: Limit = 50
 
 
+MAX_LINE_OFFSET = 1_000_000_000
+
+
 def _line_offset(value: object, name: str, _: ApiContext) -> int:
     raw = str(value)
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_LINE_OFFSET:
         raise ValidationFailed(f"{name} must be a whole number", field=name)
     return int(raw)
 
-
-MAX_LINE_OFFSET = 1_000_000_000
 
 
 class UploadQuery(Request):

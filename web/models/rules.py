@@ -34,6 +34,11 @@ class ApiContext:
     default_caller_id: str | None = None
     allow_private_callbacks: bool = False
 
+    def caller_id(self, chosen: str | None) -> str | None:
+        """The caller ID a call goes out with: the client's, else the deployment's default,
+        else none (the trunk's own)."""
+        return chosen if chosen is not None else self.default_caller_id or None
+
 
 def api_context(info: ValidationInfo) -> ApiContext:
     context = info.context or {}
