@@ -7,6 +7,7 @@ settled from what the PBX still knows (live channels, CDRs) or marked unresolved
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import os
@@ -255,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # A consumer that has gone quiet can be asked where it is (``kill -USR1``): every
+    # thread's stack goes to the log, and the consumer carries on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     consumer.run()
     return 0
 

@@ -277,6 +277,22 @@ class RealStack:
         return (f"{capacity.usage()}; holders {capacity.holders()}; "
                 f"waiting {capacity.waiting()}")
 
+    def consumer_state(self) -> str:
+        """Where a quiet consumer is, for a failure's message: every thread's stack (the
+        consumer dumps them on SIGUSR1), its log, and what the database is doing."""
+        proc = self.group.procs.get("events")
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(1)
+        with self.sessions() as session:
+            activity = session.execute(text(
+                "SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS age,"
+                " left(query, 120) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND state <> 'idle'")).all()
+        return (f"{self.group.tail('events', 120)}\nPBX: {self.pair.dispatcher.tail(15)}\n"
+                f"database:\n" + "\n".join(map(str, activity)))
+
     def post(self, body: dict[str, object]) -> requests.Response:
         return requests.post(f"{self.base}/v1/calls", json=body, timeout=10,
                              headers={"Authorization": f"Bearer {self.key}"})
@@ -381,7 +397,7 @@ def _wait_logged(stack: RealStack, text: str, count: int, timeout: float = 30) -
     deadline = time.monotonic() + timeout
     while sum(text in line for line in path.read_text().splitlines()) < count:
         assert time.monotonic() < deadline, (
-            f"{count} x {text!r} never logged:\n{stack.group.tail('events')}")
+            f"{count} x {text!r} never logged:\n{stack.consumer_state()}")
         stack.group.check_alive()
         time.sleep(0.2)
 
