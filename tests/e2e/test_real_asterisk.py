@@ -587,9 +587,11 @@ def test_a_pbx_restart_mid_call_settles_the_calls_and_the_consumer_is_back_at_on
         time.sleep(2)
         peer.dispatcher.start()
         _wait_qualified(peer)
-        # The watched mark outlives a short outage: wait for the consumer's own word that
-        # it lost this session, or the log below could be read before the second loss.
-        _wait_logged(stack, "reconnecting in ", restart + 1)
+        # Wait for the consumer's own word that it is connected to this new instance: the
+        # watched mark outlives a short outage, and a consumer between two retries can miss
+        # an instance that lives only a second or two, so without this the next stop could
+        # hit a PBX it never saw (and the log below miss a loss).
+        _wait_logged(stack, "event consumer connected", restart + 2)
         _wait_watched(stack)
         if restart == 0:
             for call_id in ids:
