@@ -144,6 +144,19 @@ class Admissions:
         if self.enabled and self.unwatched_pause > 0:
             self.capacity(trunk).watched(self.unwatched_pause)
 
+    def unconfirmed(self, trunk: str, older_than: float) -> set[uuid.UUID]:
+        """Calls admitted more than ``older_than`` seconds ago that no worker has taken up
+        (:meth:`TrunkCapacity.unconfirmed`)."""
+        if not self.enabled:
+            return set()
+        return self.capacity(trunk).unconfirmed(self.admit_lease_seconds, older_than)
+
+    def republish(self, call_id: uuid.UUID, trunk: str) -> None:
+        """Send an admitted call's task again, keeping its line: the first may never have
+        been sent (the process that admitted it died before publishing) or may be lost.
+        A second task is harmless, since only one claim of a call succeeds."""
+        self._publish(call_id, trunk)
+
     def is_tracked(self, call_id: uuid.UUID, trunk: str) -> bool:
         return not self.enabled or self.capacity(trunk).is_tracked(call_id)
 

@@ -72,6 +72,12 @@ return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], now - 60000,
         redis.call('EXISTS', KEYS[7])}
 """
 
+_UNCONFIRMED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, now + tonumber(ARGV[1]))
+"""
+
 
 def waiting_score(priority: int, source: int, created: datetime) -> float:
     """Lower is served first: priority (high first), then API before campaign, then age."""
@@ -116,6 +122,7 @@ class TrunkCapacity:
         self._admit = client.register_script(_ADMIT)
         self._extend = client.register_script(_EXTEND)
         self._in_use = client.register_script(_IN_USE)
+        self._unconfirmed = client.register_script(_UNCONFIRMED)
 
     def load_scripts(self) -> None:
         """Put the Lua scripts in the server's cache now, so the first admission does not
@@ -158,6 +165,17 @@ class TrunkCapacity:
 
     def holders(self) -> list[uuid.UUID]:
         return [uuid.UUID(m.decode()) for m in self.client.zrange(self.leases_key, 0, -1)]
+
+    def unconfirmed(self, lease_seconds: float, older_than: float) -> set[uuid.UUID]:
+        """Live leases granted more than ``older_than`` seconds ago (under a policy of
+        ``lease_seconds``) and never extended since: a worker that takes up a call extends
+        its lease before dialling, so these are calls admitted whose task no worker has
+        taken."""
+        window = int((lease_seconds - older_than) * 1000)
+        if window <= 0:
+            return set()
+        raw = self._unconfirmed(keys=[self.leases_key], args=[window])
+        return {uuid.UUID(m.decode() if isinstance(m, bytes) else m) for m in raw}
 
     def waiting(self) -> list[uuid.UUID]:
         return [uuid.UUID(m.decode()) for m in self.client.zrange(self.waiting_key, 0, -1)]
