@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -124,3 +126,35 @@ def test_a_single_statement_commits_on_its_own_and_leaves_the_connection_transac
             assert cursor.fetchone() == ([1, 2],)
     finally:
         engine.dispose()
+
+
+def test_connections_give_up_on_a_silent_database_instead_of_hanging(
+        database_url: str) -> None:
+    """libpq waits forever by default, to connect and on a connection whose peer vanished:
+    every engine sets a connect timeout and TCP keepalives, and the URL may override them."""
+    engine = make_engine(database_url, pool_size=1)
+    override = make_engine(f"{database_url}{'&' if '?' in database_url else '?'}"
+                           "connect_timeout=3", pool_size=1)
+    try:
+        with engine.connect() as connection:
+            params = connection.connection.dbapi_connection.get_dsn_parameters()
+        assert (params["connect_timeout"], params["keepalives"]) == ("10", "1")
+        assert params["keepalives_idle"] == "30" and params["tcp_user_timeout"] == "60000"
+        with override.connect() as connection:
+            params = connection.connection.dbapi_connection.get_dsn_parameters()
+        assert params["connect_timeout"] == "3"
+    finally:
+        engine.dispose()
+        override.dispose()
+
+
+def test_a_database_that_accepts_but_never_answers_fails_the_connect() -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # the handshake completes, then nothing
+    try:
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=2",
+                             pool_size=1)
+        with pytest.raises(OperationalError, match="timeout expired"), engine.connect():
+            pass
+    finally:
+        silent.close()

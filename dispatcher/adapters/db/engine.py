@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,14 +31,31 @@ def normalize_url(database_url: str) -> str:
 WEB_IDLE_PING_SECONDS = 10.0
 
 
+#: libpq's defaults wait forever: to connect (a managed database behind a dropped route
+#: swallows the SYN) and on an established connection whose peer vanished (no keepalives, so
+#: a consumer mid-write would hang with its events unwritten). These bound both; a parameter
+#: in ``DATABASE_URL`` (``?connect_timeout=30``) wins over its default here.
+CONNECTION_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 10,  # seconds, the whole connection set-up
+    "keepalives": 1,
+    "keepalives_idle": 30,  # seconds of silence before the first probe
+    "keepalives_interval": 10,
+    "keepalives_count": 3,  # a silent peer is declared gone after about a minute
+    "tcp_user_timeout": 60_000,  # ms: sent data unacknowledged this long fails the socket
+}
+
+
 def make_engine(database_url: str, *, ping_after_idle: float | None = None,
                 **kwargs: Any) -> Engine:
     """``ping_after_idle`` None: every checkout pings (SQLAlchemy's ``pool_pre_ping``), for
     the workers and the consumer. A number: only a connection unused that long, or one older
     than the last connection found lost (:func:`_ping_when_stale`)."""
+    url = make_url(normalize_url(database_url))
     kwargs.setdefault("pool_pre_ping", ping_after_idle is None)
     kwargs.setdefault("executemany_mode", "values_plus_batch")
-    engine = create_engine(normalize_url(database_url), **kwargs)
+    kwargs["connect_args"] = {**{k: v for k, v in CONNECTION_DEFAULTS.items()
+                                 if k not in url.query}, **kwargs.get("connect_args", {})}
+    engine = create_engine(url, **kwargs)
     if ping_after_idle is not None and not kwargs["pool_pre_ping"]:
         _ping_when_stale(engine, ping_after_idle)
     return engine
