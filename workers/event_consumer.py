@@ -70,11 +70,21 @@ class EventConsumer:
         self._last_watch = 0.0
 
     def run(self) -> None:
+        # One writer for the process, not per AMI session: events still held when a session
+        # is lost (the database was away too) are written once it is back, in order, before
+        # the next session's.
+        writer = EventWriter(self.sessions, self._release_lines)
+        try:
+            self._reconnecting(writer)
+        finally:
+            writer.close()
+
+    def _reconnecting(self, writer: EventWriter) -> None:
         delay = RECONNECT_FIRST
         while not self.stop.is_set():
             self._logged_in = False
             try:
-                self._session()
+                self._session(writer)
             except AMIError as exc:
                 error = f"AMI session lost: {exc}"
             except DBAPIError as exc:
@@ -94,12 +104,11 @@ class EventConsumer:
             self.stop.wait(delay)
             delay = min(delay * 2, RECONNECT_MAX)
 
-    def _session(self) -> None:
+    def _session(self, writer: EventWriter) -> None:
         client = AMIEventClient(self.settings.events_ami)
         booted = client.connect()
         self._logged_in = True
         epoch = self._open_epoch(booted)
-        writer = EventWriter(self.sessions, self._release_lines)
         try:
             self.connected.set()
             self._watch(resume=True)
@@ -113,7 +122,6 @@ class EventConsumer:
             client.close()
             metrics.AMI_CONNECTED.set(0)
             self._report_ami("disconnected")
-            writer.close()
             self._close_epoch(epoch)
 
     def _pump(self, client: AMIEventClient, writer: EventWriter) -> None:

@@ -247,6 +247,54 @@ def test_events_are_held_through_a_database_outage_and_written_after(
         api.application.extensions["dispatcher"].sessions.kw["bind"].dispose()
 
 
+def test_events_held_when_the_ami_session_is_lost_too_are_still_written(
+    harness: Harness, database_url: str
+) -> None:
+    """The database away, then the AMI session lost as well: what was read before the loss
+    is written once the database is back, not dropped with the session (only the calls'
+    final states would then come back, from the CDRs, without their events)."""
+    from sqlalchemy.engine import make_url
+
+    from dispatcher.adapters.db.engine import make_engine, make_session_factory
+    from tests.support.faultproxy import FaultProxy
+    from workers.event_consumer import EventConsumer
+
+    url = make_url(database_url)
+    proxy = FaultProxy(f"{url.query['host']}/.s.PGSQL.5432").start()
+    via_proxy = url.set(host="127.0.0.1", port=proxy.port, query={})
+    engine = make_engine(via_proxy.render_as_string(hide_password=False))
+    consumer = EventConsumer(harness.settings, make_session_factory(engine), name="held")
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        assert consumer.connected.wait(10)
+        proxy.down()
+        answered, busy = harness.call("09121231004"), harness.call("09121232004")
+        time.sleep(2)  # both end (0.1 s to answer, 0.3 s of talk), their events held
+        harness.sim.drop_sessions()
+        deadline = time.monotonic() + 10
+        while not consumer.reconnect_delays:
+            assert time.monotonic() < deadline, "the AMI session was never lost"
+            time.sleep(0.05)
+        proxy.up()
+        for call_id in (answered, busy):
+            harness.wait(call_id, final)
+            deadline = time.monotonic() + 10
+            while "Hangup" not in event_names(harness, call_id):
+                assert time.monotonic() < deadline, event_names(harness, call_id)
+                time.sleep(0.1)
+    finally:
+        consumer.stop.set()
+        thread.join(10)
+        proxy.stop()
+        engine.dispose()
+
+
+def event_names(harness: Harness, call_id: uuid.UUID) -> list[str]:
+    with harness.sessions() as session:
+        return [e.name for e in CallEventRepository(session).events(call_id)]
+
+
 def test_a_slow_database_does_not_stop_the_consumer_reading(harness: Harness) -> None:
     """Asterisk drops an AMI client that stops reading; while a write waits on the database,
     events must still be read off the socket (and held, in order)."""
