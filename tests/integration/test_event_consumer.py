@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -391,3 +392,40 @@ def test_a_session_lost_during_ringing_is_reconnected_at_once_every_time(
         assert (row.status, row.outcome, row.hangup_cause) == ("no-answer", "no-answer", 19)
     # after every lost session the first delay again, not one that grew with each loss
     assert consumer.reconnect_delays == [0.5, 0.5, 0.5]
+
+
+def test_a_running_consumer_tells_where_it_is_on_sigusr1_and_carries_on(
+        database_url: str, tmp_path: Path) -> None:
+    """An operator's first question about a consumer that writes nothing: every thread's
+    stack goes to its log, and the process keeps running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from dispatcher.devstack.embedded import free_port
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DISPATCHER_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {"DATABASE_URL": database_url, "DISPATCHER_AMI_HOST": "127.0.0.1",
+            "DISPATCHER_AMI_PORT": str(free_port()), "DISPATCHER_AMI_SECRET": "secret",
+            "DISPATCHER_CONSUMER_METRICS_PORT": "0", "DISPATCHER_LOG_FORMAT": "text"}
+    log = tmp_path / "events.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "dispatcher"), "events"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "no AMI session" not in log.read_text():  # running its reconnect loop
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGUSR1)
+        while "event_consumer.py" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert "(most recent call first)" in log.read_text()
+        time.sleep(0.5)
+        assert proc.poll() is None  # carried on
+    finally:
+        proc.terminate()
+        proc.wait(10)
