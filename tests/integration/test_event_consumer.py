@@ -270,8 +270,13 @@ def test_events_held_when_the_ami_session_is_lost_too_are_still_written(
     try:
         assert consumer.connected.wait(10)
         proxy.down()
+        cdrs_before = len(harness.sim.cdrs)
         answered, busy = harness.call("09121231004"), harness.call("09121232004")
-        time.sleep(2)  # both end (0.1 s to answer, 0.3 s of talk), their events held
+        deadline = time.monotonic() + 10
+        while len(harness.sim.cdrs) < cdrs_before + 2:  # both have ended
+            assert time.monotonic() < deadline, "the calls never ended"
+            time.sleep(0.05)
+        wait_until_quiet(consumer_events_read)  # and the consumer has read their events
         harness.sim.drop_sessions()
         deadline = time.monotonic() + 10
         while not consumer.reconnect_delays:
@@ -289,6 +294,24 @@ def test_events_held_when_the_ami_session_is_lost_too_are_still_written(
         thread.join(10)
         proxy.stop()
         engine.dispose()
+
+
+def consumer_events_read() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("dispatcher_consumer_events_read_total") or 0.0
+
+
+def wait_until_quiet(sample: Callable[[], float], quiet: float = 0.5,
+                     timeout: float = 10) -> None:
+    """Until ``sample`` has not changed for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = sample(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "never quiet"
+        time.sleep(0.05)
+        if (now := sample()) != last:
+            last, since = now, time.monotonic()
 
 
 def event_names(harness: Harness, call_id: uuid.UUID) -> list[str]:
