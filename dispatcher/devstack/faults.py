@@ -13,6 +13,11 @@ import random
 import signal
 
 STEPS = ("before-claim", "after-claim", "after-originate-sent", "after-originate-reply")
+"""The steps of a dial, in a worker."""
+AFTER_ADMISSION = "after-admission"
+"""Between giving a call a line and publishing its task, in whichever process admits (the API,
+a worker, the event consumer, the sweeper): kept apart from :data:`STEPS`, since killing the
+API there fails the client's request."""
 _AT = frozenset(s for s in os.environ.get("DISPATCHER_FAULT_KILL_AT", "").split(",") if s)
 _RATE = float(os.environ.get("DISPATCHER_FAULT_KILL_RATE", "0") or 0)
 

@@ -20,6 +20,7 @@ import redis
 from dispatcher.adapters.redis.capacity import API, TrunkCapacity, Usage, waiting_score
 from dispatcher.adapters.tasknames import ORIGINATE_CALL, PUMP_TRUNK
 from dispatcher.config import Settings
+from dispatcher.devstack.faults import AFTER_ADMISSION, checkpoint
 from dispatcher.domain.trunks import TrunkTable
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class Admissions:
             return 0
         capacity = self.capacity(trunk)
         admission = capacity.admit(self.admit_lease_seconds, enqueue=enqueue)
+        if admission.call_ids:
+            checkpoint(AFTER_ADMISSION)  # a crash here leaves lines with no task: the sweeper
         for call_id in admission.call_ids:
             try:
                 self._publish(call_id, trunk)

@@ -44,18 +44,6 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
         yield stack
 
 
-def call_ids_of_originates(stack: Stack) -> Counter[str]:
-    """How many Originate actions the PBX received per call (by the CALL_ID we send)."""
-    counts: Counter[str] = Counter()
-    for action in stack.sim.actions:
-        if action.get("Action") != "Originate":
-            continue
-        for key, value in action["_items"]:
-            if key.lower() == "variable" and value.startswith("CALL_ID="):
-                counts[value.split("=", 1)[1]] += 1
-    return counts
-
-
 def test_killed_workers_never_dial_twice_and_lose_nothing(stack: Stack) -> None:
     bodies = [{"to": f"+98912{i % 1000:03d}1{i % 1000:03d}"} for i in range(CALLS)]
     stop = threading.Event()
@@ -77,7 +65,7 @@ def test_killed_workers_never_dial_twice_and_lose_nothing(stack: Stack) -> None:
     stop.set()
     killer.join(30)
 
-    originated = call_ids_of_originates(stack)
+    originated = stack.originates_per_call()
     assert max(originated.values()) == 1, "a call was originated twice"
     assert set(stack.sim.originate_counts().values()) == {1}
     outcomes = Counter((r.status, r.outcome) for r in rows)

@@ -35,10 +35,11 @@ class ProcessGroup:
         self.env = env
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, args: list[str],
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(args, env={**self.env, **(extra_env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[name] = proc
         return proc
 
@@ -94,8 +95,9 @@ def start_beat(group: ProcessGroup, schedule: Path) -> None:
                          "--loglevel=INFO", f"--schedule={schedule}"])
 
 
-def start_consumer(group: ProcessGroup, name: str = "events") -> None:
-    group.start(name, [str(BIN / "dispatcher"), "events"])
+def start_consumer(group: ProcessGroup, name: str = "events",
+                   extra_env: dict[str, str] | None = None) -> None:
+    group.start(name, [str(BIN / "dispatcher"), "events"], extra_env)
 
 
 @dataclass
@@ -118,6 +120,17 @@ class Stack:
     def cancel(self, call_id: str) -> requests.Response:
         return requests.post(f"{self.base}/v1/calls/{call_id}/cancel", timeout=10,
                              headers={"Authorization": f"Bearer {self.key}"})
+
+    def originates_per_call(self) -> Counter[str]:
+        """How many Originate actions the PBX received per call (by the CALL_ID we send)."""
+        counts: Counter[str] = Counter()
+        for action in self.sim.actions:
+            if action.get("Action") != "Originate":
+                continue
+            for key, value in action["_items"]:
+                if key.lower() == "variable" and value.startswith("CALL_ID="):
+                    counts[value.split("=", 1)[1]] += 1
+        return counts
 
     def rows(self) -> list[CallRow]:
         with self.sessions() as session:
