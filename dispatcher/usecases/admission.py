@@ -100,7 +100,8 @@ class Admissions:
         capacity = self.capacity(trunk)
         admission = capacity.admit(self.admit_lease_seconds, enqueue=enqueue)
         if admission.call_ids:
-            checkpoint(AFTER_ADMISSION)  # a crash here leaves lines with no task: the sweeper
+            # A crash here leaves lines held with no task sent; the sweeper resends them.
+            checkpoint(AFTER_ADMISSION)
         for call_id in admission.call_ids:
             try:
                 self._publish(call_id, trunk)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -40,9 +40,9 @@ def stack(postgres: EmbeddedPostgres, migrated_template: str, redis_url: str,
         yield stack
 
 
-def wait_for(what: str, check: object, stack: Stack, timeout: float = 30) -> None:
+def wait_for(what: str, check: Callable[[], bool], stack: Stack, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, (
             f"never {what}\nevents:\n{stack.group.tail('events')}\n"
             f"worker:\n{stack.group.tail('worker')}")

@@ -9,7 +9,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatcher.adapters.db.engine import engine_of, make_engine, raw_transaction
+from dispatcher.adapters.db.engine import (
+    CONNECTION_DEFAULTS,
+    engine_of,
+    make_engine,
+    raw_transaction,
+)
 
 
 def test_a_refused_statement_is_rolled_back_and_raised_as_sqlalchemy_error(
@@ -148,12 +153,15 @@ def test_connections_give_up_on_a_silent_database_instead_of_hanging(
         override.dispose()
 
 
-def test_a_database_that_accepts_but_never_answers_fails_the_connect() -> None:
+def test_a_database_that_accepts_but_never_answers_fails_the_connect(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's own default bounds the wait (shortened here from 10 s to keep the test
+    quick); without it libpq would wait forever."""
+    monkeypatch.setitem(CONNECTION_DEFAULTS, "connect_timeout", 2)
     silent = socket.create_server(("127.0.0.1", 0))  # the handshake completes, then nothing
     try:
         port = silent.getsockname()[1]
-        engine = make_engine(f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=2",
-                             pool_size=1)
+        engine = make_engine(f"postgresql://nobody@127.0.0.1:{port}/none", pool_size=1)
         with pytest.raises(OperationalError, match="timeout expired"), engine.connect():
             pass
     finally:
